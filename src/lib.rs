@@ -1,0 +1,10 @@
+//! swimlist: cluster membership and failure detection over gossip (SWIM with
+//! the Lifeguard extensions), wire-compatible with HashiCorp's Go
+//! `memberlist`, for plain-threaded Rust programs.
+//!
+//! The crate is being built layer by layer. Available now:
+//!
+//! * [`wire`] — byte-exact encoding and decoding of every memberlist packet
+//!   and stream, including encryption, compression and labels.
+
+pub mod wire;
