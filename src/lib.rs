@@ -6,5 +6,11 @@
 //!
 //! * [`wire`] — byte-exact encoding and decoding of every memberlist packet
 //!   and stream, including encryption, compression and labels.
+//! * [`protocol`] — the protocol as a deterministic state machine (in
+//!   progress).
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod protocol;
 pub mod wire;

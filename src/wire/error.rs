@@ -207,7 +207,10 @@ impl fmt::Display for WireError {
             Self::LzwInvalid => f.write_str("invalid LZW code"),
             Self::Lz4Invalid => f.write_str("invalid LZ4 block"),
             Self::DecompressedTooLarge { limit } => {
-                write!(f, "decompressed message is larger than limit ({limit} bytes)")
+                write!(
+                    f,
+                    "decompressed message is larger than limit ({limit} bytes)"
+                )
             }
             Self::DecompressedEmpty => f.write_str("decompressed message is empty"),
             Self::EncryptedEmpty => f.write_str("cannot decrypt empty payload"),
@@ -234,7 +237,10 @@ impl fmt::Display for WireError {
                 write!(f, "push/pull node count {n} exceeds limit or is negative")
             }
             Self::UserStateLenOutOfRange(n) => {
-                write!(f, "push/pull user state length {n} exceeds limit or is negative")
+                write!(
+                    f,
+                    "push/pull user state length {n} exceeds limit or is negative"
+                )
             }
             Self::UserMsgLenOutOfRange(n) => {
                 write!(f, "user message length {n} exceeds limit or is negative")

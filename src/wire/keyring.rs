@@ -200,9 +200,7 @@ impl Keyring {
 
     /// Makes an installed key primary; the others keep their order.
     pub fn use_key(&mut self, key: &[u8]) -> Result<(), KeyringError> {
-        let i = self
-            .position(key)
-            .ok_or(KeyringError::KeyNotInstalled)?;
+        let i = self.position(key).ok_or(KeyringError::KeyNotInstalled)?;
         let k = self.keys.remove(i);
         self.keys.insert(0, k);
         Ok(())
@@ -362,7 +360,10 @@ mod tests {
                 .encrypt(EncryptionVersion::V1, &[7; 12], b"hello", b"lbl", &mut out)
                 .unwrap();
             assert_eq!(ring.decrypt(&out, b"lbl").unwrap().0, b"hello");
-            assert_eq!(ring.decrypt(&out, b"other"), Err(WireError::DecryptionFailed));
+            assert_eq!(
+                ring.decrypt(&out, b"other"),
+                Err(WireError::DecryptionFailed)
+            );
             if key != K1 {
                 ring.remove_key(key).unwrap();
                 assert_eq!(ring.decrypt(&out, b"lbl"), Err(WireError::DecryptionFailed));
@@ -386,7 +387,10 @@ mod tests {
             ring.decrypt(&[0; 44], b""),
             Err(WireError::EncryptedTooShort { len: 44, min: 45 })
         );
-        assert_eq!(ring.decrypt(&[1; 29], b""), Err(WireError::DecryptionFailed));
+        assert_eq!(
+            ring.decrypt(&[1; 29], b""),
+            Err(WireError::DecryptionFailed)
+        );
         // A key holder sealing a v0 envelope whose "padding" byte is 0 or
         // larger than the plaintext: Go would panic, we reject it.
         for last in [0u8, 17, 200] {

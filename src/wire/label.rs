@@ -107,12 +107,18 @@ mod tests {
 
     #[test]
     fn split_matches_go_cases() {
-        assert_eq!(split_label(&[13, 1, 2]).unwrap(), (&[][..], &[13, 1, 2][..]));
+        assert_eq!(
+            split_label(&[13, 1, 2]).unwrap(),
+            (&[][..], &[13, 1, 2][..])
+        );
         assert_eq!(split_label(&[1, 0xf4]).unwrap(), (&[][..], &[1, 0xf4][..]));
         assert_eq!(split_label(&[0xf4]), Err(WireError::LabelTruncated));
         assert_eq!(split_label(&[0xf4, b'x']), Err(WireError::LabelTruncated));
         assert_eq!(split_label(&[0xf4, 0, 0]), Err(WireError::LabelEmpty));
-        assert_eq!(split_label(&[0xf4, 5, b'a']), Err(WireError::LabelTruncated));
+        assert_eq!(
+            split_label(&[0xf4, 5, b'a']),
+            Err(WireError::LabelTruncated)
+        );
         assert_eq!(
             split_label(&[0xf4, 1, b'a', 9]).unwrap(),
             (&b"a"[..], &[9][..])

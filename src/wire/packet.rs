@@ -30,7 +30,9 @@ pub const MAX_NESTING_DEPTH: usize = 8;
 /// (Go v0.2.2 crashes on empty ones), at most 255, each at most 65 535 bytes.
 pub fn encode_compound<P: AsRef<[u8]>>(parts: &[P], out: &mut Vec<u8>) -> Result<(), WireError> {
     if parts.len() > MAX_COMPOUND_PARTS
-        || parts.iter().any(|p| p.as_ref().len() > usize::from(u16::MAX))
+        || parts
+            .iter()
+            .any(|p| p.as_ref().len() > usize::from(u16::MAX))
     {
         return Err(WireError::CompoundTooLarge);
     }
@@ -350,10 +352,19 @@ mod tests {
     fn compound_encoder_refuses_what_go_cannot_read() {
         let mut out = Vec::new();
         let many = vec![vec![8u8]; 256];
-        assert_eq!(encode_compound(&many, &mut out), Err(WireError::CompoundTooLarge));
+        assert_eq!(
+            encode_compound(&many, &mut out),
+            Err(WireError::CompoundTooLarge)
+        );
         let big = [vec![8u8; 65_536]];
-        assert_eq!(encode_compound(&big, &mut out), Err(WireError::CompoundTooLarge));
+        assert_eq!(
+            encode_compound(&big, &mut out),
+            Err(WireError::CompoundTooLarge)
+        );
         let empty: [&[u8]; 2] = [b"\x08", b""];
-        assert_eq!(encode_compound(&empty, &mut out), Err(WireError::EmptyMessage));
+        assert_eq!(
+            encode_compound(&empty, &mut out),
+            Err(WireError::EmptyMessage)
+        );
     }
 }

@@ -205,7 +205,11 @@ fn unwrap_decompressed(d: Decompressed, layers: &mut Vec<Layer>) -> Result<Messa
         .message
         .split_first()
         .ok_or(WireError::DecompressedEmpty)?;
-    Message::read(ty, &mut Reader::new(body, "stream message"), Context::Stream)
+    Message::read(
+        ty,
+        &mut Reader::new(body, "stream message"),
+        Context::Stream,
+    )
 }
 
 /// Whether an error only means "the bytes so far end inside the message".
