@@ -73,7 +73,7 @@ pub fn lzw_decompress(data: &[u8], limit: usize) -> Result<Vec<u8>, WireError> {
     loop {
         let start = out.len();
         // One chunk beyond the limit is enough to detect an overflow.
-        let room = CHUNK.min(limit + 1 - start);
+        let room = CHUNK.min(limit.saturating_add(1) - start);
         out.resize(start + room, 0);
         let res = decoder.decode_bytes(input, &mut out[start..]);
         out.truncate(start + res.consumed_out);
@@ -85,11 +85,12 @@ pub fn lzw_decompress(data: &[u8], limit: usize) -> Result<Vec<u8>, WireError> {
             Err(_) => return Err(WireError::LzwInvalid),
             Ok(LzwStatus::Done) => return Ok(out),
             Ok(LzwStatus::NoProgress) => return Err(WireError::LzwTruncated),
-            Ok(LzwStatus::Ok) => {
-                if input.is_empty() && res.consumed_out == 0 {
-                    return Err(WireError::LzwTruncated);
-                }
+            // The decoder may need one more call, with no input left, to
+            // report the end code; only a call that moves nothing is stuck.
+            Ok(LzwStatus::Ok) if res.consumed_in == 0 && res.consumed_out == 0 => {
+                return Err(WireError::LzwTruncated);
             }
+            Ok(LzwStatus::Ok) => {}
         }
     }
 }
