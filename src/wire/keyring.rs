@@ -161,7 +161,7 @@ impl Keyring {
         match primary {
             None if keys.is_empty() => return Ok(ring),
             None => return Err(KeyringError::MissingPrimaryKey),
-            Some(p) if p.is_empty() => return Err(KeyringError::MissingPrimaryKey),
+            Some([]) => return Err(KeyringError::MissingPrimaryKey),
             Some(p) => ring.add_key(p)?,
         }
         for key in keys {
