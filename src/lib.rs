@@ -12,5 +12,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod config;
+mod delegate;
+mod node;
 pub mod protocol;
 pub mod wire;
+
+pub use config::{CompressionMode, Config, ConfigError, IpNet, NodePredicate};
+pub use delegate::{Delegate, NoDelegate};
+pub use node::{Event, LeaveReason, Node, NodeState};

@@ -3,12 +3,25 @@
 //! [`Instant`] values and randomness through a caller-supplied RNG, so every
 //! rule can be tested exactly and whole clusters simulated in virtual time.
 
+mod action;
 mod awareness;
 mod broadcast_queue;
+mod gossip;
+mod membership;
+mod node_table;
+mod probe;
+mod push_pull;
+mod state;
+mod stats;
 mod suspicion;
 mod time;
+mod timers;
 
+pub use action::{Action, DialId, JoinId, NotifyToken};
 pub use awareness::Awareness;
 pub use broadcast_queue::{retransmit_limit, BroadcastQueue};
+pub use membership::{Membership, ProtocolError};
+pub use push_pull::{push_pull_scale, JoinTarget};
+pub use stats::{Stats, Traffic};
 pub use suspicion::{suspicion_timeout, SuspicionTimer};
 pub use time::Instant;

@@ -198,6 +198,16 @@ pub struct DecodedPacket {
     pub layers: Vec<Layer>,
     /// Every message, or why it was dropped.
     pub messages: Vec<Result<Message, WireError>>,
+    /// The size in bytes of each entry of `messages` as it arrived (after
+    /// decompression), type byte included.
+    pub message_sizes: Vec<usize>,
+}
+
+impl DecodedPacket {
+    fn push(&mut self, message: Result<Message, WireError>, size: usize) {
+        self.messages.push(message);
+        self.message_sizes.push(size);
+    }
 }
 
 /// Strips label, encryption and CRC, returning the layers and the payload
@@ -264,6 +274,7 @@ pub fn decode_packet(datagram: &[u8], cfg: &Inbound<'_>) -> Result<DecodedPacket
     let mut out = DecodedPacket {
         layers: Vec::new(),
         messages: Vec::new(),
+        message_sizes: Vec::new(),
     };
     let payload = open_packet(datagram, cfg, &mut out.layers)?;
     let mut budget = MAX_DECOMPRESSED_BYTES;
@@ -275,14 +286,17 @@ pub fn decode_packet(datagram: &[u8], cfg: &Inbound<'_>) -> Result<DecodedPacket
 /// error) is appended to `out.messages`.
 fn walk(msg: &[u8], depth: usize, budget: &mut usize, out: &mut DecodedPacket) {
     let Some(&ty) = msg.first() else {
-        out.messages.push(Err(WireError::EmptyMessage));
+        out.push(Err(WireError::EmptyMessage), 0);
         return;
     };
     let is_container = ty == MessageType::Compound as u8 || ty == MessageType::Compress as u8;
     if is_container && depth >= MAX_NESTING_DEPTH {
-        out.messages.push(Err(WireError::NestingTooDeep {
-            limit: MAX_NESTING_DEPTH,
-        }));
+        out.push(
+            Err(WireError::NestingTooDeep {
+                limit: MAX_NESTING_DEPTH,
+            }),
+            msg.len(),
+        );
         return;
     }
     if ty == MessageType::Compound as u8 {
@@ -296,7 +310,7 @@ fn walk(msg: &[u8], depth: usize, budget: &mut usize, out: &mut DecodedPacket) {
                     walk(part, depth + 1, budget, out);
                 }
             }
-            Err(e) => out.messages.push(Err(e)),
+            Err(e) => out.push(Err(e), msg.len()),
         }
     } else if ty == MessageType::Compress as u8 {
         let mut r = Reader::new(&msg[1..], "compress");
@@ -310,10 +324,10 @@ fn walk(msg: &[u8], depth: usize, budget: &mut usize, out: &mut DecodedPacket) {
                 });
                 walk(&d.message, depth + 1, budget, out);
             }
-            Err(e) => out.messages.push(Err(e)),
+            Err(e) => out.push(Err(e), msg.len()),
         }
     } else {
-        out.messages.push(Message::decode(msg, Context::Packet));
+        out.push(Message::decode(msg, Context::Packet), msg.len());
     }
 }
 

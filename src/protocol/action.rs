@@ -1,0 +1,62 @@
+//! What the state machine asks its runtime to do.
+
+use std::net::SocketAddr;
+
+use super::time::Instant;
+use crate::node::Event;
+
+/// Identifies an outgoing stream the runtime was asked to open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DialId(pub u64);
+
+/// Identifies a join started with [`Membership::join`](super::Membership::join).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct JoinId(pub u64);
+
+/// Identifies a broadcast a caller waits for (leave, metadata update).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NotifyToken(pub u64);
+
+/// One thing for the runtime to do. Take them with
+/// [`Membership::poll_action`](super::Membership::poll_action).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Send one datagram.
+    Transmit {
+        /// Destination.
+        to: SocketAddr,
+        /// The whole datagram.
+        bytes: Vec<u8>,
+    },
+    /// Open a stream to `to`, write `bytes`, then, if `expect_reply`, read
+    /// one message (decode it with
+    /// [`Membership::decode_stream`](super::Membership::decode_stream)) and
+    /// report with [`Membership::handle_dial_result`](super::Membership::handle_dial_result);
+    /// give up at `deadline`.
+    Dial {
+        /// Reported back with the result.
+        id: DialId,
+        /// Destination.
+        to: SocketAddr,
+        /// Everything to write (label header included).
+        bytes: Vec<u8>,
+        /// Whether a reply message is expected.
+        expect_reply: bool,
+        /// When to give up.
+        deadline: Instant,
+    },
+    /// A membership change to deliver to the application.
+    Event(Event),
+    /// A join finished.
+    JoinFinished {
+        /// The join.
+        id: JoinId,
+        /// Addresses whose push/pull and merge succeeded.
+        joined: usize,
+        /// The failures, by address.
+        errors: Vec<(SocketAddr, String)>,
+    },
+    /// A broadcast someone waits for has been sent often enough (or was
+    /// superseded).
+    BroadcastDone(NotifyToken),
+}

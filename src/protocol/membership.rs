@@ -1,0 +1,819 @@
+//! [`Membership`]: one node's view of the cluster and the entry points the
+//! runtime drives it through.
+//!
+//! Everything here is synchronous and deterministic: inputs are packets,
+//! stream messages, dial results, API calls and the passage of time (each
+//! with the current [`Instant`]); outputs are [`Action`]s. The mechanisms
+//! live in their own files — state transitions in `state.rs`, probing in
+//! `probe.rs`, gossip in `gossip.rs`, push/pull, joins and partition healing
+//! in `push_pull.rs`.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, RngCore, SeedableRng};
+
+use super::action::{Action, DialId, JoinId, NotifyToken};
+use super::awareness::Awareness;
+use super::broadcast_queue::BroadcastQueue;
+use super::node_table::{NodeRecord, NodeTable};
+use super::stats::Stats;
+use super::suspicion::SuspicionTimer;
+use super::time::Instant;
+use super::timers::{Timer, TimerQueue};
+use crate::config::{CompressionMode, Config, ConfigError};
+use crate::delegate::Delegate;
+use crate::node::{ip_to_wire, Event, Node, NodeState};
+use crate::wire::{
+    decode_packet, label::label_overhead, packet::encode_compound, read_stream, seal_packet,
+    seal_stream, Alive, Compression, Context, DecodedStream, Encryption, EncryptionVersion,
+    Features, Inbound, Message, Outbound, StreamOutbound, WireError, META_MAX_SIZE,
+};
+
+/// Why an API call could not be carried out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// The configuration is invalid.
+    Config(ConfigError),
+    /// The delegate's metadata is longer than 512 bytes.
+    MetaTooLarge(usize),
+    /// `require_node_names` is set and the destination has no name.
+    NodeNameRequired,
+    /// The message could not be framed (e.g. too large for a stream).
+    Wire(WireError),
+}
+
+impl std::fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Config(e) => write!(f, "invalid configuration: {e}"),
+            Self::MetaTooLarge(n) => {
+                write!(f, "node metadata is {n} bytes, at most {META_MAX_SIZE}")
+            }
+            Self::NodeNameRequired => f.write_str("node names are required by configuration"),
+            Self::Wire(e) => write!(f, "cannot encode message: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ProtocolError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Config(e) => Some(e),
+            Self::Wire(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// A running suspicion of one node.
+pub(super) struct Suspicion {
+    pub(super) timer: SuspicionTimer,
+    /// When the node became suspect (its `state_change` at that time).
+    pub(super) started: Instant,
+}
+
+/// The probe in flight.
+pub(super) struct Probe {
+    pub(super) seq: u32,
+    pub(super) target: String,
+    pub(super) sent: Instant,
+    /// `sent` plus the awareness-scaled probe interval.
+    pub(super) deadline: Instant,
+    pub(super) expected_nacks: usize,
+    pub(super) nacks: usize,
+}
+
+/// Who waits for an ack with a given sequence number.
+pub(super) enum AckHandler {
+    /// Our own probe.
+    Probe,
+    /// A ping we sent for someone else's indirect probe.
+    Relay {
+        to: SocketAddr,
+        name: String,
+        seq: u32,
+        nack: bool,
+    },
+}
+
+/// Why a stream was dialled.
+pub(super) enum Dial {
+    PushPull {
+        join: Option<JoinId>,
+        addr: SocketAddr,
+    },
+    TcpPing {
+        seq: u32,
+    },
+    UserMessage,
+}
+
+pub(super) struct JoinProgress {
+    pub(super) pending: usize,
+    pub(super) joined: usize,
+    pub(super) errors: Vec<(SocketAddr, String)>,
+}
+
+/// One node's protocol state machine. See the [module docs](super).
+pub struct Membership {
+    pub(super) config: Config,
+    pub(super) delegate: Arc<dyn Delegate>,
+    pub(super) rng: StdRng,
+    /// Advertised address.
+    pub(super) local_addr: SocketAddr,
+    pub(super) table: NodeTable,
+    pub(super) awareness: Awareness,
+    /// alive/suspect/dead broadcasts.
+    pub(super) broadcasts: BroadcastQueue,
+    /// Application broadcasts, already framed as user messages.
+    pub(super) user_broadcasts: BroadcastQueue,
+    pub(super) suspicions: HashMap<String, Suspicion>,
+    pub(super) timers: TimerQueue,
+    pub(super) seq: u32,
+    pub(super) incarnation: u32,
+    pub(super) leaving: bool,
+    pub(super) probe_index: usize,
+    pub(super) probe: Option<Probe>,
+    pub(super) acks: HashMap<u32, AckHandler>,
+    pub(super) dials: HashMap<DialId, Dial>,
+    pub(super) joins: HashMap<JoinId, JoinProgress>,
+    pub(super) next_id: u64,
+    /// Dead members forgotten by the table, remembered a while longer so a
+    /// healed partition can still be bridged.
+    pub(super) heal_memory: VecDeque<(String, SocketAddr, Instant)>,
+    pub(super) seeds: Vec<SocketAddr>,
+    pub(super) actions: VecDeque<Action>,
+    pub(super) stats: Stats,
+}
+
+impl std::fmt::Debug for Membership {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Membership")
+            .field("name", &self.config.name)
+            .field("local_addr", &self.local_addr)
+            .field("nodes", &self.table.len())
+            .field("incarnation", &self.incarnation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Membership {
+    /// Creates the state machine for a node reachable at `advertise`,
+    /// starting at `now`. `seed` seeds its random choices (probe order, gossip
+    /// targets, encryption nonces): give it 32 bytes from the OS in
+    /// production, a fixed value in tests.
+    pub fn new(
+        config: Config,
+        delegate: Arc<dyn Delegate>,
+        advertise: SocketAddr,
+        seed: [u8; 32],
+        now: Instant,
+    ) -> Result<Self, ProtocolError> {
+        config.validate().map_err(ProtocolError::Config)?;
+        let meta = delegate.node_meta(META_MAX_SIZE);
+        if meta.len() > META_MAX_SIZE {
+            return Err(ProtocolError::MetaTooLarge(meta.len()));
+        }
+        let max_multiplier = u32::try_from(config.awareness_max_multiplier).unwrap_or(u32::MAX);
+        let mut m = Membership {
+            awareness: Awareness::new(max_multiplier),
+            config,
+            delegate,
+            rng: StdRng::from_seed(seed),
+            local_addr: advertise,
+            table: NodeTable::default(),
+            broadcasts: BroadcastQueue::new(),
+            user_broadcasts: BroadcastQueue::new(),
+            suspicions: HashMap::new(),
+            timers: TimerQueue::default(),
+            seq: 0,
+            incarnation: 0,
+            leaving: false,
+            probe_index: 0,
+            probe: None,
+            acks: HashMap::new(),
+            dials: HashMap::new(),
+            joins: HashMap::new(),
+            next_id: 0,
+            heal_memory: VecDeque::new(),
+            seeds: Vec::new(),
+            actions: VecDeque::new(),
+            stats: Stats::default(),
+        };
+        m.incarnation = 1;
+        let alive = m.local_alive(1, meta);
+        m.alive_node(now, alive, None, true);
+        m.schedule_periodic(now);
+        m.flush_finished();
+        Ok(m)
+    }
+
+    /// The alive message describing this node.
+    pub(super) fn local_alive(&self, incarnation: u32, meta: Vec<u8>) -> Alive {
+        Alive {
+            incarnation,
+            node: self.config.name.clone(),
+            addr: ip_to_wire(self.local_addr.ip()),
+            port: self.local_addr.port(),
+            meta: (!meta.is_empty()).then_some(meta),
+            vsn: self.config.vsn().to_vec(),
+            features: Features::LZ4,
+        }
+    }
+
+    /// Each periodic task starts after a random fraction of its period, so
+    /// nodes started together do not act in lockstep.
+    fn schedule_periodic(&mut self, now: Instant) {
+        let probe = self.config.probe_interval;
+        let gossip = self.config.gossip_interval;
+        let push_pull = self.config.push_pull_interval;
+        let heal = self.config.partition_healing_interval;
+        if !probe.is_zero() {
+            let at = now + self.random_fraction(probe);
+            self.timers.arm(at, Timer::ProbeTick);
+        }
+        if !gossip.is_zero() && self.config.gossip_nodes > 0 {
+            let at = now + self.random_fraction(gossip);
+            self.timers.arm(at, Timer::GossipTick);
+        }
+        if !push_pull.is_zero() {
+            let at = now + self.random_fraction(push_pull);
+            self.timers.arm(at, Timer::PushPullTick);
+        }
+        if self.config.partition_healing && !heal.is_zero() {
+            let at = now + heal + self.random_fraction(heal);
+            self.timers.arm(at, Timer::HealTick);
+        }
+    }
+
+    pub(super) fn random_fraction(&mut self, d: Duration) -> Duration {
+        let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        if nanos == 0 {
+            return Duration::ZERO;
+        }
+        Duration::from_nanos(self.rng.random_range(0..nanos))
+    }
+
+    pub(super) fn next_seq(&mut self) -> u32 {
+        self.seq = self.seq.wrapping_add(1);
+        self.seq
+    }
+
+    pub(super) fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    pub(super) fn emit(&mut self, event: Event) {
+        self.actions.push_back(Action::Event(event));
+    }
+
+    /// Emits an event about a node, if it has a reportable address.
+    pub(super) fn emit_for(&mut self, record: &NodeRecord, make: impl FnOnce(Node) -> Event) {
+        if let Some(node) = record.to_node() {
+            self.emit(make(node));
+        }
+    }
+
+    /// Turns finished broadcasts someone waits for into actions.
+    pub(super) fn flush_finished(&mut self) {
+        let tokens: Vec<u64> = self
+            .broadcasts
+            .drain_finished()
+            .chain(self.user_broadcasts.drain_finished())
+            .collect();
+        for t in tokens {
+            self.actions
+                .push_back(Action::BroadcastDone(NotifyToken(t)));
+        }
+    }
+
+    // ---- driving the machine ------------------------------------------
+
+    /// The next thing for the runtime to do.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// When [`Membership::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next_deadline()
+    }
+
+    /// Runs every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(timer) = self.timers.pop_due(now) {
+            match timer {
+                Timer::ProbeTick => self.probe_tick(now),
+                Timer::GossipTick => self.gossip_tick(now),
+                Timer::PushPullTick => self.push_pull_tick(now),
+                Timer::HealTick => self.heal_tick(now),
+                Timer::ProbeTimeout(seq) => self.probe_timeout(now, seq),
+                Timer::ProbeDeadline(seq) => self.probe_deadline(now, seq),
+                Timer::RelayExpiry(seq) => self.relay_expiry(seq),
+                Timer::Suspicion(name) => self.suspicion_timeout(now, &name),
+            }
+        }
+        self.flush_finished();
+    }
+
+    /// Processes one received datagram.
+    pub fn handle_packet(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        self.stats.packets_in.add(datagram.len());
+        let decoded = match decode_packet(datagram, &self.inbound()) {
+            Ok(d) => d,
+            Err(e) => {
+                log::debug!("{}: dropping packet from {from}: {e}", self.config.name);
+                self.stats.drop_for(drop_reason(&e));
+                return;
+            }
+        };
+        for (message, size) in decoded.messages.into_iter().zip(decoded.message_sizes) {
+            match message {
+                Ok(m) => {
+                    let name = m.message_type().name();
+                    self.stats.messages_in.entry(name).or_default().add(size);
+                    self.handle_message(now, from, m);
+                }
+                Err(e) => {
+                    log::debug!("{}: dropping message from {from}: {e}", self.config.name);
+                    self.stats.drop_for(drop_reason(&e));
+                }
+            }
+        }
+        self.flush_finished();
+    }
+
+    fn handle_message(&mut self, now: Instant, from: SocketAddr, message: Message) {
+        match message {
+            Message::Ping(p) => self.handle_ping(now, from, p),
+            Message::IndirectPing(p) => self.handle_indirect_ping(now, from, p),
+            Message::Ack(a) => self.handle_ack(now, a),
+            Message::Nack(n) => self.handle_nack(n.seq_no),
+            Message::Alive(a) => {
+                if self.alive_packet_allowed(from, &a) {
+                    self.alive_node(now, a, None, false);
+                } else {
+                    self.stats.drop_for("address not allowed");
+                }
+            }
+            Message::Suspect(s) => self.suspect_node(now, s),
+            Message::Dead(d) => self.dead_node(now, d, None),
+            Message::User(payload) => self.delegate.notify_msg(&payload),
+            // Stream-only types never come out of the packet decoder.
+            Message::PushPull(_) | Message::Err(_) => {}
+        }
+    }
+
+    /// Go checks the sender and the advertised address of alive packets
+    /// against the CIDR allow-list.
+    fn alive_packet_allowed(&self, from: SocketAddr, a: &Alive) -> bool {
+        self.ip_allowed(from.ip())
+            && (a.addr.is_empty()
+                || crate::node::ip_from_wire(&a.addr).is_some_and(|ip| self.ip_allowed(ip)))
+    }
+
+    pub(super) fn ip_allowed(&self, ip: std::net::IpAddr) -> bool {
+        self.config.cidrs_allowed.is_empty()
+            || self.config.cidrs_allowed.iter().any(|net| net.contains(ip))
+    }
+
+    pub(super) fn addr_allowed(&self, addr: &[u8]) -> bool {
+        self.config.cidrs_allowed.is_empty()
+            || crate::node::ip_from_wire(addr).is_some_and(|ip| self.ip_allowed(ip))
+    }
+
+    // ---- wire settings ---------------------------------------------------
+
+    pub(super) fn inbound(&self) -> Inbound<'_> {
+        Inbound {
+            label: self.config.label.as_bytes(),
+            skip_inbound_label_check: self.config.skip_inbound_label_check,
+            keyring: Some(&self.config.keyring),
+            verify_incoming: self.config.gossip_verify_incoming,
+        }
+    }
+
+    fn encrypting(&self) -> bool {
+        !self.config.keyring.is_empty() && self.config.gossip_verify_outgoing
+    }
+
+    fn encryption_version(&self) -> EncryptionVersion {
+        EncryptionVersion::for_protocol(self.config.protocol_version)
+    }
+
+    /// Bytes the envelopes add to a packet, for piggyback budgets.
+    pub(super) fn packet_overhead(&self, count_encryption: bool) -> usize {
+        let enc = if count_encryption && !self.config.keyring.is_empty() {
+            self.encryption_version().overhead()
+        } else {
+            0
+        };
+        label_overhead(self.config.label.as_bytes()) + enc
+    }
+
+    /// Compression for a message to `peer` (if known): LZ4 only to peers
+    /// that advertised reading it.
+    fn compression_for(&self, peer: Option<&NodeRecord>) -> Option<Compression> {
+        match self.config.compression {
+            CompressionMode::None => None,
+            CompressionMode::Lzw => Some(Compression::Lzw),
+            CompressionMode::Lz4 if peer.is_some_and(|p| p.features.contains(Features::LZ4)) => {
+                Some(Compression::Lz4)
+            }
+            CompressionMode::Lz4 => Some(Compression::Lzw),
+        }
+    }
+
+    fn nonce(&mut self) -> [u8; 12] {
+        let mut nonce = [0; 12];
+        self.rng.fill_bytes(&mut nonce);
+        nonce
+    }
+
+    /// Whether a send to `dest` is allowed under `require_node_names`.
+    pub(super) fn name_ok(&mut self, dest: &str) -> bool {
+        if self.config.require_node_names && dest.is_empty() {
+            self.stats.drop_for("node name required");
+            return false;
+        }
+        true
+    }
+
+    /// Sends `msg` (one message with its type byte) to `to`, whose name is
+    /// `dest` (empty if unknown), piggybacking queued broadcasts if asked.
+    pub(super) fn send_message(
+        &mut self,
+        to: SocketAddr,
+        dest: &str,
+        msg: Vec<u8>,
+        piggyback: bool,
+    ) {
+        if !self.name_ok(dest) {
+            return;
+        }
+        let extra = if piggyback {
+            let budget = self.config.udp_buffer_size.saturating_sub(
+                msg.len() + 2 + self.packet_overhead(self.config.gossip_verify_outgoing),
+            );
+            self.take_broadcasts(2, budget)
+        } else {
+            Vec::new()
+        };
+        if extra.is_empty() {
+            self.transmit(to, dest, &msg);
+            return;
+        }
+        let mut parts = Vec::with_capacity(extra.len() + 1);
+        parts.push(msg);
+        parts.extend(extra);
+        self.transmit_compounds(to, dest, parts);
+    }
+
+    /// Sends `parts` as compound packets of at most 255 messages each (a
+    /// single message goes bare).
+    pub(super) fn transmit_compounds(&mut self, to: SocketAddr, dest: &str, parts: Vec<Vec<u8>>) {
+        for chunk in parts.chunks(crate::wire::packet::MAX_COMPOUND_PARTS) {
+            if let [single] = chunk {
+                self.transmit(to, dest, single);
+                continue;
+            }
+            let mut compound = Vec::new();
+            match encode_compound(chunk, &mut compound) {
+                Ok(()) => self.transmit(to, dest, &compound),
+                Err(e) => {
+                    log::warn!("{}: cannot frame compound: {e}", self.config.name);
+                    self.stats.drop_for("unsendable compound");
+                }
+            }
+        }
+    }
+
+    /// Seals one packet payload for `dest` and hands it to the runtime.
+    pub(super) fn transmit(&mut self, to: SocketAddr, dest: &str, payload: &[u8]) {
+        let peer = self.table.get(dest);
+        let crc = peer.is_some_and(|p| p.protocol_max() >= 5);
+        let compression = self.compression_for(peer);
+        let nonce = self.nonce();
+        let version = self.encryption_version();
+        let outbound = Outbound {
+            label: self.config.label.as_bytes(),
+            compression,
+            crc,
+            encryption: self.encrypting().then_some(Encryption {
+                keyring: &self.config.keyring,
+                version,
+                nonce,
+            }),
+        };
+        let mut bytes = Vec::with_capacity(payload.len() + 64);
+        match seal_packet(payload, &outbound, &mut bytes) {
+            Ok(()) => {
+                count_out(&mut self.stats, payload);
+                self.stats.packets_out.add(bytes.len());
+                self.actions.push_back(Action::Transmit { to, bytes });
+            }
+            Err(e) => {
+                log::warn!("{}: cannot seal packet: {e}", self.config.name);
+                self.stats.drop_for("unsendable packet");
+            }
+        }
+    }
+
+    /// Frames one stream message. `peer` picks the compression; `dialer`
+    /// adds the label header.
+    pub(super) fn seal_stream_message(
+        &mut self,
+        msg: &Message,
+        peer: Option<&str>,
+        dialer: bool,
+    ) -> Result<Vec<u8>, ProtocolError> {
+        let compression = self.compression_for(peer.and_then(|p| self.table.get(p)));
+        let nonce = self.nonce();
+        let version = self.encryption_version();
+        let outbound = StreamOutbound {
+            label: self.config.label.as_bytes(),
+            dialer,
+            compression,
+            encryption: self.encrypting().then_some(Encryption {
+                keyring: &self.config.keyring,
+                version,
+                nonce,
+            }),
+            ints: crate::wire::IntEncoding::Signed,
+        };
+        let mut bytes = Vec::new();
+        seal_stream(msg, &outbound, &mut bytes).map_err(ProtocolError::Wire)?;
+        Ok(bytes)
+    }
+
+    /// Asks the runtime to dial `to` with one message.
+    pub(super) fn dial(
+        &mut self,
+        now: Instant,
+        to: SocketAddr,
+        peer: Option<&str>,
+        msg: &Message,
+        purpose: Dial,
+        deadline: Option<Instant>,
+    ) -> Result<DialId, ProtocolError> {
+        if !self.name_ok(peer.unwrap_or_default()) {
+            return Err(ProtocolError::NodeNameRequired);
+        }
+        let bytes = self.seal_stream_message(msg, peer, true)?;
+        let expect_reply = !matches!(purpose, Dial::UserMessage);
+        let id = DialId(self.next_id());
+        self.dials.insert(id, purpose);
+        self.stats.streams_out += 1;
+        self.actions.push_back(Action::Dial {
+            id,
+            to,
+            bytes,
+            expect_reply,
+            deadline: deadline.unwrap_or(now + self.config.tcp_timeout),
+        });
+        Ok(id)
+    }
+
+    // ---- streams ---------------------------------------------------------
+
+    /// Decodes a stream message from the bytes received so far (`Ok(None)`:
+    /// need more). `listener` is true on accepted connections.
+    pub fn decode_stream(
+        &self,
+        buf: &[u8],
+        listener: bool,
+    ) -> Result<Option<DecodedStream>, WireError> {
+        read_stream(buf, &self.inbound(), listener)
+    }
+
+    /// The error reply Go sends when a stream request cannot be read; none
+    /// for label problems (Go closes silently) or an empty connection.
+    pub fn stream_error_reply(&mut self, error: &WireError) -> Option<Vec<u8>> {
+        if matches!(
+            error,
+            WireError::LabelMismatch { .. }
+                | WireError::LabelEmpty
+                | WireError::LabelTruncated
+                | WireError::UnexpectedLabel
+        ) {
+            return None;
+        }
+        let reply = Message::Err(crate::wire::ErrResp {
+            error: error.to_string(),
+        });
+        self.seal_stream_message(&reply, None, false).ok()
+    }
+
+    // ---- queries ---------------------------------------------------------
+
+    /// This node's name.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Every node that is alive or suspect, this one included.
+    pub fn members(&self) -> Vec<Node> {
+        self.table
+            .iter()
+            .filter(|n| n.is_live())
+            .filter_map(NodeRecord::to_node)
+            .collect()
+    }
+
+    /// Every node in the table, whatever its state.
+    pub fn all_nodes(&self) -> Vec<Node> {
+        self.table.iter().filter_map(NodeRecord::to_node).collect()
+    }
+
+    /// How many nodes are alive or suspect, this one included.
+    pub fn num_members(&self) -> usize {
+        self.table.iter().filter(|n| n.is_live()).count()
+    }
+
+    /// This node as others see it.
+    pub fn local_node(&self) -> Option<Node> {
+        self.table
+            .get(&self.config.name)
+            .and_then(NodeRecord::to_node)
+    }
+
+    /// A node by name.
+    pub fn node(&self, name: &str) -> Option<Node> {
+        self.table.get(name).and_then(NodeRecord::to_node)
+    }
+
+    /// Lifeguard's local health score: 0 is healthy; higher means this node
+    /// has trouble hearing back and so slows its own probing.
+    pub fn health_score(&self) -> u32 {
+        self.awareness.score()
+    }
+
+    /// The cluster-size estimate used by the protocol's formulas.
+    pub fn estimated_size(&self) -> usize {
+        self.table.estimate()
+    }
+
+    /// A copy of the counters.
+    pub fn stats(&self) -> Stats {
+        self.stats.clone()
+    }
+
+    /// Broadcasts waiting in the queues (membership, user).
+    pub fn queued_broadcasts(&self) -> (usize, usize) {
+        (self.broadcasts.len(), self.user_broadcasts.len())
+    }
+
+    /// The keyring, to add, use or remove keys while running.
+    pub fn keyring_mut(&mut self) -> &mut crate::wire::Keyring {
+        &mut self.config.keyring
+    }
+
+    /// Seed addresses for partition healing (resolved by the runtime).
+    pub fn set_seeds(&mut self, seeds: Vec<SocketAddr>) {
+        self.seeds = seeds;
+    }
+
+    // ---- application messages --------------------------------------------
+
+    /// Sends `payload` to one node in a datagram.
+    pub fn send_best_effort(
+        &mut self,
+        to: SocketAddr,
+        name: &str,
+        payload: &[u8],
+    ) -> Result<(), ProtocolError> {
+        if !self.name_ok(name) {
+            return Err(ProtocolError::NodeNameRequired);
+        }
+        let mut msg = Vec::with_capacity(payload.len() + 1);
+        Message::User(payload.to_vec()).encode(Context::Packet, &mut msg);
+        self.transmit(to, name, &msg);
+        Ok(())
+    }
+
+    /// Sends `payload` to one node over a stream.
+    pub fn send_reliable(
+        &mut self,
+        now: Instant,
+        to: SocketAddr,
+        name: &str,
+        payload: &[u8],
+    ) -> Result<DialId, ProtocolError> {
+        let msg = Message::User(payload.to_vec());
+        self.dial(now, to, Some(name), &msg, Dial::UserMessage, None)
+    }
+
+    /// Queues an application broadcast, piggybacked on gossip until sent
+    /// `retransmit_limit` times. A named broadcast replaces a queued one with
+    /// the same name.
+    pub fn queue_broadcast(&mut self, payload: &[u8], name: Option<&str>) {
+        let mut msg = Vec::with_capacity(payload.len() + 1);
+        Message::User(payload.to_vec()).encode(Context::Packet, &mut msg);
+        match name {
+            Some(name) => self.user_broadcasts.queue_named(name, msg, None),
+            None => self.user_broadcasts.queue_unique(msg, None),
+        }
+        self.flush_finished();
+    }
+
+    // ---- lifecycle -------------------------------------------------------
+
+    /// Leaves the cluster: marks this node left and broadcasts it. Returns
+    /// the token to wait for (the broadcast going out), or `None` if no
+    /// other live node needs telling or the node already left.
+    pub fn leave(&mut self, now: Instant) -> Option<NotifyToken> {
+        if self.leaving {
+            return None;
+        }
+        self.leaving = true;
+        let token = self.next_id();
+        let dead = crate::wire::Dead {
+            incarnation: self.incarnation,
+            node: self.config.name.clone(),
+            from: self.config.name.clone(),
+        };
+        self.dead_node(now, dead, Some(token));
+        self.flush_finished();
+        self.anyone_else_live().then_some(NotifyToken(token))
+    }
+
+    /// Whether this node has left.
+    pub fn has_left(&self) -> bool {
+        self.leaving
+    }
+
+    /// Re-reads the delegate's metadata and advertises it with a new
+    /// incarnation. Returns the token to wait for, as [`Membership::leave`].
+    pub fn update_node(&mut self, now: Instant) -> Result<Option<NotifyToken>, ProtocolError> {
+        let meta = self.delegate.node_meta(META_MAX_SIZE);
+        if meta.len() > META_MAX_SIZE {
+            return Err(ProtocolError::MetaTooLarge(meta.len()));
+        }
+        self.incarnation = self.incarnation.wrapping_add(1);
+        let token = self.next_id();
+        let alive = self.local_alive(self.incarnation, meta);
+        self.alive_node(now, alive, Some(token), true);
+        self.flush_finished();
+        Ok(self.anyone_else_live().then_some(NotifyToken(token)))
+    }
+
+    fn anyone_else_live(&self) -> bool {
+        self.table
+            .iter()
+            .any(|n| n.is_live() && n.name != self.config.name)
+    }
+}
+
+/// Counts the messages inside an outgoing payload by type.
+fn count_out(stats: &mut Stats, payload: &[u8]) {
+    let mut count = |msg: &[u8]| {
+        let name = msg
+            .first()
+            .and_then(|&t| crate::wire::MessageType::from_byte(t))
+            .map_or("unknown", |t| t.name());
+        stats.messages_out.entry(name).or_default().add(msg.len());
+    };
+    match crate::wire::packet::split_compound(payload.get(1..).unwrap_or_default()) {
+        Ok((parts, _)) if payload.first() == Some(&7) => parts.into_iter().for_each(count),
+        _ => count(payload),
+    }
+}
+
+/// A short, stable reason for the drop counters.
+pub(super) fn drop_reason(e: &WireError) -> &'static str {
+    match e {
+        WireError::LabelMismatch { .. }
+        | WireError::LabelEmpty
+        | WireError::LabelTruncated
+        | WireError::UnexpectedLabel => "label",
+        WireError::DecryptionFailed
+        | WireError::EncryptedEmpty
+        | WireError::EncryptedTooShort { .. }
+        | WireError::UnsupportedEncryptionVersion(_)
+        | WireError::InvalidPadding => "decryption",
+        WireError::CrcMismatch { .. } => "checksum",
+        WireError::Msgpack { .. } => "malformed message",
+        WireError::UnknownMessageType(_) | WireError::UnexpectedMessageType { .. } => {
+            "unexpected message type"
+        }
+        WireError::EmptyMessage => "empty message",
+        _ => "malformed packet",
+    }
+}
+
+impl NodeState {
+    pub(crate) fn is_gone(self) -> bool {
+        matches!(self, NodeState::Dead | NodeState::Left)
+    }
+}

@@ -1,0 +1,219 @@
+//! The table of known nodes (Go's `nodes` slice plus `nodeMap`).
+//!
+//! Entries live in a vector whose order is the probe order; new entries are
+//! inserted at a random position and the whole list is reshuffled after
+//! every full probe round, so every node is probed once per round in an
+//! order nobody can predict. A name index gives O(1) lookups.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use rand::Rng;
+
+use super::time::Instant;
+use crate::node::{ip_from_wire, Node, NodeState};
+use crate::wire::Features;
+
+/// What this node knows about one member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NodeRecord {
+    pub(crate) name: String,
+    /// IP address as received (4 or 16 bytes; compared byte-wise, as Go does).
+    pub(crate) addr: Vec<u8>,
+    pub(crate) port: u16,
+    pub(crate) meta: Vec<u8>,
+    pub(crate) incarnation: u32,
+    pub(crate) state: NodeState,
+    /// When `state` last changed (the epoch for a placeholder).
+    pub(crate) state_change: Instant,
+    /// `[PMin, PMax, PCur, DMin, DMax, DCur]`, zeros until learned.
+    pub(crate) vsn: [u8; 6],
+    pub(crate) features: Features,
+}
+
+impl NodeRecord {
+    pub(crate) fn socket_addr(&self) -> Option<SocketAddr> {
+        ip_from_wire(&self.addr).map(|ip| SocketAddr::new(ip, self.port))
+    }
+
+    pub(crate) fn protocol_max(&self) -> u8 {
+        self.vsn[1]
+    }
+
+    pub(crate) fn is_live(&self) -> bool {
+        matches!(self.state, NodeState::Alive | NodeState::Suspect)
+    }
+
+    /// The public view; `None` for an address that is not an IP address
+    /// (such nodes can never be reached and are never reported).
+    pub(crate) fn to_node(&self) -> Option<Node> {
+        Some(Node {
+            name: self.name.clone(),
+            addr: ip_from_wire(&self.addr)?,
+            port: self.port,
+            meta: self.meta.clone(),
+            state: self.state,
+            incarnation: self.incarnation,
+            versions: self.vsn,
+        })
+    }
+}
+
+/// All known nodes, in probe order.
+#[derive(Debug, Default)]
+pub(crate) struct NodeTable {
+    nodes: Vec<NodeRecord>,
+    index: HashMap<String, usize>,
+    /// Go's `numNodes`: grows with every insertion and is only recomputed
+    /// when dead entries are reaped, so it estimates the cluster size.
+    estimate: usize,
+}
+
+impl NodeTable {
+    pub(crate) fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub(crate) fn estimate(&self) -> usize {
+        self.estimate
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&NodeRecord> {
+        self.index.get(name).map(|&i| &self.nodes[i])
+    }
+
+    pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut NodeRecord> {
+        self.index.get(name).map(|&i| &mut self.nodes[i])
+    }
+
+    pub(crate) fn at(&self, i: usize) -> Option<&NodeRecord> {
+        self.nodes.get(i)
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &NodeRecord> {
+        self.nodes.iter()
+    }
+
+    /// Adds a node at a uniformly random position.
+    pub(crate) fn insert(&mut self, record: NodeRecord, rng: &mut impl Rng) {
+        let last = self.nodes.len();
+        self.index.insert(record.name.clone(), last);
+        self.nodes.push(record);
+        let j = rng.random_range(0..=last);
+        self.swap(j, last);
+        self.estimate += 1;
+    }
+
+    fn swap(&mut self, i: usize, j: usize) {
+        if i == j {
+            return;
+        }
+        self.nodes.swap(i, j);
+        for k in [i, j] {
+            if let Some(slot) = self.index.get_mut(&self.nodes[k].name) {
+                *slot = k;
+            }
+        }
+    }
+
+    /// Removes every dead or left entry whose state is older than `keep`
+    /// (never `local`), resets the size estimate, reshuffles the rest, and
+    /// returns what was removed.
+    pub(crate) fn reap_and_shuffle(
+        &mut self,
+        now: Instant,
+        keep: std::time::Duration,
+        local: &str,
+        rng: &mut impl Rng,
+    ) -> Vec<NodeRecord> {
+        let (gone, kept): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.nodes).into_iter().partition(|n| {
+                n.name != local
+                    && matches!(n.state, NodeState::Dead | NodeState::Left)
+                    && now.saturating_duration_since(n.state_change) > keep
+            });
+        self.nodes = kept;
+        for i in (1..self.nodes.len()).rev() {
+            let j = rng.random_range(0..=i);
+            self.nodes.swap(i, j);
+        }
+        self.index = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.clone(), i))
+            .collect();
+        self.estimate = self.nodes.len();
+        gone
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+    use std::time::Duration;
+
+    fn record(name: &str, state: NodeState, changed: u64) -> NodeRecord {
+        NodeRecord {
+            name: name.into(),
+            addr: vec![127, 0, 0, 1],
+            port: 7946,
+            meta: Vec::new(),
+            incarnation: 1,
+            state,
+            state_change: Instant::from_nanos(changed * 1_000_000_000),
+            vsn: [1, 5, 2, 0, 0, 0],
+            features: Features::NONE,
+        }
+    }
+
+    // Go's TestMoveDeadNodes / TestMemberList_ResetNodes: dead and left
+    // entries older than the window go, recent ones stay.
+    #[test]
+    fn reap_removes_only_old_dead_and_left() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let mut t = NodeTable::default();
+        let states = [
+            ("a", NodeState::Alive, 0),
+            ("b", NodeState::Dead, 0),
+            ("c", NodeState::Suspect, 0),
+            ("d", NodeState::Dead, 25),
+            ("e", NodeState::Left, 0),
+            ("f", NodeState::Left, 25),
+            ("g", NodeState::Alive, 0),
+            ("h", NodeState::Dead, 5),
+            ("i", NodeState::Alive, 0),
+        ];
+        for (n, s, at) in states {
+            t.insert(record(n, s, at), &mut rng);
+        }
+        assert_eq!(t.estimate(), 9);
+        let now = Instant::from_nanos(30_000_000_000);
+        let gone = t.reap_and_shuffle(now, Duration::from_secs(20), "a", &mut rng);
+        let mut gone: Vec<_> = gone.iter().map(|n| n.name.as_str()).collect();
+        gone.sort_unstable();
+        assert_eq!(gone, ["b", "e", "h"]);
+        assert_eq!(t.len(), 6);
+        assert_eq!(t.estimate(), 6);
+        for n in ["a", "c", "d", "f", "g", "i"] {
+            assert_eq!(t.get(n).unwrap().name, n);
+        }
+        assert!(t.get("b").is_none());
+    }
+
+    #[test]
+    fn insertion_keeps_the_index_consistent() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut t = NodeTable::default();
+        for i in 0..100 {
+            t.insert(record(&format!("n{i}"), NodeState::Alive, 0), &mut rng);
+        }
+        for i in 0..100 {
+            assert_eq!(t.get(&format!("n{i}")).unwrap().name, format!("n{i}"));
+        }
+        let first: Vec<_> = t.iter().take(10).map(|n| n.name.clone()).collect();
+        assert_ne!(first, (0..10).map(|i| format!("n{i}")).collect::<Vec<_>>());
+    }
+}

@@ -1,0 +1,342 @@
+//! Failure detection: the probe cycle (PROTOCOL §10.3–10.4) and the
+//! handling of received pings, indirect pings, acks and nacks.
+//!
+//! Each probe tick picks the next node of a shuffled round-robin list and
+//! pings it. Without an ack within `probe_timeout`, `indirect_checks` other
+//! nodes are asked to ping it too (and to send a nack if they also hear
+//! nothing), and a TCP ping is tried in parallel. Without any ack by the
+//! end of the (health-scaled) probe interval, the node becomes suspect.
+//! Lifeguard's awareness score rises when probes fail in ways that point at
+//! this node itself (missing nacks) and falls with every success.
+
+use std::net::SocketAddr;
+
+use super::membership::{AckHandler, Dial, Membership, Probe};
+use super::time::Instant;
+use super::timers::Timer;
+use crate::node::{ip_from_wire, ip_to_wire, NodeState};
+use crate::wire::{Ack, Context, IndirectPing, Message, Nack, Ping, Suspect};
+
+impl Membership {
+    fn local_ping(&self, seq_no: u32, target: &str) -> Ping {
+        Ping {
+            seq_no,
+            node: target.to_owned(),
+            source_addr: ip_to_wire(self.local_addr.ip()),
+            source_port: self.local_addr.port(),
+            source_node: self.config.name.clone(),
+        }
+    }
+
+    /// Starts the next probe, unless one is still running (Go's ticker
+    /// drops ticks while a probe blocks).
+    pub(super) fn probe_tick(&mut self, now: Instant) {
+        self.timers
+            .arm(now + self.config.probe_interval, Timer::ProbeTick);
+        if self.probe.is_some() {
+            return;
+        }
+        let mut checked = 0;
+        while checked < self.table.len() {
+            if self.probe_index >= self.table.len() {
+                self.reset_nodes(now);
+                self.probe_index = 0;
+                checked += 1;
+                continue;
+            }
+            let Some(node) = self.table.at(self.probe_index) else {
+                return;
+            };
+            self.probe_index += 1;
+            if node.name == self.config.name || node.state.is_gone() {
+                checked += 1;
+                continue;
+            }
+            let target = node.name.clone();
+            self.probe_node(now, &target);
+            return;
+        }
+    }
+
+    /// After a full round: forget long-dead nodes and reshuffle the order.
+    fn reset_nodes(&mut self, now: Instant) {
+        let reaped = self.table.reap_and_shuffle(
+            now,
+            self.config.gossip_to_the_dead_time,
+            &self.config.name,
+            &mut self.rng,
+        );
+        for node in reaped {
+            self.suspicions.remove(&node.name);
+            if node.state == NodeState::Dead && self.config.partition_healing {
+                if let Some(addr) = node.socket_addr() {
+                    self.remember_for_healing(node.name, addr, now);
+                }
+            }
+        }
+    }
+
+    /// Pings `target` and arms the timers of the probe's two phases.
+    pub(super) fn probe_node(&mut self, now: Instant, target: &str) {
+        let Some(node) = self.table.get(target) else {
+            return;
+        };
+        let Some(to) = node.socket_addr() else {
+            return;
+        };
+        let (state, incarnation) = (node.state, node.incarnation);
+        let seq = self.next_seq();
+        let deadline = now + self.awareness.scale_timeout(self.config.probe_interval);
+        self.stats.probes += 1;
+        self.probe = Some(Probe {
+            seq,
+            target: target.to_owned(),
+            sent: now,
+            deadline,
+            expected_nacks: 0,
+            nacks: 0,
+        });
+        self.acks.insert(seq, AckHandler::Probe);
+        let mut ping = Vec::new();
+        Message::Ping(self.local_ping(seq, target)).encode(Context::Packet, &mut ping);
+        if state == NodeState::Alive {
+            self.send_message(to, target, ping, true);
+        } else {
+            // A suspect gets the accusation with the ping, so it can refute
+            // at once (Lifeguard's "buddy system").
+            let mut suspect = Vec::new();
+            Message::Suspect(Suspect {
+                incarnation,
+                node: target.to_owned(),
+                from: self.config.name.clone(),
+            })
+            .encode(Context::Packet, &mut suspect);
+            self.transmit_compounds(to, target, vec![ping, suspect]);
+        }
+        self.timers
+            .arm(now + self.config.probe_timeout, Timer::ProbeTimeout(seq));
+        self.timers.arm(deadline, Timer::ProbeDeadline(seq));
+    }
+
+    fn probe_in_flight(&self, seq: u32) -> bool {
+        self.probe.as_ref().is_some_and(|p| p.seq == seq)
+    }
+
+    /// The direct ack is late: ask others to probe, and try TCP.
+    pub(super) fn probe_timeout(&mut self, now: Instant, seq: u32) {
+        let Some(probe) = self.probe.as_ref().filter(|p| p.seq == seq) else {
+            return;
+        };
+        let (target, deadline) = (probe.target.clone(), probe.deadline);
+        let Some(node) = self.table.get(&target) else {
+            return;
+        };
+        let (target_addr, target_port, target_pmax) =
+            (node.addr.clone(), node.port, node.protocol_max());
+        let Some(target_socket) = node.socket_addr() else {
+            return;
+        };
+        let local = self.config.name.clone();
+        let helpers = self.random_nodes(self.config.indirect_checks, |n| {
+            n.name != local && n.name != target && n.state == NodeState::Alive
+        });
+        let mut expected_nacks = 0;
+        for (name, addr) in helpers {
+            let nack = self.table.get(&name).is_some_and(|n| n.protocol_max() >= 4);
+            expected_nacks += usize::from(nack);
+            let mut msg = Vec::new();
+            Message::IndirectPing(IndirectPing {
+                seq_no: seq,
+                target: target_addr.clone(),
+                port: target_port,
+                node: target.clone(),
+                nack,
+                source_addr: ip_to_wire(self.local_addr.ip()),
+                source_port: self.local_addr.port(),
+                source_node: self.config.name.clone(),
+            })
+            .encode(Context::Packet, &mut msg);
+            self.send_message(addr, &name, msg, true);
+        }
+        if let Some(p) = self.probe.as_mut() {
+            p.expected_nacks = expected_nacks;
+        }
+        let tcp_disabled = self.config.disable_tcp_pings
+            || self
+                .config
+                .disable_tcp_pings_for_node
+                .as_ref()
+                .is_some_and(|skip| skip(&target));
+        if !tcp_disabled && target_pmax >= 3 {
+            let ping = Message::Ping(self.local_ping(seq, &target));
+            let dialed = self.dial(
+                now,
+                target_socket,
+                Some(&target),
+                &ping,
+                Dial::TcpPing { seq },
+                Some(deadline),
+            );
+            if let Err(e) = dialed {
+                log::debug!(
+                    "{}: no TCP fallback ping to {target}: {e}",
+                    self.config.name
+                );
+            }
+        }
+    }
+
+    /// The probe ran out of time without an ack: suspect the target.
+    pub(super) fn probe_deadline(&mut self, now: Instant, seq: u32) {
+        if !self.probe_in_flight(seq) {
+            return;
+        }
+        let Some(probe) = self.probe.take() else {
+            return;
+        };
+        self.acks.remove(&seq);
+        let delta = if probe.expected_nacks > 0 {
+            probe.expected_nacks.saturating_sub(probe.nacks)
+        } else {
+            1
+        };
+        self.awareness
+            .apply_delta(i32::try_from(delta).unwrap_or(i32::MAX));
+        self.stats.failed_probes += 1;
+        let Some(node) = self.table.get(&probe.target) else {
+            return;
+        };
+        log::debug!(
+            "{}: suspect {} has failed, no acks received",
+            self.config.name,
+            probe.target
+        );
+        let suspect = Suspect {
+            incarnation: node.incarnation,
+            node: probe.target,
+            from: self.config.name.clone(),
+        };
+        self.suspect_node(now, suspect);
+    }
+
+    /// The probe succeeded (any ack before the deadline).
+    pub(super) fn probe_succeeded(&mut self, seq: u32) {
+        if self.probe_in_flight(seq) {
+            self.probe = None;
+            self.acks.remove(&seq);
+            self.awareness.apply_delta(-1);
+        }
+    }
+
+    pub(super) fn handle_ping(&mut self, _now: Instant, from: SocketAddr, p: Ping) {
+        if !p.node.is_empty() && p.node != self.config.name {
+            self.stats.drop_for("ping for another node");
+            return;
+        }
+        let ack = Ack {
+            seq_no: p.seq_no,
+            payload: self.delegate.ack_payload(),
+        };
+        let to = reply_address(&p.source_addr, p.source_port).unwrap_or(from);
+        let mut msg = Vec::new();
+        Message::Ack(ack).encode(Context::Packet, &mut msg);
+        self.send_message(to, &p.source_node, msg, true);
+    }
+
+    pub(super) fn handle_indirect_ping(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        req: IndirectPing,
+    ) {
+        let port = if req.port == 0 || self.config.protocol_version < 2 {
+            self.local_addr.port()
+        } else {
+            req.port
+        };
+        let Some(target_ip) = ip_from_wire(&req.target) else {
+            self.stats.drop_for("invalid address");
+            return;
+        };
+        let seq = self.next_seq();
+        let requester = reply_address(&req.source_addr, req.source_port).unwrap_or(from);
+        self.acks.insert(
+            seq,
+            AckHandler::Relay {
+                to: requester,
+                name: req.source_node,
+                seq: req.seq_no,
+                nack: req.nack,
+            },
+        );
+        self.timers
+            .arm(now + self.config.probe_timeout, Timer::RelayExpiry(seq));
+        let mut ping = Vec::new();
+        Message::Ping(self.local_ping(seq, &req.node)).encode(Context::Packet, &mut ping);
+        self.send_message(SocketAddr::new(target_ip, port), &req.node, ping, true);
+    }
+
+    /// No ack came for a relayed ping: tell the requester if it asked.
+    pub(super) fn relay_expiry(&mut self, seq: u32) {
+        if let Some(AckHandler::Relay {
+            to,
+            name,
+            seq: requester_seq,
+            nack: true,
+        }) = self.acks.remove(&seq)
+        {
+            let mut msg = Vec::new();
+            Message::Nack(Nack {
+                seq_no: requester_seq,
+            })
+            .encode(Context::Packet, &mut msg);
+            self.send_message(to, &name, msg, true);
+        }
+    }
+
+    pub(super) fn handle_ack(&mut self, now: Instant, ack: Ack) {
+        match self.acks.remove(&ack.seq_no) {
+            Some(AckHandler::Probe) => {
+                let Some(probe) = self.probe.as_ref().filter(|p| p.seq == ack.seq_no) else {
+                    return;
+                };
+                // Go reports the round trip only for an ack within the
+                // direct phase.
+                let rtt = now.saturating_duration_since(probe.sent);
+                if rtt <= self.config.probe_timeout {
+                    if let Some(node) = self.table.get(&probe.target).and_then(|n| n.to_node()) {
+                        let payload = ack.payload.unwrap_or_default();
+                        self.delegate.notify_ping_complete(&node, rtt, &payload);
+                    }
+                }
+                self.probe_succeeded(ack.seq_no);
+            }
+            Some(AckHandler::Relay { to, name, seq, .. }) => {
+                let mut msg = Vec::new();
+                Message::Ack(Ack {
+                    seq_no: seq,
+                    payload: None,
+                })
+                .encode(Context::Packet, &mut msg);
+                self.send_message(to, &name, msg, true);
+            }
+            None => self.stats.drop_for("ack for unknown sequence number"),
+        }
+    }
+
+    pub(super) fn handle_nack(&mut self, seq: u32) {
+        match self.probe.as_mut().filter(|p| p.seq == seq) {
+            Some(probe) if self.acks.contains_key(&seq) => probe.nacks += 1,
+            _ => self.stats.drop_for("nack for unknown sequence number"),
+        }
+    }
+}
+
+/// `SourceAddr:SourcePort` when both are set (Go replies there rather than
+/// to the datagram's source).
+fn reply_address(addr: &[u8], port: u16) -> Option<SocketAddr> {
+    if addr.is_empty() || port == 0 {
+        return None;
+    }
+    ip_from_wire(addr).map(|ip| SocketAddr::new(ip, port))
+}

@@ -1,0 +1,405 @@
+//! Anti-entropy and joins (PROTOCOL §6.1, §9, §10.11): full state exchange
+//! over streams, the merge of a peer's state, protocol-version checks,
+//! answering stream requests, and partition healing.
+//!
+//! Partition healing is swimlist's own: Go memberlist only push/pulls with
+//! nodes it holds as alive, so once the two halves of a partition have
+//! declared each other dead they never talk again. Every
+//! `partition_healing_interval` a node here picks one node it holds as dead
+//! (or remembers as recently reaped) or one configured seed not currently a
+//! member, and push/pulls with it. Exchanging state makes each side learn
+//! it was declared dead and refute, and the next exchange brings the
+//! refreshed incarnations across. It is an ordinary push/pull on the wire,
+//! so Go peers take part unchanged.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rand::Rng;
+
+use super::action::{Action, DialId, JoinId};
+use super::membership::{Dial, JoinProgress, Membership, ProtocolError};
+use super::time::Instant;
+use super::timers::Timer;
+use crate::node::{ip_from_wire, Node, NodeState};
+use crate::wire::{Ack, Message, PushNodeState, PushPull};
+
+/// Most reaped dead nodes remembered for partition healing.
+const HEAL_MEMORY: usize = 256;
+/// Above this cluster size the push/pull interval grows logarithmically.
+const PUSH_PULL_SCALE_THRESHOLD: usize = 32;
+
+/// Go's `pushPullScale`: the interval × (⌈log2 n − log2 32⌉ + 1) above 32
+/// nodes, so state exchanges do not grow with the cluster.
+pub fn push_pull_scale(interval: Duration, nodes: usize) -> Duration {
+    if nodes <= PUSH_PULL_SCALE_THRESHOLD {
+        return interval;
+    }
+    let mult = ((nodes as f64).log2() - (PUSH_PULL_SCALE_THRESHOLD as f64).log2()).ceil() + 1.0;
+    interval.mul_f64(mult)
+}
+
+/// A join target: an address and, optionally, the name expected there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinTarget {
+    /// Where to push/pull.
+    pub addr: SocketAddr,
+    /// The node's name, if known (`name/host:port` in Go's syntax).
+    pub name: Option<String>,
+}
+
+impl Membership {
+    /// This node's full state, as sent in a push/pull.
+    pub(super) fn local_state(&self, join: bool) -> Message {
+        let nodes = self
+            .table
+            .iter()
+            .map(|n| PushNodeState {
+                name: n.name.clone(),
+                addr: n.addr.clone(),
+                port: n.port,
+                meta: (!n.meta.is_empty()).then(|| n.meta.clone()),
+                incarnation: n.incarnation,
+                state: n.state.wire_value(),
+                vsn: n.vsn.to_vec(),
+                features: n.features,
+            })
+            .collect();
+        Message::PushPull(PushPull {
+            join,
+            nodes,
+            user_state: self.delegate.local_state(join),
+        })
+    }
+
+    pub(super) fn push_pull_tick(&mut self, now: Instant) {
+        let next = push_pull_scale(self.config.push_pull_interval, self.table.estimate());
+        self.timers.arm(now + next, Timer::PushPullTick);
+        let local = self.config.name.clone();
+        let peer = self.random_nodes(1, |n| n.name != local && n.state == NodeState::Alive);
+        if let Some((name, addr)) = peer.into_iter().next() {
+            if let Err(e) = self.start_push_pull(now, addr, Some(&name), None) {
+                log::warn!(
+                    "{}: push/pull with {name} not started: {e}",
+                    self.config.name
+                );
+            }
+        }
+    }
+
+    fn start_push_pull(
+        &mut self,
+        now: Instant,
+        addr: SocketAddr,
+        name: Option<&str>,
+        join: Option<JoinId>,
+    ) -> Result<DialId, ProtocolError> {
+        let state = self.local_state(join.is_some());
+        self.dial(now, addr, name, &state, Dial::PushPull { join, addr }, None)
+    }
+
+    /// Joins a cluster through `targets`: a push/pull (with the join flag)
+    /// with each. Completion comes as [`Action::JoinFinished`].
+    pub fn join(&mut self, now: Instant, targets: &[JoinTarget]) -> JoinId {
+        let id = JoinId(self.next_id());
+        let mut progress = JoinProgress {
+            pending: 0,
+            joined: 0,
+            errors: Vec::new(),
+        };
+        for t in targets {
+            match self.start_push_pull(now, t.addr, t.name.as_deref(), Some(id)) {
+                Ok(_) => progress.pending += 1,
+                Err(e) => progress.errors.push((t.addr, e.to_string())),
+            }
+        }
+        if progress.pending == 0 {
+            self.actions.push_back(Action::JoinFinished {
+                id,
+                joined: 0,
+                errors: progress.errors,
+            });
+        } else {
+            self.joins.insert(id, progress);
+        }
+        id
+    }
+
+    /// Answers one stream request (everything but the reply of a stream we
+    /// dialled); returns the bytes to write back, if any.
+    pub fn handle_stream(&mut self, now: Instant, message: Message) -> Option<Vec<u8>> {
+        self.stats.streams_in += 1;
+        let reply = match message {
+            Message::Ping(p) if p.node.is_empty() || p.node == self.config.name => {
+                let ack = Message::Ack(Ack {
+                    seq_no: p.seq_no,
+                    payload: None,
+                });
+                self.seal_stream_message(&ack, None, false).ok()
+            }
+            Message::PushPull(remote) => {
+                // Go sends its own state first, then merges.
+                let join = remote.join;
+                let state = self.local_state(join);
+                let reply = self.seal_stream_message(&state, None, false).ok();
+                if let Err(e) = self.merge_remote_state(now, join, remote) {
+                    log::warn!("{}: failed to merge remote state: {e}", self.config.name);
+                }
+                reply
+            }
+            Message::User(payload) => {
+                if !payload.is_empty() {
+                    self.delegate.notify_msg(&payload);
+                }
+                None
+            }
+            _ => None,
+        };
+        self.flush_finished();
+        reply
+    }
+
+    /// The outcome of a stream dialled for an [`Action::Dial`]: the reply
+    /// message (`None` when none was expected), or why it failed.
+    pub fn handle_dial_result(
+        &mut self,
+        now: Instant,
+        id: DialId,
+        result: Result<Option<Message>, String>,
+    ) {
+        let Some(purpose) = self.dials.remove(&id) else {
+            return;
+        };
+        match purpose {
+            Dial::PushPull { join, addr } => {
+                let outcome = match result {
+                    Ok(Some(Message::PushPull(remote))) => {
+                        self.merge_remote_state(now, join.is_some(), remote)
+                    }
+                    Ok(Some(Message::Err(e))) => Err(format!("remote error: {}", e.error)),
+                    Ok(Some(other)) => Err(format!(
+                        "unexpected reply {} to push/pull",
+                        other.message_type().name()
+                    )),
+                    Ok(None) => Err("no reply to push/pull".to_owned()),
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = &outcome {
+                    log::debug!("{}: push/pull with {addr} failed: {e}", self.config.name);
+                }
+                if let Some(join) = join {
+                    self.join_progress(join, addr, outcome);
+                }
+            }
+            Dial::TcpPing { seq } => match result {
+                Ok(Some(Message::Ack(ack))) if ack.seq_no == seq => {
+                    if self.probe.as_ref().is_some_and(|p| p.seq == seq) {
+                        log::warn!(
+                            "{}: UDP probes failed but TCP worked; check UDP connectivity",
+                            self.config.name
+                        );
+                    }
+                    self.probe_succeeded(seq);
+                }
+                Ok(other) => log::debug!("{}: bad TCP ping reply: {other:?}", self.config.name),
+                Err(e) => log::debug!("{}: TCP ping failed: {e}", self.config.name),
+            },
+            Dial::UserMessage => {
+                if let Err(e) = result {
+                    log::debug!("{}: reliable message not delivered: {e}", self.config.name);
+                }
+            }
+        }
+        self.flush_finished();
+    }
+
+    fn join_progress(&mut self, id: JoinId, addr: SocketAddr, outcome: Result<(), String>) {
+        let Some(progress) = self.joins.get_mut(&id) else {
+            return;
+        };
+        progress.pending -= 1;
+        match outcome {
+            Ok(()) => progress.joined += 1,
+            Err(e) => progress.errors.push((addr, e)),
+        }
+        if progress.pending == 0 {
+            if let Some(done) = self.joins.remove(&id) {
+                self.actions.push_back(Action::JoinFinished {
+                    id,
+                    joined: done.joined,
+                    errors: done.errors,
+                });
+            }
+        }
+    }
+
+    /// Merges a peer's push/pull (Go's `mergeRemoteState`).
+    pub(super) fn merge_remote_state(
+        &mut self,
+        now: Instant,
+        join: bool,
+        remote: PushPull,
+    ) -> Result<(), String> {
+        let mut records = remote.nodes;
+        for r in &mut records {
+            if r.port == 0 || self.config.protocol_version < 2 {
+                r.port = self.local_addr.port();
+            }
+        }
+        self.verify_protocol(&records)?;
+        if join {
+            let peers: Vec<Node> = records.iter().filter_map(record_as_node).collect();
+            self.delegate.notify_merge(&peers)?;
+        }
+        self.merge_state(now, records);
+        if !remote.user_state.is_empty() {
+            self.delegate.merge_remote_state(&remote.user_state, join);
+        }
+        Ok(())
+    }
+
+    /// Refuses a merge when some node would speak a protocol version
+    /// another node cannot understand (Go's `verifyProtocol`). Local entries
+    /// that never reported versions (placeholders) are skipped, where Go
+    /// would refuse every merge until they are reaped.
+    fn verify_protocol(&self, remote: &[PushNodeState]) -> Result<(), String> {
+        let (mut max_pmin, mut min_pmax, mut max_dmin, mut min_dmax) = (0u8, u8::MAX, 0u8, u8::MAX);
+        let mut widen = |v: &[u8]| {
+            max_pmin = max_pmin.max(v[0]);
+            min_pmax = min_pmax.min(v[1]);
+            max_dmin = max_dmin.max(v[3]);
+            min_dmax = min_dmax.min(v[4]);
+        };
+        for r in remote
+            .iter()
+            .filter(|r| r.state == NodeState::Alive.wire_value())
+        {
+            if r.vsn.len() >= 5 {
+                widen(&r.vsn);
+            }
+        }
+        let learned = |n: &&super::node_table::NodeRecord| n.vsn != [0; 6];
+        for n in self.table.iter().filter(learned) {
+            if n.state == NodeState::Alive {
+                widen(&n.vsn);
+            }
+        }
+        let check = |name: &str, pcur: u8, dcur: u8| {
+            if pcur < max_pmin || pcur > min_pmax {
+                return Err(format!(
+                    "Node '{name}' protocol version ({pcur}) is incompatible: [{max_pmin}, {min_pmax}]"
+                ));
+            }
+            if dcur < max_dmin || dcur > min_dmax {
+                return Err(format!(
+                    "Node '{name}' delegate protocol version ({dcur}) is incompatible: [{max_dmin}, {min_dmax}]"
+                ));
+            }
+            Ok(())
+        };
+        for r in remote {
+            let (pcur, dcur) = match r.vsn.get(..6) {
+                Some(v) => (v[2], v[5]),
+                None => (0, 0),
+            };
+            check(&r.name, pcur, dcur)?;
+        }
+        for n in self.table.iter().filter(learned) {
+            check(&n.name, n.vsn[2], n.vsn[5])?;
+        }
+        Ok(())
+    }
+
+    /// Remembers a reaped dead node as a partition-healing contact.
+    pub(super) fn remember_for_healing(&mut self, name: String, addr: SocketAddr, now: Instant) {
+        self.heal_memory.retain(|(n, _, _)| *n != name);
+        if self.heal_memory.len() >= HEAL_MEMORY {
+            self.heal_memory.pop_front();
+        }
+        self.heal_memory.push_back((name, addr, now));
+    }
+
+    /// Push/pulls with one node held as dead, or a seed that is not a live
+    /// member, so a healed partition merges back.
+    pub(super) fn heal_tick(&mut self, now: Instant) {
+        self.timers.arm(
+            now + self.config.partition_healing_interval,
+            Timer::HealTick,
+        );
+        if self.leaving {
+            return;
+        }
+        let live: Vec<SocketAddr> = self
+            .table
+            .iter()
+            .filter(|n| n.is_live())
+            .filter_map(|n| n.socket_addr())
+            .collect();
+        self.heal_memory
+            .retain(|(name, _, _)| !self.table.get(name).is_some_and(|n| n.is_live()));
+        let mut candidates: Vec<(Option<String>, SocketAddr)> = self
+            .table
+            .iter()
+            .filter(|n| n.state == NodeState::Dead && n.name != self.config.name)
+            .filter_map(|n| n.socket_addr().map(|a| (Some(n.name.clone()), a)))
+            .collect();
+        candidates.extend(
+            self.heal_memory
+                .iter()
+                .map(|(name, addr, _)| (Some(name.clone()), *addr)),
+        );
+        candidates.extend(
+            self.seeds
+                .iter()
+                .filter(|s| !live.contains(s))
+                .map(|s| (None, *s)),
+        );
+        if candidates.is_empty() {
+            return;
+        }
+        let (name, addr) = candidates.swap_remove(self.rng.random_range(0..candidates.len()));
+        log::debug!(
+            "{}: partition healing: push/pull with {addr}",
+            self.config.name
+        );
+        if let Err(e) = self.start_push_pull(now, addr, name.as_deref(), None) {
+            log::debug!("{}: partition healing not started: {e}", self.config.name);
+        }
+    }
+}
+
+fn record_as_node(r: &PushNodeState) -> Option<Node> {
+    let mut versions = [0u8; 6];
+    if let Some(v) = r.vsn.get(..6) {
+        versions.copy_from_slice(v);
+    }
+    Some(Node {
+        name: r.name.clone(),
+        addr: ip_from_wire(&r.addr)?,
+        port: r.port,
+        meta: r.meta.clone().unwrap_or_default(),
+        state: NodeState::from_wire(r.state)?,
+        incarnation: r.incarnation,
+        versions,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Go's TestPushPullScale.
+    #[test]
+    fn push_pull_interval_scales_above_32_nodes() {
+        let s = Duration::from_secs(1);
+        for n in [0, 1, 32] {
+            assert_eq!(push_pull_scale(s, n), s);
+        }
+        for n in [33, 64] {
+            assert_eq!(push_pull_scale(s, n), 2 * s);
+        }
+        for n in [65, 128] {
+            assert_eq!(push_pull_scale(s, n), 3 * s);
+        }
+    }
+}

@@ -1,0 +1,372 @@
+//! State transitions: what alive, suspect and dead messages do to the node
+//! table (PROTOCOL §10.7), refutation (§10.8), suspicion expiry, and the
+//! merge of a push/pull's node records.
+//!
+//! The rules follow Go memberlist step by step, including which messages are
+//! ignored, because every node must reach the same view from the same
+//! messages whatever implementation it runs.
+
+use super::membership::{Membership, Suspicion};
+use super::node_table::NodeRecord;
+use super::suspicion::SuspicionTimer;
+use super::time::Instant;
+use super::timers::Timer;
+use crate::node::{ip_from_wire, Event, LeaveReason, Node, NodeState};
+use crate::wire::{Alive, Context, Dead, Features, Message, PushNodeState, Suspect};
+
+/// Copies the six version bytes when the message carries all of them.
+fn versions(vsn: &[u8]) -> Option<[u8; 6]> {
+    vsn.get(..6).map(|v| [v[0], v[1], v[2], v[3], v[4], v[5]])
+}
+
+/// The node an alive message describes, for delegates.
+fn alive_as_node(a: &Alive) -> Option<Node> {
+    Some(Node {
+        name: a.node.clone(),
+        addr: ip_from_wire(&a.addr)?,
+        port: a.port,
+        meta: a.meta.clone().unwrap_or_default(),
+        state: NodeState::Alive,
+        incarnation: a.incarnation,
+        versions: versions(&a.vsn).unwrap_or_default(),
+    })
+}
+
+impl Membership {
+    /// Applies an alive message. `bootstrap` marks this node's own
+    /// announcements (start, metadata update); `notify` is a token to report
+    /// when the resulting broadcast is done.
+    pub(super) fn alive_node(
+        &mut self,
+        now: Instant,
+        mut a: Alive,
+        notify: Option<u64>,
+        bootstrap: bool,
+    ) {
+        let is_local = a.node == self.config.name;
+        if self.leaving && is_local {
+            return;
+        }
+        if a.vsn.len() >= 3 && (a.vsn[0] == 0 || a.vsn[1] == 0 || a.vsn[0] > a.vsn[1]) {
+            self.stats.drop_for("invalid protocol versions");
+            return;
+        }
+        if a.port == 0 || self.config.protocol_version < 2 {
+            a.port = self.local_addr.port();
+        }
+        // An address that is not an IP cannot be probed; Go would add it
+        // and fail every send, we refuse it up front.
+        let Some(candidate) = alive_as_node(&a) else {
+            self.stats.drop_for("invalid address");
+            return;
+        };
+        if let Err(reason) = self.delegate.notify_alive(&candidate) {
+            log::debug!(
+                "{}: alive delegate refused {}: {reason}",
+                self.config.name,
+                a.node
+            );
+            return;
+        }
+
+        let mut reclaim = false;
+        match self.table.get(&a.node) {
+            None => {
+                if !self.addr_allowed(&a.addr) {
+                    self.stats.drop_for("address not allowed");
+                    return;
+                }
+                let record = NodeRecord {
+                    name: a.node.clone(),
+                    addr: a.addr.clone(),
+                    port: a.port,
+                    meta: Vec::new(),
+                    incarnation: 0,
+                    state: NodeState::Dead,
+                    state_change: Instant::ZERO,
+                    vsn: versions(&a.vsn).unwrap_or_default(),
+                    features: a.features,
+                };
+                self.table.insert(record, &mut self.rng);
+            }
+            Some(existing) if existing.addr != a.addr || existing.port != a.port => {
+                if !self.addr_allowed(&a.addr) {
+                    self.stats.drop_for("address not allowed");
+                    return;
+                }
+                let dead_long_enough = existing.state == NodeState::Dead
+                    && !self.config.dead_node_reclaim_time.is_zero()
+                    && now.saturating_duration_since(existing.state_change)
+                        > self.config.dead_node_reclaim_time;
+                if existing.state == NodeState::Left || dead_long_enough {
+                    log::info!(
+                        "{}: updating address of {} to {:?}:{}",
+                        self.config.name,
+                        a.node,
+                        candidate.addr,
+                        a.port
+                    );
+                    reclaim = true;
+                } else {
+                    log::warn!(
+                        "{}: conflicting address for {}: {:?}:{} claims it",
+                        self.config.name,
+                        a.node,
+                        candidate.addr,
+                        a.port
+                    );
+                    if let Some(existing) = existing.to_node() {
+                        self.delegate.notify_conflict(&existing, &candidate);
+                    }
+                    return;
+                }
+            }
+            Some(_) => {}
+        }
+
+        let Some(state) = self.table.get(&a.node) else {
+            return;
+        };
+        if !is_local && !reclaim && a.incarnation <= state.incarnation {
+            return;
+        }
+        if is_local && a.incarnation < state.incarnation {
+            return;
+        }
+        self.suspicions.remove(&a.node);
+
+        if is_local && !bootstrap {
+            let same_meta = a.meta.as_deref().unwrap_or_default() == state.meta.as_slice();
+            let same_vsn = versions(&a.vsn) == Some(state.vsn);
+            if a.incarnation == state.incarnation && same_meta && same_vsn {
+                return;
+            }
+            self.refute(a.incarnation);
+            return;
+        }
+
+        let mut encoded = Vec::new();
+        Message::Alive(a.clone()).encode(Context::Packet, &mut encoded);
+        self.broadcasts.queue_named(a.node.clone(), encoded, notify);
+
+        let Some(state) = self.table.get_mut(&a.node) else {
+            return;
+        };
+        let old_state = state.state;
+        let new_meta = a.meta.unwrap_or_default();
+        let meta_changed = state.meta != new_meta;
+        if let Some(v) = versions(&a.vsn) {
+            state.vsn = v;
+        }
+        state.incarnation = a.incarnation;
+        state.meta = new_meta;
+        state.addr = a.addr;
+        state.port = a.port;
+        if a.features != Features::NONE || is_local {
+            state.features = a.features;
+        }
+        if old_state != NodeState::Alive {
+            state.state = NodeState::Alive;
+            state.state_change = now;
+        }
+        let record = state.clone();
+        match old_state {
+            NodeState::Dead | NodeState::Left => self.emit_for(&record, Event::Join),
+            NodeState::Suspect => {
+                self.emit_for(&record, Event::Alive);
+                if meta_changed {
+                    self.emit_for(&record, Event::Update);
+                }
+            }
+            NodeState::Alive if meta_changed => self.emit_for(&record, Event::Update),
+            NodeState::Alive => {}
+        }
+    }
+
+    /// Applies a suspect message.
+    pub(super) fn suspect_node(&mut self, now: Instant, s: Suspect) {
+        let Some(state) = self.table.get(&s.node) else {
+            return;
+        };
+        if s.incarnation < state.incarnation {
+            return;
+        }
+        if let Some(suspicion) = self.suspicions.get_mut(&s.node) {
+            if suspicion.timer.confirm(&s.from, now) {
+                let deadline = suspicion.timer.deadline();
+                self.timers.arm(deadline, Timer::Suspicion(s.node.clone()));
+                let mut encoded = Vec::new();
+                Message::Suspect(s.clone()).encode(Context::Packet, &mut encoded);
+                self.broadcasts.queue_named(s.node, encoded, None);
+            }
+            return;
+        }
+        if state.state != NodeState::Alive {
+            return;
+        }
+        if s.node == self.config.name {
+            self.refute(s.incarnation);
+            return;
+        }
+
+        let mut encoded = Vec::new();
+        Message::Suspect(s.clone()).encode(Context::Packet, &mut encoded);
+        self.broadcasts.queue_named(s.node.clone(), encoded, None);
+
+        let Some(state) = self.table.get_mut(&s.node) else {
+            return;
+        };
+        state.incarnation = s.incarnation;
+        state.state = NodeState::Suspect;
+        state.state_change = now;
+        let record = state.clone();
+        self.stats.suspicions += 1;
+
+        let timer = SuspicionTimer::for_cluster(
+            s.from.clone(),
+            now,
+            self.table.estimate(),
+            u32::try_from(self.config.suspicion_mult).unwrap_or(u32::MAX),
+            u32::try_from(self.config.suspicion_max_timeout_mult).unwrap_or(u32::MAX),
+            self.config.probe_interval,
+        );
+        self.timers
+            .arm(timer.deadline(), Timer::Suspicion(s.node.clone()));
+        self.suspicions.insert(
+            s.node,
+            Suspicion {
+                timer,
+                started: now,
+            },
+        );
+        self.emit_for(&record, Event::Suspect);
+    }
+
+    /// A suspicion timer fired: declare the node dead if it is still the
+    /// same suspicion and its (possibly shortened) timeout has passed.
+    pub(super) fn suspicion_timeout(&mut self, now: Instant, name: &str) {
+        let Some(suspicion) = self.suspicions.get_mut(name) else {
+            return;
+        };
+        if suspicion.timer.fire_if_due(now).is_none() {
+            return;
+        }
+        let started = suspicion.started;
+        self.suspicions.remove(name);
+        let Some(state) = self.table.get(name) else {
+            return;
+        };
+        if state.state != NodeState::Suspect || state.state_change != started {
+            return;
+        }
+        log::info!(
+            "{}: marking {name} as failed, suspect timeout reached",
+            self.config.name
+        );
+        let dead = Dead {
+            incarnation: state.incarnation,
+            node: name.to_owned(),
+            from: self.config.name.clone(),
+        };
+        self.dead_node(now, dead, None);
+    }
+
+    /// Applies a dead message (`from == node` means a graceful leave).
+    pub(super) fn dead_node(&mut self, now: Instant, d: Dead, notify: Option<u64>) {
+        let Some(state) = self.table.get(&d.node) else {
+            return;
+        };
+        if d.incarnation < state.incarnation {
+            return;
+        }
+        self.suspicions.remove(&d.node);
+        if state.state.is_gone() {
+            return;
+        }
+        if d.node == self.config.name && !self.leaving {
+            self.refute(d.incarnation);
+            return;
+        }
+        let mut encoded = Vec::new();
+        Message::Dead(d.clone()).encode(Context::Packet, &mut encoded);
+        self.broadcasts.queue_named(d.node.clone(), encoded, notify);
+
+        let Some(state) = self.table.get_mut(&d.node) else {
+            return;
+        };
+        let left = d.node == d.from;
+        state.incarnation = d.incarnation;
+        state.state = if left {
+            NodeState::Left
+        } else {
+            NodeState::Dead
+        };
+        state.state_change = now;
+        let record = state.clone();
+        let reason = if left {
+            LeaveReason::Left
+        } else {
+            LeaveReason::Failed
+        };
+        self.emit_for(&record, |n| Event::Leave(n, reason));
+    }
+
+    /// Answers an accusation about this node with a higher incarnation.
+    pub(super) fn refute(&mut self, accused: u32) {
+        let mut inc = self.incarnation.wrapping_add(1);
+        if accused >= inc {
+            inc = accused.wrapping_add(1);
+        }
+        self.incarnation = inc;
+        self.awareness.apply_delta(1);
+        self.stats.refutes += 1;
+        let name = self.config.name.clone();
+        let Some(state) = self.table.get_mut(&name) else {
+            return;
+        };
+        state.incarnation = inc;
+        let meta = state.meta.clone();
+        let alive = self.local_alive(inc, meta);
+        let mut encoded = Vec::new();
+        Message::Alive(alive).encode(Context::Packet, &mut encoded);
+        self.broadcasts.queue_named(name, encoded, None);
+    }
+
+    /// Applies the node records of a push/pull (Go's `mergeState`): a remote
+    /// "dead" is only believed as a suspicion raised by this node.
+    pub(super) fn merge_state(&mut self, now: Instant, records: Vec<PushNodeState>) {
+        for r in records {
+            match NodeState::from_wire(r.state) {
+                Some(NodeState::Alive) => {
+                    let alive = Alive {
+                        incarnation: r.incarnation,
+                        node: r.name,
+                        addr: r.addr,
+                        port: r.port,
+                        meta: r.meta,
+                        vsn: r.vsn,
+                        features: r.features,
+                    };
+                    self.alive_node(now, alive, None, false);
+                }
+                Some(NodeState::Left) => {
+                    let dead = Dead {
+                        incarnation: r.incarnation,
+                        node: r.name.clone(),
+                        from: r.name,
+                    };
+                    self.dead_node(now, dead, None);
+                }
+                Some(NodeState::Dead | NodeState::Suspect) => {
+                    let suspect = Suspect {
+                        incarnation: r.incarnation,
+                        node: r.name,
+                        from: self.config.name.clone(),
+                    };
+                    self.suspect_node(now, suspect);
+                }
+                None => {}
+            }
+        }
+    }
+}

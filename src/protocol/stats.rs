@@ -1,0 +1,53 @@
+//! Counters of what a node sent, received, dropped and decided.
+
+use std::collections::BTreeMap;
+
+/// Messages and bytes of one kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// How many.
+    pub count: u64,
+    /// Their total size in bytes.
+    pub bytes: u64,
+}
+
+impl Traffic {
+    pub(crate) fn add(&mut self, bytes: usize) {
+        self.count += 1;
+        self.bytes += bytes as u64;
+    }
+}
+
+/// A snapshot of a node's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Datagrams received.
+    pub packets_in: Traffic,
+    /// Datagrams sent.
+    pub packets_out: Traffic,
+    /// Messages received, by type name (`ping`, `alive`, …); sizes are
+    /// those of the decoded message body.
+    pub messages_in: BTreeMap<&'static str, Traffic>,
+    /// Messages sent, by type name.
+    pub messages_out: BTreeMap<&'static str, Traffic>,
+    /// Streams opened to other nodes.
+    pub streams_out: u64,
+    /// Streams accepted and answered.
+    pub streams_in: u64,
+    /// Probes started.
+    pub probes: u64,
+    /// Probes that failed (the target became suspect).
+    pub failed_probes: u64,
+    /// Nodes this node started suspecting (by its own probes or gossip).
+    pub suspicions: u64,
+    /// Accusations about this node that it refuted.
+    pub refutes: u64,
+    /// Packets or messages dropped, by reason.
+    pub dropped: BTreeMap<&'static str, u64>,
+}
+
+impl Stats {
+    pub(crate) fn drop_for(&mut self, reason: &'static str) {
+        *self.dropped.entry(reason).or_default() += 1;
+    }
+}

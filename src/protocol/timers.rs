@@ -1,0 +1,56 @@
+//! The state machine's pending timers, ordered by deadline.
+//!
+//! Timers are never cancelled: each handler checks, when its timer fires,
+//! whether it still applies (a probe that already finished, a suspicion
+//! that was refuted). That keeps the queue a plain ordered map.
+
+use std::collections::BTreeMap;
+
+use super::time::Instant;
+
+/// What a timer does when it fires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Timer {
+    /// Start the next probe.
+    ProbeTick,
+    /// Gossip to a few random nodes.
+    GossipTick,
+    /// Push/pull with a random node.
+    PushPullTick,
+    /// Try to reach a dead member or a seed, to heal a partition.
+    HealTick,
+    /// The direct ack of probe `seq` is late: probe indirectly.
+    ProbeTimeout(u32),
+    /// Probe `seq` has run out of time.
+    ProbeDeadline(u32),
+    /// The ack handler for relayed ping `seq` expires (nack if asked).
+    RelayExpiry(u32),
+    /// The suspicion of this node may have timed out.
+    Suspicion(String),
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct TimerQueue {
+    timers: BTreeMap<(Instant, u64), Timer>,
+    next_id: u64,
+}
+
+impl TimerQueue {
+    pub(crate) fn arm(&mut self, at: Instant, timer: Timer) {
+        self.next_id += 1;
+        self.timers.insert((at, self.next_id), timer);
+    }
+
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.timers.keys().next().map(|&(at, _)| at)
+    }
+
+    /// Removes and returns the earliest timer due at or before `now`.
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<Timer> {
+        let entry = self.timers.first_entry()?;
+        if entry.key().0 > now {
+            return None;
+        }
+        Some(entry.remove())
+    }
+}
