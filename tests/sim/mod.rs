@@ -1,0 +1,435 @@
+//! A virtual-time network of `Membership` state machines: packet loss and
+//! delay, partitions, killed and paused nodes, and streams that connect,
+//! time out or are refused as TCP would. Deterministic for a given seed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use swimlist::protocol::{Action, DialId, Instant, JoinTarget, Membership};
+use swimlist::{Config, Delegate, Event, LeaveReason, NoDelegate};
+
+/// What a simulated process is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Run {
+    Running,
+    /// Stopped (SIGSTOP) until the instant; packets wait in its socket.
+    Paused(Instant),
+    /// Gone: packets vanish, connections are refused.
+    Killed,
+}
+
+pub struct SimNode {
+    pub m: Membership,
+    pub addr: SocketAddr,
+    pub run: Run,
+    backlog: Vec<Delivery>,
+}
+
+enum Delivery {
+    Packet {
+        to: usize,
+        from: SocketAddr,
+        bytes: Vec<u8>,
+    },
+    Stream {
+        from: usize,
+        to: usize,
+        id: DialId,
+        bytes: Vec<u8>,
+        expect_reply: bool,
+        deadline: Instant,
+    },
+    DialResult {
+        node: usize,
+        id: DialId,
+        result: Result<Option<Vec<u8>>, String>,
+    },
+}
+
+impl Delivery {
+    fn target(&self) -> usize {
+        match self {
+            Delivery::Packet { to, .. } | Delivery::Stream { to, .. } => *to,
+            Delivery::DialResult { node, .. } => *node,
+        }
+    }
+}
+
+/// An event seen by a node, with when.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub at: Instant,
+    pub node: usize,
+    pub event: Event,
+}
+
+pub struct Sim {
+    pub now: Instant,
+    pub nodes: Vec<SimNode>,
+    by_addr: HashMap<SocketAddr, usize>,
+    queue: BTreeMap<(Instant, u64), Delivery>,
+    next_seq: u64,
+    rng: StdRng,
+    /// Probability that a datagram is lost.
+    pub loss: f64,
+    /// One-way delay range.
+    pub delay: (Duration, Duration),
+    /// Partition group of each node; nodes in different groups cannot talk.
+    groups: Option<Vec<usize>>,
+    pub seen: Vec<Seen>,
+    pub joins: Vec<(usize, usize, Vec<(SocketAddr, String)>)>,
+    pub packets: u64,
+}
+
+pub fn addr_of(i: usize) -> SocketAddr {
+    SocketAddr::new(
+        IpAddr::V4(Ipv4Addr::new(10, 0, (i / 250) as u8, (i % 250 + 1) as u8)),
+        7946,
+    )
+}
+
+pub fn name_of(i: usize) -> String {
+    format!("node-{i:03}")
+}
+
+impl Sim {
+    pub fn new(seed: u64) -> Self {
+        Sim {
+            now: Instant::ZERO,
+            nodes: Vec::new(),
+            by_addr: HashMap::new(),
+            queue: BTreeMap::new(),
+            next_seq: 0,
+            rng: StdRng::seed_from_u64(seed),
+            loss: 0.0,
+            delay: (Duration::from_micros(200), Duration::from_millis(2)),
+            groups: None,
+            seen: Vec::new(),
+            joins: Vec::new(),
+            packets: 0,
+        }
+    }
+
+    /// Adds `n` nodes with `config` (names and ports are set per node).
+    pub fn add_nodes(&mut self, n: usize, config: &Config) {
+        for _ in 0..n {
+            self.add_node(config, Arc::new(NoDelegate));
+        }
+    }
+
+    pub fn add_node(&mut self, config: &Config, delegate: Arc<dyn Delegate>) -> usize {
+        let i = self.nodes.len();
+        let addr = addr_of(i);
+        let config = config
+            .clone()
+            .with_name(name_of(i))
+            .with_bind_addr(addr.ip())
+            .with_bind_port(addr.port());
+        let mut seed = [0u8; 32];
+        self.rng.fill(&mut seed);
+        let m = Membership::new(config, delegate, addr, seed, self.now).expect("valid config");
+        self.by_addr.insert(addr, i);
+        self.nodes.push(SimNode {
+            m,
+            addr,
+            run: Run::Running,
+            backlog: Vec::new(),
+        });
+        self.drain(i);
+        i
+    }
+
+    /// Node `i` joins through the given nodes.
+    pub fn join(&mut self, i: usize, through: &[usize]) {
+        let targets: Vec<JoinTarget> = through
+            .iter()
+            .map(|&j| JoinTarget {
+                addr: addr_of(j),
+                name: None,
+            })
+            .collect();
+        let now = self.now;
+        self.nodes[i].m.join(now, &targets);
+        self.drain(i);
+    }
+
+    pub fn kill(&mut self, i: usize) {
+        self.nodes[i].run = Run::Killed;
+        self.nodes[i].backlog.clear();
+    }
+
+    pub fn pause(&mut self, i: usize, d: Duration) {
+        self.nodes[i].run = Run::Paused(self.now + d);
+    }
+
+    /// Splits the cluster: node `i` is in group `groups[i]`.
+    pub fn partition(&mut self, groups: Vec<usize>) {
+        self.groups = Some(groups);
+    }
+
+    pub fn heal(&mut self) {
+        self.groups = None;
+    }
+
+    fn blocked(&self, a: usize, b: usize) -> bool {
+        self.groups.as_ref().is_some_and(|g| g[a] != g[b])
+    }
+
+    fn delay(&mut self) -> Duration {
+        let (lo, hi) = self.delay;
+        if hi <= lo {
+            return lo;
+        }
+        lo + Duration::from_nanos(self.rng.random_range(0..(hi - lo).as_nanos() as u64))
+    }
+
+    fn schedule(&mut self, at: Instant, d: Delivery) {
+        self.next_seq += 1;
+        self.queue.insert((at, self.next_seq), d);
+    }
+
+    /// Routes everything node `i` asked for.
+    fn drain(&mut self, i: usize) {
+        while let Some(action) = self.nodes[i].m.poll_action() {
+            match action {
+                Action::Transmit { to, bytes } => {
+                    self.packets += 1;
+                    let Some(&j) = self.by_addr.get(&to) else {
+                        continue;
+                    };
+                    if self.blocked(i, j) || self.rng.random_bool(self.loss) {
+                        continue;
+                    }
+                    let at = self.now + self.delay();
+                    let from = self.nodes[i].addr;
+                    self.schedule(at, Delivery::Packet { to: j, from, bytes });
+                }
+                Action::Dial {
+                    id,
+                    to,
+                    bytes,
+                    expect_reply,
+                    deadline,
+                } => {
+                    let target = self.by_addr.get(&to).copied();
+                    let refused = target.is_none_or(|j| self.nodes[j].run == Run::Killed);
+                    let unreachable = target.is_some_and(|j| self.blocked(i, j));
+                    let at = self.now + self.delay();
+                    if unreachable {
+                        let result = Err("i/o timeout".to_owned());
+                        self.schedule(
+                            deadline,
+                            Delivery::DialResult {
+                                node: i,
+                                id,
+                                result,
+                            },
+                        );
+                    } else if refused {
+                        let result = Err("connection refused".to_owned());
+                        self.schedule(
+                            at,
+                            Delivery::DialResult {
+                                node: i,
+                                id,
+                                result,
+                            },
+                        );
+                    } else if let Some(j) = target {
+                        self.schedule(
+                            at,
+                            Delivery::Stream {
+                                from: i,
+                                to: j,
+                                id,
+                                bytes,
+                                expect_reply,
+                                deadline,
+                            },
+                        );
+                    }
+                }
+                Action::Event(event) => self.seen.push(Seen {
+                    at: self.now,
+                    node: i,
+                    event,
+                }),
+                Action::JoinFinished { joined, errors, .. } => self.joins.push((i, joined, errors)),
+                Action::BroadcastDone(_) => {}
+            }
+        }
+    }
+
+    fn deliver(&mut self, d: Delivery) {
+        let target = d.target();
+        match self.nodes[target].run {
+            Run::Killed => {
+                if let Delivery::Stream { from, id, .. } = d {
+                    let result = Err("connection reset".to_owned());
+                    let at = self.now + self.delay();
+                    self.schedule(
+                        at,
+                        Delivery::DialResult {
+                            node: from,
+                            id,
+                            result,
+                        },
+                    );
+                }
+                return;
+            }
+            Run::Paused(_) => {
+                self.nodes[target].backlog.push(d);
+                return;
+            }
+            Run::Running => {}
+        }
+        let now = self.now;
+        match d {
+            Delivery::Packet { to, from, bytes } => {
+                self.nodes[to].m.handle_packet(now, from, &bytes);
+                self.drain(to);
+            }
+            Delivery::Stream {
+                from,
+                to,
+                id,
+                bytes,
+                expect_reply,
+                deadline,
+            } => {
+                let m = &mut self.nodes[to].m;
+                let reply = match m.decode_stream(&bytes, true) {
+                    Ok(Some(decoded)) => m.handle_stream(now, decoded.message),
+                    Ok(None) => None,
+                    Err(e) => m.stream_error_reply(&e),
+                };
+                self.drain(to);
+                let result = match (expect_reply, reply) {
+                    (false, _) => Ok(None),
+                    (true, Some(reply)) => Ok(Some(reply)),
+                    (true, None) => Err("EOF".to_owned()),
+                };
+                let at = (self.now + self.delay()).min(deadline);
+                self.schedule(
+                    at,
+                    Delivery::DialResult {
+                        node: from,
+                        id,
+                        result,
+                    },
+                );
+            }
+            Delivery::DialResult { node, id, result } => {
+                let m = &mut self.nodes[node].m;
+                let result = result.and_then(|reply| match reply {
+                    None => Ok(None),
+                    Some(bytes) => match m.decode_stream(&bytes, false) {
+                        Ok(Some(d)) => Ok(Some(d.message)),
+                        Ok(None) => Err("truncated reply".to_owned()),
+                        Err(e) => Err(e.to_string()),
+                    },
+                });
+                m.handle_dial_result(now, id, result);
+                self.drain(node);
+            }
+        }
+    }
+
+    /// Runs the network until `end`.
+    pub fn run_until(&mut self, end: Instant) {
+        loop {
+            let delivery = self.queue.keys().next().map(|&(at, _)| at);
+            let mut timer: Option<(Instant, usize)> = None;
+            let mut resume: Option<(Instant, usize)> = None;
+            for (i, n) in self.nodes.iter().enumerate() {
+                match n.run {
+                    Run::Running => {
+                        if let Some(t) = n.m.poll_timeout() {
+                            if timer.is_none_or(|(best, _)| t < best) {
+                                timer = Some((t, i));
+                            }
+                        }
+                    }
+                    Run::Paused(until) => {
+                        if resume.is_none_or(|(best, _)| until < best) {
+                            resume = Some((until, i));
+                        }
+                    }
+                    Run::Killed => {}
+                }
+            }
+            let next = [delivery, timer.map(|t| t.0), resume.map(|r| r.0)]
+                .into_iter()
+                .flatten()
+                .min();
+            let Some(next) = next.filter(|&t| t <= end) else {
+                self.now = self.now.max(end);
+                return;
+            };
+            self.now = self.now.max(next);
+            if delivery == Some(next) {
+                let (_, d) = self.queue.pop_first().expect("a delivery is due");
+                self.deliver(d);
+            } else if let Some((_, i)) = resume.filter(|r| r.0 == next) {
+                self.nodes[i].run = Run::Running;
+                for d in std::mem::take(&mut self.nodes[i].backlog) {
+                    self.deliver(d);
+                }
+            } else if let Some((_, i)) = timer {
+                let now = self.now;
+                self.nodes[i].m.handle_timeout(now);
+                self.drain(i);
+            }
+        }
+    }
+
+    /// Runs in `step`s until `done` holds (returns when) or `limit` passes.
+    pub fn run_until_true(
+        &mut self,
+        limit: Instant,
+        step: Duration,
+        mut done: impl FnMut(&Sim) -> bool,
+    ) -> Option<Instant> {
+        while self.now < limit {
+            if done(self) {
+                return Some(self.now);
+            }
+            let next = (self.now + step).min(limit);
+            self.run_until(next);
+        }
+        done(self).then_some(self.now)
+    }
+
+    /// Whether every running node sees exactly the running nodes as live.
+    pub fn converged(&self) -> bool {
+        let live = self.nodes.iter().filter(|n| n.run != Run::Killed).count();
+        self.nodes
+            .iter()
+            .filter(|n| n.run == Run::Running)
+            .all(|n| n.m.num_members() == live)
+    }
+
+    /// Events about node `about` seen by others.
+    pub fn events_about(&self, about: usize) -> impl Iterator<Item = &Seen> {
+        let name = name_of(about);
+        self.seen
+            .iter()
+            .filter(move |s| s.node != about && s.event.node().name == name)
+    }
+
+    /// Earliest time each other node saw `about` fail.
+    pub fn failure_seen_at(&self, about: usize) -> HashMap<usize, Instant> {
+        let mut out = HashMap::new();
+        for s in self.events_about(about) {
+            if matches!(s.event, Event::Leave(_, LeaveReason::Failed)) {
+                out.entry(s.node).or_insert(s.at);
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,176 @@
+//! Whole clusters of protocol state machines in virtual time (see
+//! tests/sim): convergence, failure detection, refutation, partition
+//! healing and robustness to packet loss, with Go's LAN defaults.
+
+mod sim;
+
+use std::time::Duration;
+
+use sim::{name_of, Run, Sim};
+use swimlist::protocol::{suspicion_timeout, Instant};
+use swimlist::{Config, Event, LeaveReason};
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+/// `n` nodes, each joining the previous one, run until all see everyone.
+fn converged_cluster(n: usize, seed: u64, config: &Config) -> Sim {
+    let mut sim = Sim::new(seed);
+    sim.add_nodes(n, config);
+    for i in 1..n {
+        sim.join(i, &[i - 1]);
+        let t = sim.now + Duration::from_millis(10);
+        sim.run_until(t);
+    }
+    let limit = sim.now + secs(60);
+    let at = sim.run_until_true(limit, Duration::from_millis(100), Sim::converged);
+    assert!(at.is_some(), "{n} nodes did not converge within 60 s");
+    sim
+}
+
+#[test]
+fn fifty_nodes_converge_from_a_chain_of_joins() {
+    let config = Config::lan();
+    let mut sim = Sim::new(1);
+    sim.add_nodes(50, &config);
+    for i in 1..50 {
+        sim.join(i, &[i - 1]);
+    }
+    let start = sim.now;
+    let at = sim.run_until_true(start + secs(60), Duration::from_millis(50), Sim::converged);
+    let at = at.expect("50 nodes converge within 60 s");
+    println!("50 nodes converged after {:?}", at - start);
+    assert_eq!(sim.joins.len(), 49);
+    assert!(sim
+        .joins
+        .iter()
+        .all(|(_, joined, errors)| *joined == 1 && errors.is_empty()));
+    for n in &sim.nodes {
+        assert_eq!(n.m.num_members(), 50, "{}", n.m.name());
+    }
+}
+
+#[test]
+fn killed_node_is_declared_dead_by_all_within_the_suspicion_bound() {
+    let config = Config::lan();
+    let n = 20;
+    let mut sim = converged_cluster(n, 2, &config);
+    let victim = 7;
+    let killed_at = sim.now;
+    sim.kill(victim);
+    // Bound: someone probes the victim within one probe round (n probe
+    // intervals), the probe fails within the maximum health-scaled interval,
+    // the suspicion lasts at most its maximum, then gossip spreads the news.
+    let max_scale = config.awareness_max_multiplier as u32;
+    let suspicion_max = suspicion_timeout(config.suspicion_mult as u32, n, config.probe_interval)
+        * config.suspicion_max_timeout_mult as u32;
+    let bound = config.probe_interval * (n as u32 + max_scale) + suspicion_max + secs(3);
+    sim.run_until(killed_at + bound);
+    let seen = sim.failure_seen_at(victim);
+    let mut delays: Vec<Duration> = seen.values().map(|&t| t - killed_at).collect();
+    delays.sort();
+    println!(
+        "detection delays: first {:?}, median {:?}, last {:?} (bound {bound:?})",
+        delays[0],
+        delays[delays.len() / 2],
+        delays[delays.len() - 1]
+    );
+    assert_eq!(seen.len(), n - 1, "every other node saw the failure");
+    assert!(delays.iter().all(|d| *d <= bound));
+    for (i, node) in sim.nodes.iter().enumerate().filter(|(i, _)| *i != victim) {
+        assert_eq!(node.m.num_members(), n - 1, "node {i}");
+    }
+}
+
+#[test]
+fn paused_node_refutes_and_is_not_declared_dead() {
+    let config = Config::lan();
+    let n = 20;
+    let mut sim = converged_cluster(n, 3, &config);
+    let sleeper = 5;
+    // Shorter than the smallest suspicion timeout, long enough to miss probes.
+    let min_suspicion = suspicion_timeout(config.suspicion_mult as u32, n, config.probe_interval);
+    let pause = secs(3);
+    assert!(pause < min_suspicion);
+    let paused_at = sim.now;
+    sim.pause(sleeper, pause);
+    sim.run_until(paused_at + secs(60));
+    let about: Vec<_> = sim.events_about(sleeper).collect();
+    assert!(
+        about.iter().any(|s| matches!(s.event, Event::Suspect(_))),
+        "the pause was long enough to be suspected"
+    );
+    assert!(
+        !about.iter().any(|s| matches!(s.event, Event::Leave(..))),
+        "nobody declared the paused node dead"
+    );
+    assert!(sim.nodes[sleeper].m.stats().refutes >= 1, "it refuted");
+    assert!(sim.converged());
+    let name = name_of(sleeper);
+    for node in &sim.nodes {
+        let seen = node.m.node(&name).expect("known");
+        assert_eq!(seen.state, swimlist::NodeState::Alive, "{}", node.m.name());
+    }
+}
+
+#[test]
+fn partition_of_twenty_and_twenty_heals_within_two_push_pull_intervals() {
+    let config = Config::lan();
+    let n = 40;
+    let mut sim = converged_cluster(n, 4, &config);
+    // Long enough for each side to declare the other dead and reap it.
+    sim.partition((0..n).map(|i| i / 20).collect());
+    let cut = sim.now;
+    sim.run_until(cut + secs(120));
+    for (i, node) in sim.nodes.iter().enumerate() {
+        assert_eq!(node.m.num_members(), 20, "node {i} sees only its side");
+    }
+    sim.heal();
+    let lifted = sim.now;
+    let limit = lifted + config.push_pull_interval * 2;
+    let at = sim.run_until_true(limit, Duration::from_millis(100), Sim::converged);
+    let at = at.expect("the partition healed within two push/pull intervals");
+    println!("healed {:?} after the cut was lifted", at - lifted);
+}
+
+#[test]
+fn ten_percent_packet_loss_declares_no_live_node_dead_over_ten_minutes() {
+    let config = Config::lan();
+    let n = 20;
+    let mut sim = converged_cluster(n, 5, &config);
+    sim.loss = 0.10;
+    let start = sim.now;
+    sim.run_until(start + secs(600));
+    let deaths: Vec<_> = sim
+        .seen
+        .iter()
+        .filter(|s| s.at > start && matches!(s.event, Event::Leave(_, LeaveReason::Failed)))
+        .collect();
+    let suspicions = sim
+        .seen
+        .iter()
+        .filter(|s| s.at > start && matches!(s.event, Event::Suspect(_)))
+        .count();
+    println!(
+        "{} packets, {suspicions} suspicions, {} false deaths",
+        sim.packets,
+        deaths.len()
+    );
+    assert!(deaths.is_empty(), "false deaths: {deaths:?}");
+    assert!(sim.nodes.iter().all(|n| n.run == Run::Running));
+    assert!(sim.converged());
+}
+
+#[test]
+fn simulation_is_deterministic_for_a_seed() {
+    let run = |seed| {
+        let mut sim = converged_cluster(8, seed, &Config::lan());
+        sim.kill(3);
+        let t = sim.now + secs(30);
+        sim.run_until(t);
+        (sim.packets, sim.seen.len(), sim.now)
+    };
+    assert_eq!(run(9), run(9));
+    let _: Instant = run(9).2;
+}
