@@ -255,6 +255,7 @@ fn decode_stream(
     Ok(DecodedPacket {
         layers: decoded.layers,
         messages: vec![Ok(decoded.message)],
+        message_sizes: vec![decoded.consumed],
     })
 }
 

@@ -352,7 +352,7 @@ fn check_vector(args: &[String], entry: &Value) -> Result<(), String> {
 
 /// Whether index.json shows no encryption layer for this vector.
 fn sent_in_clear(entry: &Value) -> bool {
-    entry["layers"].as_array().map_or(true, |layers| {
+    entry["layers"].as_array().is_none_or(|layers| {
         !layers.iter().any(|l| {
             let d = l.as_str().unwrap_or_default();
             d.starts_with("encrypt(10)") || d.starts_with("AES-GCM")

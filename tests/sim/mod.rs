@@ -59,6 +59,9 @@ impl Delivery {
     }
 }
 
+/// A finished join: the node, how many targets it joined, the failures.
+pub type JoinOutcome = (usize, usize, Vec<(SocketAddr, String)>);
+
 /// An event seen by a node, with when.
 #[derive(Debug, Clone)]
 pub struct Seen {
@@ -81,7 +84,7 @@ pub struct Sim {
     /// Partition group of each node; nodes in different groups cannot talk.
     groups: Option<Vec<usize>>,
     pub seen: Vec<Seen>,
-    pub joins: Vec<(usize, usize, Vec<(SocketAddr, String)>)>,
+    pub joins: Vec<JoinOutcome>,
     pub packets: u64,
 }
 
