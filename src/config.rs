@@ -220,7 +220,7 @@ impl Config {
     /// Go's `DefaultLANConfig`: tuned for a local network.
     pub fn lan() -> Self {
         Config {
-            name: default_name(),
+            name: host_name(),
             bind_addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             bind_port: 7946,
             advertise_addr: None,
@@ -424,7 +424,8 @@ impl Config {
     }
 }
 
-fn default_name() -> String {
+/// The host name (Go's default node name), or "swimlist" if unknown.
+pub(crate) fn host_name() -> String {
     std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.is_empty())

@@ -14,10 +14,14 @@
 
 mod config;
 mod delegate;
+mod memberlist;
 mod node;
 pub mod protocol;
+pub mod runtime;
 pub mod wire;
 
 pub use config::{CompressionMode, Config, ConfigError, IpNet, NodePredicate};
 pub use delegate::{Delegate, NoDelegate};
+pub use memberlist::{Builder, Error, Memberlist, NodeStats};
 pub use node::{Event, LeaveReason, Node, NodeState};
+pub use runtime::Runtime;

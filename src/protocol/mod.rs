@@ -14,6 +14,8 @@ mod push_pull;
 mod state;
 mod stats;
 mod suspicion;
+#[cfg(test)]
+mod tests;
 mod time;
 mod timers;
 

@@ -1,0 +1,148 @@
+//! The threads around the protocol state machine.
+//!
+//! A [`Runtime`] runs two threads: a mio event loop for every socket of its
+//! nodes (`swimlist-io`) and a protocol worker that drives their state
+//! machines and timers (`swimlist-worker`). A node created with
+//! [`Memberlist::create`](crate::Memberlist::create) gets a runtime of its
+//! own — two threads per node, nothing else. Many nodes can share one
+//! runtime ([`Builder::runtime`](crate::Builder::runtime)), so a process can
+//! host hundreds of nodes on two threads.
+//!
+//! No async runtime is involved: the application's handle calls into the
+//! node's state machine under a lock and waits on plain channels.
+
+mod memory;
+mod net;
+pub(crate) mod node;
+mod transport;
+mod worker;
+
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::{JoinHandle, ThreadId};
+
+use crossbeam_channel::Sender;
+use parking_lot::Mutex;
+
+pub use memory::{MemoryNetwork, MemoryTransport};
+pub(crate) use net::IoHandle;
+pub use net::NetTransport;
+pub(crate) use transport::Clock;
+pub use transport::{ConnId, DialRequest, Incoming, IncomingSink, StreamCodec, Transport};
+pub(crate) use worker::WorkItem;
+
+/// Capacity of the queue from transports to the worker; beyond it,
+/// incoming traffic is dropped and counted (Go's handoff queue depth).
+const WORK_QUEUE: usize = 16 * 1024;
+
+/// A protocol worker thread and an I/O thread, shared by the nodes built
+/// on it. Cloning is cheap; the threads stop when [`Runtime::shutdown`] is
+/// called or the last clone is dropped.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<RuntimeInner>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("threads", &self.thread_count())
+            .finish_non_exhaustive()
+    }
+}
+
+struct RuntimeInner {
+    clock: Clock,
+    work: Sender<WorkItem>,
+    io: IoHandle,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    thread_ids: Vec<ThreadId>,
+    next_key: AtomicU64,
+    stopped: AtomicBool,
+}
+
+impl Runtime {
+    /// Starts the two threads.
+    pub fn new() -> io::Result<Runtime> {
+        let clock = Clock::new();
+        let (work, rx) = crossbeam_channel::bounded(WORK_QUEUE);
+        let (io, event_loop) = net::event_loop()?;
+        let worker = std::thread::Builder::new()
+            .name("swimlist-worker".into())
+            .spawn(move || worker::run(rx, clock))?;
+        let io_thread = std::thread::Builder::new()
+            .name("swimlist-io".into())
+            .spawn(move || event_loop.run())?;
+        let thread_ids = vec![worker.thread().id(), io_thread.thread().id()];
+        Ok(Runtime {
+            inner: Arc::new(RuntimeInner {
+                clock,
+                work,
+                io,
+                threads: Mutex::new(vec![worker, io_thread]),
+                thread_ids,
+                next_key: AtomicU64::new(0),
+                stopped: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// Threads this runtime runs (2 until shut down).
+    pub fn thread_count(&self) -> usize {
+        self.inner.threads.lock().len()
+    }
+
+    /// Stops both threads and waits for them. Nodes still on the runtime
+    /// stop working; shut them down first.
+    pub fn shutdown(&self) {
+        self.inner.stop();
+    }
+
+    pub(crate) fn clock(&self) -> Clock {
+        self.inner.clock
+    }
+
+    pub(crate) fn work(&self) -> Sender<WorkItem> {
+        self.inner.work.clone()
+    }
+
+    pub(crate) fn io(&self) -> IoHandle {
+        self.inner.io.clone()
+    }
+
+    pub(crate) fn next_key(&self) -> u64 {
+        self.inner.next_key.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Whether the calling thread is one of this runtime's (joining it
+    /// from there would deadlock).
+    pub(crate) fn is_own_thread(&self) -> bool {
+        self.inner.thread_ids.contains(&std::thread::current().id())
+    }
+}
+
+impl RuntimeInner {
+    fn stop(&self) {
+        if self.stopped.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let _ = self.work.send(WorkItem::Stop);
+        self.io.send(net::IoCommand::Stop);
+        let current = std::thread::current().id();
+        let threads = std::mem::take(&mut *self.threads.lock());
+        for t in threads {
+            // A delegate dropping the last handle runs on the worker: that
+            // thread ends by itself once it returns.
+            if t.thread().id() != current {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+impl Drop for RuntimeInner {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,703 @@
+//! Real UDP and TCP: one mio event loop per runtime owns every socket and
+//! connection of every node on it.
+//!
+//! Each node has one UDP socket and one TCP listener on the same port.
+//! Datagrams go out directly from the calling thread through a clone of the
+//! UDP socket (no hop through the event loop); everything else — receiving,
+//! accepting, dialing, reading and writing streams, deadlines — happens on
+//! the loop, which hands complete messages to the protocol worker.
+
+use std::collections::HashMap;
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+use mio::net::{TcpListener, TcpStream, UdpSocket};
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use parking_lot::Mutex;
+use socket2::{Domain, Protocol, Socket, Type};
+
+use super::transport::{ConnId, DialRequest, Incoming, IncomingSink, Transport};
+use crate::protocol::DialId;
+
+/// Largest stream accepted from a peer (a full 20 MiB encrypted frame, or a
+/// large plaintext push/pull, fits).
+const MAX_STREAM_BYTES: usize = 64 * 1024 * 1024;
+/// Receive buffer asked of the kernel for UDP (Go asks for the same).
+const UDP_RECV_BUFFER: usize = 2 * 1024 * 1024;
+const WAKER: Token = Token(0);
+
+/// Commands for the event loop.
+pub(crate) enum IoCommand {
+    AddNode {
+        node: u64,
+        udp: UdpSocket,
+        listener: TcpListener,
+        sink: IncomingSink,
+        max_inbound: usize,
+        tcp_timeout: Duration,
+    },
+    RemoveNode(u64),
+    Dial(u64, DialRequest),
+    Reply(u64, ConnId, Option<Vec<u8>>),
+    Stop,
+}
+
+/// Sends commands to the event loop and wakes it.
+#[derive(Clone)]
+pub(crate) struct IoHandle {
+    commands: Sender<IoCommand>,
+    waker: Arc<Waker>,
+}
+
+impl IoHandle {
+    pub(crate) fn send(&self, command: IoCommand) {
+        if self.commands.send(command).is_ok() {
+            if let Err(e) = self.waker.wake() {
+                log::error!("cannot wake the I/O thread: {e}");
+            }
+        }
+    }
+}
+
+/// Creates the event loop; run it with [`run`] on its own thread.
+pub(crate) fn event_loop() -> io::Result<(IoHandle, EventLoop)> {
+    let poll = Poll::new()?;
+    let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let handle = IoHandle {
+        commands: tx,
+        waker,
+    };
+    let event_loop = EventLoop {
+        poll,
+        commands: rx,
+        sources: HashMap::new(),
+        nodes: HashMap::new(),
+        conns: HashMap::new(),
+        next_token: 1,
+        buf: vec![0; 65_536],
+    };
+    Ok((handle, event_loop))
+}
+
+enum Source {
+    Udp(u64),
+    Listener(u64),
+    Conn,
+}
+
+struct IoNode {
+    udp: UdpSocket,
+    udp_token: Token,
+    listener: TcpListener,
+    listener_token: Token,
+    sink: IncomingSink,
+    inbound: usize,
+    max_inbound: usize,
+    tcp_timeout: Duration,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Accepted {
+    /// Reading the request.
+    Reading,
+    /// The request went to the worker; its reply has not come yet.
+    AwaitingReply,
+    /// Writing the reply; close when done.
+    Replying,
+}
+
+enum Role {
+    Accepted(Accepted),
+    Dialed {
+        id: DialId,
+        expect_reply: bool,
+        connected: bool,
+    },
+}
+
+struct Conn {
+    node: u64,
+    stream: TcpStream,
+    deadline: std::time::Instant,
+    read: Vec<u8>,
+    write: Vec<u8>,
+    written: usize,
+    role: Role,
+}
+
+/// What to do with a connection after handling an event.
+enum Next {
+    Keep,
+    Close,
+}
+
+pub(crate) struct EventLoop {
+    poll: Poll,
+    commands: Receiver<IoCommand>,
+    sources: HashMap<Token, Source>,
+    nodes: HashMap<u64, IoNode>,
+    conns: HashMap<Token, Conn>,
+    next_token: usize,
+    buf: Vec<u8>,
+}
+
+impl EventLoop {
+    /// Runs until [`IoCommand::Stop`].
+    pub(crate) fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = self
+                .conns
+                .values()
+                .map(|c| c.deadline)
+                .min()
+                .map(|d| d.saturating_duration_since(std::time::Instant::now()));
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != ErrorKind::Interrupted {
+                    log::error!("I/O poll failed: {e}");
+                    return;
+                }
+            }
+            for event in events.iter() {
+                let token = event.token();
+                if token == WAKER {
+                    if !self.run_commands() {
+                        return;
+                    }
+                    continue;
+                }
+                match self.sources.get(&token) {
+                    Some(Source::Udp(node)) => {
+                        let node = *node;
+                        self.read_datagrams(node);
+                    }
+                    Some(Source::Listener(node)) => {
+                        let node = *node;
+                        self.accept(node);
+                    }
+                    Some(Source::Conn) => {
+                        if let Next::Close = self.conn_ready(token) {
+                            self.close(token);
+                        }
+                    }
+                    None => {}
+                }
+            }
+            self.expire(std::time::Instant::now());
+        }
+    }
+
+    fn token(&mut self) -> Token {
+        self.next_token += 1;
+        Token(self.next_token)
+    }
+
+    fn registry(&self) -> &Registry {
+        self.poll.registry()
+    }
+
+    /// Returns false when told to stop.
+    fn run_commands(&mut self) -> bool {
+        while let Ok(command) = self.commands.try_recv() {
+            match command {
+                IoCommand::AddNode {
+                    node,
+                    mut udp,
+                    mut listener,
+                    sink,
+                    max_inbound,
+                    tcp_timeout,
+                } => {
+                    let (udp_token, listener_token) = (self.token(), self.token());
+                    let registered = self
+                        .registry()
+                        .register(&mut udp, udp_token, Interest::READABLE)
+                        .and_then(|()| {
+                            self.registry().register(
+                                &mut listener,
+                                listener_token,
+                                Interest::READABLE,
+                            )
+                        });
+                    if let Err(e) = registered {
+                        log::error!("cannot register node sockets: {e}");
+                        continue;
+                    }
+                    self.sources.insert(udp_token, Source::Udp(node));
+                    self.sources.insert(listener_token, Source::Listener(node));
+                    self.nodes.insert(
+                        node,
+                        IoNode {
+                            udp,
+                            udp_token,
+                            listener,
+                            listener_token,
+                            sink,
+                            inbound: 0,
+                            max_inbound,
+                            tcp_timeout,
+                        },
+                    );
+                }
+                IoCommand::RemoveNode(node) => self.remove_node(node),
+                IoCommand::Dial(node, request) => self.dial(node, request),
+                IoCommand::Reply(node, conn, bytes) => self.reply(node, conn, bytes),
+                IoCommand::Stop => return false,
+            }
+        }
+        true
+    }
+
+    fn remove_node(&mut self, node: u64) {
+        if let Some(mut n) = self.nodes.remove(&node) {
+            let _ = self.registry().deregister(&mut n.udp);
+            let _ = self.registry().deregister(&mut n.listener);
+            self.sources.remove(&n.udp_token);
+            self.sources.remove(&n.listener_token);
+        }
+        let tokens: Vec<Token> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.node == node)
+            .map(|(t, _)| *t)
+            .collect();
+        for t in tokens {
+            if let Some(mut c) = self.conns.remove(&t) {
+                let _ = self.registry().deregister(&mut c.stream);
+            }
+            self.sources.remove(&t);
+        }
+    }
+
+    fn read_datagrams(&mut self, node: u64) {
+        let Some(n) = self.nodes.get(&node) else {
+            return;
+        };
+        loop {
+            match n.udp.recv_from(&mut self.buf) {
+                // Go discards empty datagrams at the transport.
+                Ok((0, _)) => {}
+                Ok((len, from)) => {
+                    n.sink.deliver(Incoming::Packet {
+                        from,
+                        bytes: self.buf[..len].to_vec(),
+                    });
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    log::debug!("UDP receive error: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn accept(&mut self, node: u64) {
+        loop {
+            let Some(n) = self.nodes.get_mut(&node) else {
+                return;
+            };
+            let (mut stream, peer) = match n.listener.accept() {
+                Ok(accepted) => accepted,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log::warn!("TCP accept error: {e}");
+                    return;
+                }
+            };
+            if n.inbound >= n.max_inbound {
+                log::warn!("too many concurrent streams, refusing {peer}");
+                continue;
+            }
+            n.inbound += 1;
+            let deadline = std::time::Instant::now() + n.tcp_timeout;
+            let token = self.token();
+            if let Err(e) = self
+                .registry()
+                .register(&mut stream, token, Interest::READABLE)
+            {
+                log::warn!("cannot register stream from {peer}: {e}");
+                if let Some(n) = self.nodes.get_mut(&node) {
+                    n.inbound -= 1;
+                }
+                continue;
+            }
+            self.sources.insert(token, Source::Conn);
+            self.conns.insert(
+                token,
+                Conn {
+                    node,
+                    stream,
+                    deadline,
+                    read: Vec::new(),
+                    write: Vec::new(),
+                    written: 0,
+                    role: Role::Accepted(Accepted::Reading),
+                },
+            );
+        }
+    }
+
+    fn dial(&mut self, node: u64, request: DialRequest) {
+        let Some(n) = self.nodes.get(&node) else {
+            return;
+        };
+        let sink = n.sink.clone();
+        let fail = |e: String| {
+            sink.deliver(Incoming::DialResult {
+                id: request.id,
+                result: Err(e),
+            });
+        };
+        let mut stream = match TcpStream::connect(request.to) {
+            Ok(s) => s,
+            Err(e) => return fail(format!("dial {}: {e}", request.to)),
+        };
+        let token = self.token();
+        let interest = Interest::WRITABLE | Interest::READABLE;
+        if let Err(e) = self.registry().register(&mut stream, token, interest) {
+            return fail(format!("dial {}: {e}", request.to));
+        }
+        self.sources.insert(token, Source::Conn);
+        self.conns.insert(
+            token,
+            Conn {
+                node,
+                stream,
+                deadline: request.deadline,
+                read: Vec::new(),
+                write: request.bytes,
+                written: 0,
+                role: Role::Dialed {
+                    id: request.id,
+                    expect_reply: request.expect_reply,
+                    connected: false,
+                },
+            },
+        );
+    }
+
+    fn reply(&mut self, node: u64, conn: ConnId, bytes: Option<Vec<u8>>) {
+        let token = Token(conn.0 as usize);
+        let Some(c) = self.conns.get_mut(&token).filter(|c| c.node == node) else {
+            return;
+        };
+        let Some(bytes) = bytes else {
+            self.close(token);
+            return;
+        };
+        c.write = bytes;
+        c.written = 0;
+        c.role = Role::Accepted(Accepted::Replying);
+        let interest = Interest::WRITABLE | Interest::READABLE;
+        if self
+            .poll
+            .registry()
+            .reregister(&mut c.stream, token, interest)
+            .is_err()
+        {
+            self.close(token);
+            return;
+        }
+        if let Next::Close = self.conn_ready(token) {
+            self.close(token);
+        }
+    }
+
+    /// Makes whatever progress a connection allows.
+    fn conn_ready(&mut self, token: Token) -> Next {
+        let Some(c) = self.conns.get_mut(&token) else {
+            return Next::Keep;
+        };
+        let Some(sink) = self.nodes.get(&c.node).map(|n| n.sink.clone()) else {
+            return Next::Close;
+        };
+        match c.role {
+            Role::Accepted(Accepted::AwaitingReply) => Next::Keep,
+            Role::Accepted(Accepted::Replying) => match flush(c) {
+                Ok(false) => Next::Keep,
+                Ok(true) | Err(_) => Next::Close,
+            },
+            Role::Accepted(Accepted::Reading) => {
+                let eof = match fill(c) {
+                    Ok(eof) => eof,
+                    Err(_) => return Next::Close,
+                };
+                let conn = ConnId(token.0 as u64);
+                match sink.decode_stream(&c.read, true) {
+                    Ok(Some(decoded)) => {
+                        c.role = Role::Accepted(Accepted::AwaitingReply);
+                        sink.deliver(Incoming::Stream {
+                            conn,
+                            message: decoded.message,
+                        });
+                        Next::Keep
+                    }
+                    Ok(None) if eof || c.read.len() > MAX_STREAM_BYTES => Next::Close,
+                    Ok(None) => Next::Keep,
+                    Err(error) => {
+                        c.role = Role::Accepted(Accepted::AwaitingReply);
+                        sink.deliver(Incoming::StreamError { conn, error });
+                        Next::Keep
+                    }
+                }
+            }
+            Role::Dialed {
+                id,
+                expect_reply,
+                connected,
+            } => {
+                let fail = |e: String| {
+                    sink.deliver(Incoming::DialResult { id, result: Err(e) });
+                    Next::Close
+                };
+                if !connected {
+                    if let Ok(Some(e)) | Err(e) = c.stream.take_error() {
+                        return fail(format!("dial: {e}"));
+                    }
+                    match c.stream.peer_addr() {
+                        Ok(_) => {}
+                        Err(e) if e.kind() == ErrorKind::NotConnected => return Next::Keep,
+                        Err(e) => return fail(format!("dial: {e}")),
+                    }
+                    c.role = Role::Dialed {
+                        id,
+                        expect_reply,
+                        connected: true,
+                    };
+                }
+                match flush(c) {
+                    Ok(true) => {}
+                    Ok(false) => return Next::Keep,
+                    Err(e) => return fail(format!("write: {e}")),
+                }
+                if !expect_reply {
+                    sink.deliver(Incoming::DialResult {
+                        id,
+                        result: Ok(None),
+                    });
+                    return Next::Close;
+                }
+                let eof = match fill(c) {
+                    Ok(eof) => eof,
+                    Err(e) => return fail(format!("read: {e}")),
+                };
+                match sink.decode_stream(&c.read, false) {
+                    Ok(Some(decoded)) => {
+                        sink.deliver(Incoming::DialResult {
+                            id,
+                            result: Ok(Some(decoded.message)),
+                        });
+                        Next::Close
+                    }
+                    Ok(None) if eof => fail("connection closed before the reply".to_owned()),
+                    Ok(None) if c.read.len() > MAX_STREAM_BYTES => {
+                        fail("reply too large".to_owned())
+                    }
+                    Ok(None) => Next::Keep,
+                    Err(e) => fail(e.to_string()),
+                }
+            }
+        }
+    }
+
+    fn close(&mut self, token: Token) {
+        self.sources.remove(&token);
+        if let Some(mut c) = self.conns.remove(&token) {
+            let _ = self.poll.registry().deregister(&mut c.stream);
+            if let Role::Accepted(_) = c.role {
+                if let Some(n) = self.nodes.get_mut(&c.node) {
+                    n.inbound = n.inbound.saturating_sub(1);
+                }
+            }
+        }
+    }
+
+    /// Enforces `tcp_timeout` (or the dial's deadline) on every connection.
+    fn expire(&mut self, now: std::time::Instant) {
+        let expired: Vec<Token> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.deadline <= now)
+            .map(|(t, _)| *t)
+            .collect();
+        for token in expired {
+            if let Some(c) = self.conns.get(&token) {
+                if let Role::Dialed { id, .. } = c.role {
+                    if let Some(n) = self.nodes.get(&c.node) {
+                        n.sink.deliver(Incoming::DialResult {
+                            id,
+                            result: Err("i/o timeout".to_owned()),
+                        });
+                    }
+                }
+            }
+            self.close(token);
+        }
+    }
+}
+
+/// Reads what is available; returns whether the peer closed its side.
+fn fill(c: &mut Conn) -> io::Result<bool> {
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        match c.stream.read(&mut chunk) {
+            Ok(0) => return Ok(true),
+            Ok(n) => {
+                c.read.extend_from_slice(&chunk[..n]);
+                if c.read.len() > MAX_STREAM_BYTES {
+                    return Ok(false);
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Writes what is pending; returns whether everything is written.
+fn flush(c: &mut Conn) -> io::Result<bool> {
+    while c.written < c.write.len() {
+        match c.stream.write(&c.write[c.written..]) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(n) => c.written += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+/// A node's UDP socket and TCP listener on one port, served by a runtime's
+/// event loop.
+pub struct NetTransport {
+    local: SocketAddr,
+    sender: std::net::UdpSocket,
+    io: IoHandle,
+    node: OnceLock<u64>,
+    unstarted: Mutex<Option<(UdpSocket, TcpListener)>>,
+    max_inbound: usize,
+    tcp_timeout: Duration,
+}
+
+impl std::fmt::Debug for NetTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NetTransport")
+            .field("local", &self.local)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NetTransport {
+    /// Binds `ip:port` for TCP and UDP (port 0: the OS picks one, used for
+    /// both). `tcp_timeout` bounds every stream; at most `max_inbound`
+    /// accepted streams are served at once.
+    pub(crate) fn bind(
+        io: IoHandle,
+        ip: IpAddr,
+        port: u16,
+        tcp_timeout: Duration,
+        max_inbound: usize,
+    ) -> io::Result<Self> {
+        // With port 0 the TCP port may be taken for UDP; Go retries too.
+        let attempts = if port == 0 { 10 } else { 1 };
+        let mut last = None;
+        for _ in 0..attempts {
+            let listener = bind_listener(SocketAddr::new(ip, port))?;
+            let bound = listener.local_addr()?;
+            match bind_udp(bound) {
+                Ok(udp) => {
+                    let sender = udp.try_clone()?;
+                    return Ok(NetTransport {
+                        local: bound,
+                        sender,
+                        io,
+                        node: OnceLock::new(),
+                        unstarted: Mutex::new(Some((
+                            UdpSocket::from_std(udp),
+                            TcpListener::from_std(listener),
+                        ))),
+                        max_inbound,
+                        tcp_timeout,
+                    });
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| ErrorKind::AddrInUse.into()))
+    }
+}
+
+fn bind_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+fn bind_udp(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    // Best effort: the kernel caps it silently.
+    let _ = socket.set_recv_buffer_size(UDP_RECV_BUFFER);
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
+}
+
+impl Transport for NetTransport {
+    fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    fn start(&self, sink: IncomingSink) -> io::Result<()> {
+        let (udp, listener) = self
+            .unstarted
+            .lock()
+            .take()
+            .ok_or_else(|| io::Error::other("transport already started"))?;
+        let _ = self.node.set(sink.node);
+        self.io.send(IoCommand::AddNode {
+            node: sink.node,
+            udp,
+            listener,
+            sink,
+            max_inbound: self.max_inbound,
+            tcp_timeout: self.tcp_timeout,
+        });
+        Ok(())
+    }
+
+    fn send_packet(&self, to: SocketAddr, bytes: &[u8]) -> io::Result<()> {
+        self.sender.send_to(bytes, to).map(|_| ())
+    }
+
+    fn dial(&self, request: DialRequest) {
+        if let Some(&node) = self.node.get() {
+            self.io.send(IoCommand::Dial(node, request));
+        }
+    }
+
+    fn reply(&self, conn: ConnId, bytes: Option<Vec<u8>>) {
+        if let Some(&node) = self.node.get() {
+            self.io.send(IoCommand::Reply(node, conn, bytes));
+        }
+    }
+
+    fn shutdown(&self) {
+        if let Some(&node) = self.node.get() {
+            self.io.send(IoCommand::RemoveNode(node));
+        }
+        self.unstarted.lock().take();
+    }
+}

@@ -1,0 +1,167 @@
+//! The transport abstraction: how datagrams and streams reach a node.
+//!
+//! A transport moves bytes; it never interprets messages beyond finding
+//! where a stream message ends, for which it asks the node's
+//! [`IncomingSink`]. [`NetTransport`](super::NetTransport) uses real UDP and
+//! TCP sockets; [`MemoryNetwork`](super::MemoryNetwork) connects nodes in
+//! one process, with loss, delay and partitions, for tests.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crossbeam_channel::{Sender, TrySendError};
+use parking_lot::RwLock;
+
+use super::worker::WorkItem;
+use crate::protocol::{DialId, Instant};
+use crate::wire::{read_stream, DecodedStream, Inbound, Keyring, Message, WireError};
+
+/// Identifies an accepted stream awaiting its reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+/// Something that arrived for a node.
+#[derive(Debug)]
+pub enum Incoming {
+    /// A datagram.
+    Packet {
+        /// Its source.
+        from: SocketAddr,
+        /// Its bytes.
+        bytes: Vec<u8>,
+    },
+    /// A complete request on an accepted stream; answer with
+    /// [`Transport::reply`].
+    Stream {
+        /// The connection.
+        conn: ConnId,
+        /// The request.
+        message: Message,
+    },
+    /// An accepted stream whose request could not be read; answer with
+    /// [`Transport::reply`] (an error message, or nothing).
+    StreamError {
+        /// The connection.
+        conn: ConnId,
+        /// What was wrong.
+        error: WireError,
+    },
+    /// The outcome of [`Transport::dial`].
+    DialResult {
+        /// The dial.
+        id: DialId,
+        /// The reply (`None` if none was expected), or why it failed.
+        result: Result<Option<Message>, String>,
+    },
+}
+
+/// A stream to open: connect, write `bytes`, read one reply if
+/// `expect_reply`, give up at `deadline`.
+#[derive(Debug, Clone)]
+pub struct DialRequest {
+    /// Reported back in [`Incoming::DialResult`].
+    pub id: DialId,
+    /// Destination.
+    pub to: SocketAddr,
+    /// Everything to write.
+    pub bytes: Vec<u8>,
+    /// Whether to read a reply.
+    pub expect_reply: bool,
+    /// When to give up.
+    pub deadline: std::time::Instant,
+}
+
+/// Moves a node's datagrams and streams. Implementations must not block in
+/// any method: they are called with the node's state locked.
+pub trait Transport: Send + Sync + 'static {
+    /// The address the node is reachable at.
+    fn local_addr(&self) -> SocketAddr;
+    /// Starts delivering what arrives to `sink`.
+    fn start(&self, sink: IncomingSink) -> io::Result<()>;
+    /// Sends one datagram, best effort.
+    fn send_packet(&self, to: SocketAddr, bytes: &[u8]) -> io::Result<()>;
+    /// Opens a stream; the result arrives as [`Incoming::DialResult`].
+    fn dial(&self, request: DialRequest);
+    /// Answers (or, with `None`, just closes) an accepted stream.
+    fn reply(&self, conn: ConnId, bytes: Option<Vec<u8>>);
+    /// Stops: closes sockets and connections, delivers nothing more.
+    fn shutdown(&self);
+}
+
+/// What a transport needs to find where stream messages end: the node's
+/// label and keys (kept current as keys rotate).
+#[derive(Debug, Clone, Default)]
+pub struct StreamCodec {
+    pub(crate) label: Vec<u8>,
+    pub(crate) skip_inbound_label_check: bool,
+    pub(crate) keyring: Keyring,
+    pub(crate) verify_incoming: bool,
+}
+
+impl StreamCodec {
+    fn inbound(&self) -> Inbound<'_> {
+        Inbound {
+            label: &self.label,
+            skip_inbound_label_check: self.skip_inbound_label_check,
+            keyring: Some(&self.keyring),
+            verify_incoming: self.verify_incoming,
+        }
+    }
+}
+
+/// Where a transport delivers a node's incoming traffic.
+#[derive(Clone)]
+pub struct IncomingSink {
+    pub(crate) node: u64,
+    pub(crate) work: Sender<WorkItem>,
+    pub(crate) codec: Arc<RwLock<StreamCodec>>,
+    pub(crate) dropped: Arc<AtomicU64>,
+}
+
+impl IncomingSink {
+    /// Hands something over to the protocol worker. Returns false (and
+    /// counts it) when the worker's queue is full or gone.
+    pub fn deliver(&self, incoming: Incoming) -> bool {
+        match self.work.try_send(WorkItem::Incoming(self.node, incoming)) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
+    /// Reads one stream message from the bytes received so far
+    /// (`Ok(None)`: need more). `listener` is true for accepted streams.
+    pub fn decode_stream(
+        &self,
+        buf: &[u8],
+        listener: bool,
+    ) -> Result<Option<DecodedStream>, WireError> {
+        read_stream(buf, &self.codec.read().inbound(), listener)
+    }
+}
+
+/// The runtime's clock: protocol time is the time since the runtime started.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock {
+    start: std::time::Instant,
+}
+
+impl Clock {
+    pub(crate) fn new() -> Self {
+        Clock {
+            start: std::time::Instant::now(),
+        }
+    }
+
+    pub(crate) fn now(&self) -> Instant {
+        Instant::from_duration(self.start.elapsed())
+    }
+
+    pub(crate) fn to_std(self, t: Instant) -> std::time::Instant {
+        self.start + std::time::Duration::from_nanos(t.as_nanos())
+    }
+}
