@@ -554,7 +554,8 @@ impl Memberlist {
     /// broadcast replaces a queued one of the same name.
     pub fn broadcast(&self, msg: &[u8], name: Option<&str>) -> Result<(), Error> {
         self.check_running()?;
-        self.node.with_machine(|m, _| m.queue_broadcast(msg, name));
+        self.node
+            .with_machine(|m, now| m.queue_broadcast(now, msg, name));
         Ok(())
     }
 

@@ -4,9 +4,10 @@
 //!
 //! Go fills each packet with membership broadcasts first and gives the
 //! application only what is left, so under membership churn in a large
-//! cluster user broadcasts starve (hashicorp/memberlist#299). Here, while
-//! application broadcasts wait, they are offered half of every packet first
-//! and membership takes the rest: each side keeps at least half of the
+//! cluster user broadcasts starve (hashicorp/memberlist#299). Here
+//! application broadcasts due to the packet's destination are offered half
+//! of the packet first, membership takes what is left, and any space still
+//! free goes back to the application: each side keeps at least half of the
 //! budget whenever the other has something to send.
 
 use std::net::SocketAddr;
@@ -43,38 +44,48 @@ impl Membership {
             .config
             .udp_buffer_size
             .saturating_sub(2 + self.packet_overhead(true));
+        self.user_broadcasts
+            .prune(None, now, self.config.gossip_to_the_dead_time * 10);
+        // Unlike Go, an empty result does not end the round: application
+        // broadcasts are due per member.
         for (name, addr) in peers {
-            let messages = self.take_broadcasts(2, budget);
-            if messages.is_empty() {
-                return;
+            let messages = self.take_broadcasts(2, budget, &name);
+            if !messages.is_empty() {
+                self.transmit_compounds(addr, &name, messages);
             }
-            self.transmit_compounds(addr, &name, messages);
         }
     }
 
-    /// Takes broadcasts that fit in `limit` bytes, `overhead` extra bytes
-    /// each, from both queues and then the delegate.
-    pub(super) fn take_broadcasts(&mut self, overhead: usize, limit: usize) -> Vec<Vec<u8>> {
+    /// Takes broadcasts for a packet to `dest` that fit in `limit` bytes,
+    /// `overhead` extra bytes each: application broadcasts due to `dest`
+    /// (up to half the budget while membership news waits too), membership
+    /// broadcasts, then whatever space is left to both and the delegate.
+    pub(super) fn take_broadcasts(
+        &mut self,
+        overhead: usize,
+        limit: usize,
+        dest: &str,
+    ) -> Vec<Vec<u8>> {
         let transmits = retransmit_limit(
             u32::try_from(self.config.retransmit_mult).unwrap_or(u32::MAX),
             self.table.estimate(),
         );
         let size = |msgs: &[Vec<u8>]| msgs.iter().map(|m| m.len() + overhead).sum::<usize>();
-        let user_share = if self.user_broadcasts.is_empty() {
-            0
+        let user_share = if self.broadcasts.is_empty() {
+            limit
         } else {
             limit / 2
         };
-        let mut out = self
-            .user_broadcasts
-            .get_broadcasts(overhead, user_share, transmits);
-        let used = size(&out);
+        let mut out = self.user_broadcasts.take_for(dest, overhead, user_share);
         let membership = self
             .broadcasts
-            .get_broadcasts(overhead, limit - used, transmits);
+            .get_broadcasts(overhead, limit - size(&out), transmits);
         out.extend(membership);
-        let used = size(&out);
-        let remaining = limit.saturating_sub(used);
+        let more = self
+            .user_broadcasts
+            .take_for(dest, overhead, limit - size(&out));
+        out.extend(more);
+        let remaining = limit.saturating_sub(size(&out));
         if remaining > overhead + 1 {
             for data in self.delegate.get_broadcasts(overhead + 1, remaining) {
                 let mut msg = Vec::with_capacity(data.len() + 1);
@@ -124,5 +135,62 @@ impl Membership {
             }
         }
         chosen
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    use super::super::{Instant, Membership};
+    use crate::wire::{Alive, Features};
+    use crate::{Config, NoDelegate};
+
+    /// hashicorp/memberlist#299: with ~1000 members churning, Go fills
+    /// every packet with membership broadcasts and user broadcasts wait
+    /// until that queue drains (thousands of packets). Here the very first
+    /// packet to a member carries the user broadcast.
+    #[test]
+    fn user_broadcasts_are_not_starved_by_membership_churn() {
+        let addr: SocketAddr = "10.0.0.1:7946".parse().unwrap();
+        let config = Config::lan().with_name("local");
+        let mut m =
+            Membership::new(config, Arc::new(NoDelegate), addr, [7; 32], Instant::ZERO).unwrap();
+        for i in 0..1000u32 {
+            let alive = Alive {
+                incarnation: 1,
+                node: format!("node-{i:04}"),
+                addr: vec![10, 1, (i / 250) as u8, (i % 250) as u8],
+                port: 7946,
+                meta: Some(vec![b'm'; 16]),
+                vsn: vec![1, 5, 2, 0, 0, 0],
+                features: Features::NONE,
+            };
+            m.alive_node(Instant::ZERO, alive, None, false);
+        }
+        assert!(m.broadcasts.len() >= 1000);
+        let news = vec![b'u'; 200];
+        m.queue_broadcast(Instant::ZERO, &news, None);
+        let budget = 1400 - 2;
+        let first = m.take_broadcasts(2, budget, "node-0042");
+        let user: Vec<_> = first.iter().filter(|b| b[0] == 8).collect();
+        assert_eq!(
+            user.len(),
+            1,
+            "the user broadcast rides on the first packet"
+        );
+        let membership = first.len() - user.len();
+        assert!(
+            membership >= 10,
+            "membership still gets most of the packet: {membership}"
+        );
+        let used: usize = first.iter().map(|b| b.len() + 2).sum();
+        assert!(used <= budget);
+        // Go's order (membership first, user with what is left) leaves less
+        // room than the user message needs, packet after packet.
+        let go_like = m.broadcasts.get_broadcasts(2, budget, 16);
+        let go_used: usize = go_like.iter().map(|b| b.len() + 2).sum();
+        assert!(budget - go_used < news.len() + 3);
     }
 }

@@ -24,6 +24,7 @@ use super::stats::Stats;
 use super::suspicion::SuspicionTimer;
 use super::time::Instant;
 use super::timers::{Timer, TimerQueue};
+use super::user_broadcasts::UserBroadcasts;
 use crate::config::{CompressionMode, Config, ConfigError};
 use crate::delegate::Delegate;
 use crate::node::{ip_to_wire, Event, Node, NodeState};
@@ -130,8 +131,8 @@ pub struct Membership {
     pub(super) awareness: Awareness,
     /// alive/suspect/dead broadcasts.
     pub(super) broadcasts: BroadcastQueue,
-    /// Application broadcasts, already framed as user messages.
-    pub(super) user_broadcasts: BroadcastQueue,
+    /// Application broadcasts, each until every member has it.
+    pub(super) user_broadcasts: UserBroadcasts,
     pub(super) suspicions: HashMap<String, Suspicion>,
     pub(super) timers: TimerQueue,
     pub(super) seq: u32,
@@ -188,7 +189,7 @@ impl Membership {
             local_addr: advertise,
             table: NodeTable::default(),
             broadcasts: BroadcastQueue::new(),
-            user_broadcasts: BroadcastQueue::new(),
+            user_broadcasts: UserBroadcasts::default(),
             suspicions: HashMap::new(),
             timers: TimerQueue::default(),
             seq: 0,
@@ -282,11 +283,7 @@ impl Membership {
 
     /// Turns finished broadcasts someone waits for into actions.
     pub(super) fn flush_finished(&mut self) {
-        let tokens: Vec<u64> = self
-            .broadcasts
-            .drain_finished()
-            .chain(self.user_broadcasts.drain_finished())
-            .collect();
+        let tokens: Vec<u64> = self.broadcasts.drain_finished().collect();
         for t in tokens {
             self.actions
                 .push_back(Action::BroadcastDone(NotifyToken(t)));
@@ -461,7 +458,7 @@ impl Membership {
             let budget = self.config.udp_buffer_size.saturating_sub(
                 msg.len() + 2 + self.packet_overhead(self.config.gossip_verify_outgoing),
             );
-            self.take_broadcasts(2, budget)
+            self.take_broadcasts(2, budget, dest)
         } else {
             Vec::new()
         };
@@ -714,17 +711,20 @@ impl Membership {
         self.dial(now, to, Some(name), &msg, Dial::UserMessage, None)
     }
 
-    /// Queues an application broadcast, piggybacked on gossip until sent
-    /// `retransmit_limit` times. A named broadcast replaces a queued one with
+    /// Queues an application broadcast for every member alive now; it
+    /// rides on packets to each of them until all have it (see
+    /// `user_broadcasts.rs`). A named broadcast replaces a queued one with
     /// the same name.
-    pub fn queue_broadcast(&mut self, payload: &[u8], name: Option<&str>) {
+    pub fn queue_broadcast(&mut self, now: Instant, payload: &[u8], name: Option<&str>) {
         let mut msg = Vec::with_capacity(payload.len() + 1);
         Message::User(payload.to_vec()).encode(Context::Packet, &mut msg);
-        match name {
-            Some(name) => self.user_broadcasts.queue_named(name, msg, None),
-            None => self.user_broadcasts.queue_unique(msg, None),
-        }
-        self.flush_finished();
+        let recipients = self
+            .table
+            .iter()
+            .filter(|n| n.is_live() && n.name != self.config.name)
+            .map(|n| n.name.clone())
+            .collect();
+        self.user_broadcasts.queue(name, msg, recipients, now);
     }
 
     // ---- lifecycle -------------------------------------------------------

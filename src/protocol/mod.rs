@@ -18,6 +18,7 @@ mod suspicion;
 mod tests;
 mod time;
 mod timers;
+mod user_broadcasts;
 
 pub use action::{Action, DialId, JoinId, NotifyToken};
 pub use awareness::Awareness;

@@ -72,7 +72,7 @@ impl Membership {
         let mut reclaim = false;
         match self.table.get(&a.node) {
             None => {
-                if !self.addr_allowed(&a.addr) {
+                if !is_local && !self.addr_allowed(&a.addr) {
                     self.stats.drop_for("address not allowed");
                     return;
                 }

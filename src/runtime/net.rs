@@ -39,7 +39,8 @@ pub(crate) enum IoCommand {
         max_inbound: usize,
         tcp_timeout: Duration,
     },
-    RemoveNode(u64),
+    /// Closes a node's sockets and streams, then acknowledges.
+    RemoveNode(u64, Sender<()>),
     Dial(u64, DialRequest),
     Reply(u64, ConnId, Option<Vec<u8>>),
     Stop,
@@ -243,7 +244,10 @@ impl EventLoop {
                         },
                     );
                 }
-                IoCommand::RemoveNode(node) => self.remove_node(node),
+                IoCommand::RemoveNode(node, done) => {
+                    self.remove_node(node);
+                    let _ = done.send(());
+                }
                 IoCommand::Dial(node, request) => self.dial(node, request),
                 IoCommand::Reply(node, conn, bytes) => self.reply(node, conn, bytes),
                 IoCommand::Stop => return false,
@@ -580,7 +584,9 @@ fn flush(c: &mut Conn) -> io::Result<bool> {
 /// event loop.
 pub struct NetTransport {
     local: SocketAddr,
-    sender: std::net::UdpSocket,
+    /// A clone of the UDP socket for sending from any thread; taken (and so
+    /// closed) at shutdown.
+    sender: parking_lot::RwLock<Option<std::net::UdpSocket>>,
     io: IoHandle,
     node: OnceLock<u64>,
     unstarted: Mutex<Option<(UdpSocket, TcpListener)>>,
@@ -618,7 +624,7 @@ impl NetTransport {
                     let sender = udp.try_clone()?;
                     return Ok(NetTransport {
                         local: bound,
-                        sender,
+                        sender: parking_lot::RwLock::new(Some(sender)),
                         io,
                         node: OnceLock::new(),
                         unstarted: Mutex::new(Some((
@@ -679,7 +685,10 @@ impl Transport for NetTransport {
     }
 
     fn send_packet(&self, to: SocketAddr, bytes: &[u8]) -> io::Result<()> {
-        self.sender.send_to(bytes, to).map(|_| ())
+        match &*self.sender.read() {
+            Some(socket) => socket.send_to(bytes, to).map(|_| ()),
+            None => Err(ErrorKind::NotConnected.into()),
+        }
     }
 
     fn dial(&self, request: DialRequest) {
@@ -695,9 +704,13 @@ impl Transport for NetTransport {
     }
 
     fn shutdown(&self) {
-        if let Some(&node) = self.node.get() {
-            self.io.send(IoCommand::RemoveNode(node));
-        }
+        self.sender.write().take();
         self.unstarted.lock().take();
+        if let Some(&node) = self.node.get() {
+            let (done, wait) = crossbeam_channel::bounded(1);
+            self.io.send(IoCommand::RemoveNode(node, done));
+            // Bounded: the event loop may already be gone.
+            let _ = wait.recv_timeout(Duration::from_secs(5));
+        }
     }
 }

@@ -1,0 +1,375 @@
+//! Whole nodes on real loopback sockets: joining, failure detection, leave,
+//! metadata, messages, broadcasts, push/pull state, encryption with key
+//! rotation, labels, CIDR allow-lists and IPv6. Every wait is on events or
+//! counters with a deadline.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::Mutex;
+use swimlist::{Config, Delegate, Error, Event, LeaveReason, Memberlist, NodeState};
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+fn config(name: &str) -> Config {
+    Config::local()
+        .with_name(name)
+        .with_bind_addr(IpAddr::from([127, 0, 0, 1]))
+        .with_bind_port(0)
+}
+
+fn start(config: Config) -> Memberlist {
+    Memberlist::create(config).expect("node starts")
+}
+
+/// Records what the node is told, and serves metadata and state.
+struct Recorder {
+    meta: Mutex<Vec<u8>>,
+    state: Vec<u8>,
+    msgs: Sender<Vec<u8>>,
+    merges: Sender<(Vec<u8>, bool)>,
+}
+
+struct Inbox {
+    msgs: Receiver<Vec<u8>>,
+    merges: Receiver<(Vec<u8>, bool)>,
+}
+
+fn recorder(meta: &str, state: &str) -> (Arc<Recorder>, Inbox) {
+    let (msgs_tx, msgs) = crossbeam_channel::unbounded();
+    let (merges_tx, merges) = crossbeam_channel::unbounded();
+    let r = Recorder {
+        meta: Mutex::new(meta.as_bytes().to_vec()),
+        state: state.as_bytes().to_vec(),
+        msgs: msgs_tx,
+        merges: merges_tx,
+    };
+    (Arc::new(r), Inbox { msgs, merges })
+}
+
+impl Delegate for Recorder {
+    fn node_meta(&self, _limit: usize) -> Vec<u8> {
+        self.meta.lock().clone()
+    }
+    fn notify_msg(&self, msg: &[u8]) {
+        let _ = self.msgs.send(msg.to_vec());
+    }
+    fn local_state(&self, _join: bool) -> Vec<u8> {
+        self.state.clone()
+    }
+    fn merge_remote_state(&self, state: &[u8], join: bool) {
+        let _ = self.merges.send((state.to_vec(), join));
+    }
+}
+
+fn with_delegate(config: Config, delegate: Arc<Recorder>) -> Memberlist {
+    Memberlist::builder(config)
+        .delegate(delegate)
+        .build()
+        .expect("node starts")
+}
+
+/// Waits until `pred` holds for some event of `node`, returning it.
+fn wait_event(node: &Memberlist, what: &str, mut pred: impl FnMut(&Event) -> bool) -> Event {
+    let end = Instant::now() + DEADLINE;
+    let events = node.events();
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        match events.recv_timeout(left) {
+            Ok(e) if pred(&e) => return e,
+            Ok(_) => {}
+            Err(_) => panic!("{}: no {what} within {DEADLINE:?}", node.local_node().name),
+        }
+    }
+}
+
+fn wait_msg(inbox: &Receiver<Vec<u8>>, expected: &[u8]) {
+    let end = Instant::now() + DEADLINE;
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        match inbox.recv_timeout(left) {
+            Ok(m) if m == expected => return,
+            Ok(_) => {}
+            Err(_) => panic!(
+                "message {:?} not received",
+                String::from_utf8_lossy(expected)
+            ),
+        }
+    }
+}
+
+/// Waits until every node has seen a join for every name.
+fn wait_converged(nodes: &[&Memberlist]) {
+    let names: HashSet<String> = nodes.iter().map(|n| n.local_node().name).collect();
+    for node in nodes {
+        let mut seen = HashSet::new();
+        wait_event(node, "full membership", |e| {
+            if let Event::Join(n) = e {
+                seen.insert(n.name.clone());
+            }
+            seen == names
+        });
+        assert_eq!(node.num_members(), nodes.len());
+    }
+}
+
+fn addr(node: &Memberlist) -> String {
+    node.local_addr().to_string()
+}
+
+#[test]
+fn nodes_join_and_converge() {
+    let nodes: Vec<Memberlist> = (0..5).map(|i| start(config(&format!("n{i}")))).collect();
+    for n in &nodes[1..] {
+        assert_eq!(n.join(&[addr(&nodes[0])]).unwrap(), 1);
+    }
+    wait_converged(&nodes.iter().collect::<Vec<_>>());
+    let names: HashSet<String> = nodes[3].members().into_iter().map(|m| m.name).collect();
+    assert_eq!(names.len(), 5);
+}
+
+#[test]
+fn a_crashed_node_is_detected_as_failed() {
+    let a = start(config("fd-a"));
+    let b = start(config("fd-b"));
+    let c = start(config("fd-c"));
+    b.join(&[addr(&a)]).unwrap();
+    c.join(&[addr(&a)]).unwrap();
+    wait_converged(&[&a, &b, &c]);
+    let began = Instant::now();
+    c.shutdown();
+    for survivor in [&a, &b] {
+        let e = wait_event(
+            survivor,
+            "failure of fd-c",
+            |e| matches!(e, Event::Leave(n, LeaveReason::Failed) if n.name == "fd-c"),
+        );
+        assert_eq!(e.node().state, NodeState::Dead);
+    }
+    println!("crash detected by both after {:?}", began.elapsed());
+    assert_eq!(a.num_members(), 2);
+}
+
+#[test]
+fn a_graceful_leave_is_seen_as_left() {
+    let a = start(config("gl-a"));
+    let b = start(config("gl-b"));
+    b.join(&[addr(&a)]).unwrap();
+    wait_converged(&[&a, &b]);
+    b.leave(Duration::from_secs(5)).unwrap();
+    let e = wait_event(
+        &a,
+        "leave of gl-b",
+        |e| matches!(e, Event::Leave(n, _) if n.name == "gl-b"),
+    );
+    assert!(matches!(e, Event::Leave(_, LeaveReason::Left)), "{e:?}");
+    assert_eq!(a.num_members(), 1);
+    // Leaving twice is fine; the node keeps running until shut down.
+    b.leave(Duration::from_secs(1)).unwrap();
+}
+
+#[test]
+fn metadata_updates_propagate() {
+    let (da, _) = recorder("v1", "");
+    let a = with_delegate(config("md-a"), Arc::clone(&da));
+    let b = start(config("md-b"));
+    b.join(&[addr(&a)]).unwrap();
+    wait_converged(&[&a, &b]);
+    let seen = b.members().into_iter().find(|m| m.name == "md-a").unwrap();
+    assert_eq!(seen.meta, b"v1");
+    *da.meta.lock() = b"v2".to_vec();
+    a.update_node(Duration::from_secs(5)).unwrap();
+    let e = wait_event(
+        &b,
+        "metadata update",
+        |e| matches!(e, Event::Update(n) if n.name == "md-a"),
+    );
+    assert_eq!(e.node().meta, b"v2");
+}
+
+#[test]
+fn best_effort_and_reliable_messages_arrive() {
+    let (da, inbox) = recorder("", "");
+    let a = with_delegate(config("msg-a"), da);
+    let b = start(config("msg-b"));
+    b.join(&[addr(&a)]).unwrap();
+    wait_converged(&[&a, &b]);
+    let target = b.members().into_iter().find(|m| m.name == "msg-a").unwrap();
+    b.send_reliable(&target, b"reliable").unwrap();
+    wait_msg(&inbox.msgs, b"reliable");
+    b.send_best_effort(&target, b"best-effort").unwrap();
+    wait_msg(&inbox.msgs, b"best-effort");
+    b.send_to_address(a.local_addr(), b"by-address").unwrap();
+    wait_msg(&inbox.msgs, b"by-address");
+    // A reliable message to a node that is gone fails with an error.
+    a.shutdown();
+    assert!(matches!(
+        b.send_reliable(&target, b"lost"),
+        Err(Error::Delivery(_))
+    ));
+}
+
+#[test]
+fn broadcasts_reach_every_node() {
+    let mut inboxes = Vec::new();
+    let mut nodes = Vec::new();
+    for i in 0..4 {
+        let (d, inbox) = recorder("", "");
+        nodes.push(with_delegate(config(&format!("bc-{i}")), d));
+        inboxes.push(inbox);
+    }
+    for n in &nodes[1..] {
+        n.join(&[addr(&nodes[0])]).unwrap();
+    }
+    wait_converged(&nodes.iter().collect::<Vec<_>>());
+    nodes[2].broadcast(b"to everyone", None).unwrap();
+    for (i, inbox) in inboxes.iter().enumerate() {
+        if i != 2 {
+            wait_msg(&inbox.msgs, b"to everyone");
+        }
+    }
+}
+
+#[test]
+fn push_pull_exchanges_user_state_with_the_join_flag() {
+    let (da, inbox_a) = recorder("", "state-a");
+    let (db, inbox_b) = recorder("", "state-b");
+    let a = with_delegate(config("pp-a"), da);
+    let b = with_delegate(config("pp-b"), db);
+    b.join(&[addr(&a)]).unwrap();
+    let got_a = inbox_a
+        .merges
+        .recv_timeout(DEADLINE)
+        .expect("a got b's state");
+    let got_b = inbox_b
+        .merges
+        .recv_timeout(DEADLINE)
+        .expect("b got a's state");
+    assert_eq!(got_a, (b"state-b".to_vec(), true));
+    assert_eq!(got_b, (b"state-a".to_vec(), true));
+}
+
+#[test]
+fn key_rotation_under_traffic_loses_no_member() {
+    let k1 = [1u8; 16];
+    let k2 = [2u8; 32];
+    let keyed = |name: &str| config(name).with_secret_key(&k1).unwrap();
+    let mut inboxes = Vec::new();
+    let mut nodes = Vec::new();
+    for i in 0..3 {
+        let (d, inbox) = recorder("", "");
+        nodes.push(with_delegate(keyed(&format!("kr-{i}")), d));
+        inboxes.push(inbox);
+    }
+    for n in &nodes[1..] {
+        n.join(&[addr(&nodes[0])]).unwrap();
+    }
+    wait_converged(&nodes.iter().collect::<Vec<_>>());
+    let round = |label: &str| {
+        nodes[0].broadcast(label.as_bytes(), None).unwrap();
+        for inbox in &inboxes[1..] {
+            wait_msg(&inbox.msgs, label.as_bytes());
+        }
+    };
+    round("before");
+    nodes.iter().for_each(|n| n.add_key(&k2).unwrap());
+    round("added");
+    nodes.iter().for_each(|n| n.use_key(&k2).unwrap());
+    round("switched");
+    nodes.iter().for_each(|n| n.remove_key(&k1).unwrap());
+    round("removed");
+    assert!(matches!(nodes[0].remove_key(&k2), Err(Error::Keyring(_))));
+    for n in &nodes {
+        assert_eq!(n.num_members(), 3);
+        let lost = n.events().try_iter().any(|e| matches!(e, Event::Leave(..)));
+        assert!(!lost, "a member was lost during rotation");
+    }
+    // Only the new key gets in now; the old one and no key do not.
+    let newcomer = start(config("kr-new").with_secret_key(&k2).unwrap());
+    assert_eq!(newcomer.join(&[addr(&nodes[0])]).unwrap(), 1);
+    for stale in [
+        config("kr-old").with_secret_key(&k1).unwrap(),
+        config("kr-none"),
+    ] {
+        let stale = start(stale);
+        assert!(matches!(
+            stale.join(&[addr(&nodes[0])]),
+            Err(Error::JoinFailed(_))
+        ));
+    }
+}
+
+#[test]
+fn mismatched_labels_cannot_join() {
+    let a = start(config("lb-a").with_label("blue"));
+    let b = start(config("lb-b").with_label("green"));
+    let c = start(config("lb-c"));
+    let d = start(config("lb-d").with_label("blue"));
+    assert!(matches!(b.join(&[addr(&a)]), Err(Error::JoinFailed(_))));
+    assert!(matches!(c.join(&[addr(&a)]), Err(Error::JoinFailed(_))));
+    assert_eq!(d.join(&[addr(&a)]).unwrap(), 1);
+    wait_converged(&[&a, &d]);
+    assert_eq!(b.num_members(), 1);
+    assert_eq!(c.num_members(), 1);
+}
+
+#[test]
+fn cidr_allow_list_keeps_outsiders_out() {
+    let mut strict = config("cidr-a");
+    strict.cidrs_allowed = vec!["10.0.0.0/8".parse().unwrap()];
+    let a = start(strict);
+    let b = start(config("cidr-b"));
+    // The exchange itself works, but a refuses to admit b's address.
+    assert_eq!(b.join(&[addr(&a)]).unwrap(), 1);
+    let end = Instant::now() + DEADLINE;
+    while !a
+        .stats()
+        .protocol
+        .dropped
+        .contains_key("address not allowed")
+    {
+        assert!(Instant::now() < end, "a never refused b");
+        std::thread::yield_now();
+    }
+    assert_eq!(a.num_members(), 1);
+    assert!(a.members().iter().all(|m| m.name != "cidr-b"));
+}
+
+#[test]
+fn ipv6_cluster() {
+    let v6 = |name: &str| config(name).with_bind_addr(IpAddr::from([0, 0, 0, 0, 0, 0, 0, 1]));
+    let a = match Memberlist::create(v6("v6-a")) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("SKIPPED ipv6_cluster: cannot bind [::1] here: {e}");
+            return;
+        }
+    };
+    let b = start(v6("v6-b"));
+    let target = format!("[::1]:{}", a.local_addr().port());
+    assert_eq!(b.join(&[target.as_str()]).unwrap(), 1);
+    wait_converged(&[&a, &b]);
+    assert!(b.members().iter().all(|m| m.addr.is_ipv6()));
+}
+
+#[test]
+fn joining_nothing_reachable_fails_with_every_reason() {
+    let a = start(config("nj-a"));
+    // A port nobody listens on, and an unresolvable name.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    match a.join(&[
+        format!("127.0.0.1:{port}"),
+        "no-such-host.invalid".to_owned(),
+    ]) {
+        Err(Error::JoinFailed(errors)) => assert_eq!(errors.len(), 2, "{errors:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(a.join(&["/x"]), Err(Error::JoinFailed(_))));
+    assert_eq!(a.join::<&str>(&[]).unwrap(), 0);
+}
