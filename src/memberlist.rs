@@ -206,6 +206,8 @@ impl Builder {
             send_errors: AtomicU64::new(0),
             waiters: Mutex::new(Waiters::default()),
             clock,
+            #[cfg(feature = "metrics")]
+            published: Mutex::new(None),
         });
         node.refresh_codec(&node.machine.lock());
         transport.start(IncomingSink {
@@ -467,12 +469,7 @@ impl Memberlist {
 
     /// A snapshot of the counters.
     pub fn stats(&self) -> NodeStats {
-        NodeStats {
-            protocol: self.node.machine.lock().stats(),
-            events_dropped: self.node.events_dropped.load(Ordering::Relaxed),
-            incoming_dropped: self.node.incoming_dropped.load(Ordering::Relaxed),
-            send_errors: self.node.send_errors.load(Ordering::Relaxed),
-        }
+        self.node.stats()
     }
 
     /// Re-reads the delegate's metadata and advertises it, waiting up to

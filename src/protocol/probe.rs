@@ -250,7 +250,7 @@ impl Membership {
         req: IndirectPing,
     ) {
         let port = if req.port == 0 || self.config.protocol_version < 2 {
-            self.local_addr.port()
+            self.config.bind_port
         } else {
             req.port
         };

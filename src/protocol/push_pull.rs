@@ -243,7 +243,7 @@ impl Membership {
         let mut records = remote.nodes;
         for r in &mut records {
             if r.port == 0 || self.config.protocol_version < 2 {
-                r.port = self.local_addr.port();
+                r.port = self.config.bind_port;
             }
         }
         self.verify_protocol(&records)?;

@@ -52,7 +52,7 @@ impl Membership {
             return;
         }
         if a.port == 0 || self.config.protocol_version < 2 {
-            a.port = self.local_addr.port();
+            a.port = self.config.bind_port;
         }
         // An address that is not an IP cannot be probed; Go would add it
         // and fail every send, we refuse it up front.

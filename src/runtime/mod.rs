@@ -12,6 +12,8 @@
 //! node's state machine under a lock and waits on plain channels.
 
 mod memory;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod net;
 pub(crate) mod node;
 mod transport;

@@ -35,6 +35,9 @@ pub(crate) struct RunningNode {
     pub(crate) send_errors: AtomicU64,
     pub(crate) waiters: Mutex<Waiters>,
     pub(crate) clock: Clock,
+    /// When counters were last published (feature `metrics`).
+    #[cfg(feature = "metrics")]
+    pub(crate) published: Mutex<Option<Instant>>,
 }
 
 impl RunningNode {
@@ -95,6 +98,37 @@ impl RunningNode {
 
     pub(crate) fn on_timeout(&self, now: Instant) {
         self.with_machine(|m, _| m.handle_timeout(now));
+        #[cfg(feature = "metrics")]
+        self.publish_metrics(now);
+    }
+
+    /// The node's counters, the protocol's and the runtime's.
+    pub(crate) fn stats(&self) -> crate::memberlist::NodeStats {
+        crate::memberlist::NodeStats {
+            protocol: self.machine.lock().stats(),
+            events_dropped: self.events_dropped.load(Ordering::Relaxed),
+            incoming_dropped: self.incoming_dropped.load(Ordering::Relaxed),
+            send_errors: self.send_errors.load(Ordering::Relaxed),
+        }
+    }
+
+    #[cfg(feature = "metrics")]
+    fn publish_metrics(&self, now: Instant) {
+        {
+            let mut last = self.published.lock();
+            if last.is_some_and(|t| {
+                now.saturating_duration_since(t) < std::time::Duration::from_secs(1)
+            }) {
+                return;
+            }
+            *last = Some(now);
+        }
+        let stats = self.stats();
+        let (name, members, health) = {
+            let m = self.machine.lock();
+            (m.name().to_owned(), m.num_members(), m.health_score())
+        };
+        super::metrics::publish(&name, &stats, members, health);
     }
 
     pub(crate) fn on_incoming(&self, now: Instant, incoming: Incoming) {
