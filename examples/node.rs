@@ -57,7 +57,7 @@ use swimlist::{
 
 const USAGE: &str = "usage: node [--name N] [--bind IP] [--port P] [--join H:P,H:P,...]
             [--config lan|local|wan] [--key B64] [--keys B64,B64,...] [--label L]
-            [--compression none|lzw|lz4] [--meta S] [--state S]
+            [--compression none|lzw|lz4] [--meta S] [--state S] [--protocol V]
   --name N         node name (default: the host name)
   --bind IP        address to bind (default 127.0.0.1)
   --port P         port to bind, 0 for any (default 0)
@@ -69,8 +69,10 @@ const USAGE: &str = "usage: node [--name N] [--bind IP] [--port P] [--join H:P,H
   --compression C  none, lzw or lz4 (default lzw)
   --meta S         node metadata (at most 512 bytes)
   --state S        user state sent in push/pull exchanges
+  --protocol V     protocol version spoken, 1-5 (default 2; 1 = encryption v0)
 commands on stdin: members | broadcast TEXT | send NAME TEXT | sendbe NAME TEXT
-                   | meta TEXT | leave | stats | shutdown
+                   | meta TEXT | addkey B64 | usekey B64 | removekey B64
+                   | leave | stats | shutdown
 log level: SWIMLIST_LOG=error|warn|info|debug (default warn)";
 
 /// Most metadata bytes a node may advertise (as Go's `MetaMaxSize`).
@@ -163,17 +165,9 @@ fn parse_args(args: Vec<String>) -> Result<Option<Options>, String> {
     let mut keys: Vec<Vec<u8>> = Vec::new();
     let mut label = String::new();
     let mut compression = None;
+    let mut protocol: Option<u8> = None;
     let mut meta = Vec::new();
     let mut state = Vec::new();
-
-    let decode_key = |flag: &str, s: &str| -> Result<Vec<u8>, String> {
-        let bytes = BASE64
-            .decode(s.trim())
-            .map_err(|e| format!("{flag}: {s:?} is not base64: {e}"))?;
-        // Let the keyring judge the size (16, 24 or 32 bytes).
-        Keyring::with_primary(&bytes).map_err(|e| format!("{flag}: {e}"))?;
-        Ok(bytes)
-    };
 
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -199,6 +193,7 @@ fn parse_args(args: Vec<String>) -> Result<Option<Options>, String> {
             "--compression",
             "--meta",
             "--state",
+            "--protocol",
         ];
         if !known.contains(&flag.as_str()) {
             return Err(format!("unknown flag {flag:?}"));
@@ -252,6 +247,13 @@ fn parse_args(args: Vec<String>) -> Result<Option<Options>, String> {
                 meta = value.into_bytes();
             }
             "--state" => state = value.into_bytes(),
+            "--protocol" => {
+                protocol = Some(
+                    value
+                        .parse()
+                        .map_err(|_| format!("--protocol: {value:?} is not a version"))?,
+                );
+            }
             _ => unreachable!("flag checked against the known list"),
         }
     }
@@ -270,6 +272,9 @@ fn parse_args(args: Vec<String>) -> Result<Option<Options>, String> {
         .with_label(label);
     if let Some(mode) = compression {
         config = config.with_compression(mode);
+    }
+    if let Some(version) = protocol {
+        config.protocol_version = version;
     }
     // The primary key first: --key, else the first of --keys.
     let mut all_keys: Vec<Vec<u8>> = key.into_iter().collect();
@@ -408,6 +413,7 @@ fn stats_json(stats: &NodeStats) -> Value {
         "suspicions": p.suspicions,
         "refutes": p.refutes,
         "dropped": p.dropped,
+        "layers_in": p.layers_in,
         "events_dropped": stats.events_dropped,
         "incoming_dropped": stats.incoming_dropped,
         "send_errors": stats.send_errors,
@@ -464,6 +470,16 @@ fn find_member(ml: &Memberlist, name: &str) -> Result<Node, String> {
         .ok_or_else(|| format!("no member named {name:?}"))
 }
 
+/// Decodes a base64 key of a valid AES size; `what` names it in errors.
+fn decode_key(what: &str, s: &str) -> Result<Vec<u8>, String> {
+    let bytes = BASE64
+        .decode(s.trim())
+        .map_err(|e| format!("{what}: {s:?} is not base64: {e}"))?;
+    // Let the keyring judge the size (16, 24 or 32 bytes).
+    Keyring::with_primary(&bytes).map_err(|e| format!("{what}: {e}"))?;
+    Ok(bytes)
+}
+
 /// Runs one command line; `Err` is the message of a failed command.
 fn run_command(ml: &Memberlist, agent: &Agent, cmd: &str, arg: &str) -> Result<Next, String> {
     match cmd {
@@ -497,6 +513,16 @@ fn run_command(ml: &Memberlist, agent: &Agent, cmd: &str, arg: &str) -> Result<N
         "leave" => {
             ml.leave(BROADCAST_WAIT).map_err(|e| e.to_string())?;
             agent.say(json!({"ev": "left"}));
+        }
+        "addkey" | "usekey" | "removekey" => {
+            let key = decode_key(cmd, arg)?;
+            let changed = match cmd {
+                "addkey" => ml.add_key(&key),
+                "usekey" => ml.use_key(&key),
+                _ => ml.remove_key(&key),
+            };
+            changed.map_err(|e| e.to_string())?;
+            agent.say(json!({"ev": "keys", "cmd": cmd}));
         }
         "stats" => agent.say(stats_json(&ml.stats())),
         "shutdown" => return Ok(Next::Shutdown),

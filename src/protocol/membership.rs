@@ -330,6 +330,9 @@ impl Membership {
                 return;
             }
         };
+        for layer in &decoded.layers {
+            *self.stats.layers_in.entry(layer_name(layer)).or_default() += 1;
+        }
         for (message, size) in decoded.messages.into_iter().zip(decoded.message_sizes) {
             match message {
                 Ok(m) => {
@@ -787,6 +790,22 @@ fn count_out(stats: &mut Stats, payload: &[u8]) {
     match crate::wire::packet::split_compound(payload.get(1..).unwrap_or_default()) {
         Ok((parts, _)) if payload.first() == Some(&7) => parts.into_iter().for_each(count),
         _ => count(payload),
+    }
+}
+
+/// A short name for a packet layer, for the counters.
+fn layer_name(layer: &crate::wire::Layer) -> &'static str {
+    use crate::wire::Layer;
+    match layer {
+        Layer::Label(_) => "label",
+        Layer::Encryption {
+            version: EncryptionVersion::V0,
+            ..
+        } => "aes-v0",
+        Layer::Encryption { .. } => "aes-v1",
+        Layer::Crc(_) => "crc",
+        Layer::Compression { algorithm, .. } => algorithm.name(),
+        Layer::Compound { .. } => "compound",
     }
 }
 

@@ -44,6 +44,10 @@ pub struct Stats {
     pub refutes: u64,
     /// Packets or messages dropped, by reason.
     pub dropped: BTreeMap<&'static str, u64>,
+    /// Envelopes and containers of accepted packets, by kind (`label`,
+    /// `aes-v0`, `aes-v1`, `crc`, `lzw`, `lz4`, `compound`): shows what
+    /// peers actually send.
+    pub layers_in: BTreeMap<&'static str, u64>,
 }
 
 impl Stats {
