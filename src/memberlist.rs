@@ -215,6 +215,7 @@ impl Builder {
             work: runtime.work(),
             codec: Arc::clone(&node.codec),
             dropped: Arc::clone(&node.incoming_dropped),
+            queued: runtime.queued(),
         })?;
         // Deliver what creation produced (the local join event).
         node.with_machine(|_, _| ());

@@ -20,7 +20,7 @@ mod transport;
 mod worker;
 
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::{JoinHandle, ThreadId};
 
@@ -62,6 +62,7 @@ struct RuntimeInner {
     thread_ids: Vec<ThreadId>,
     next_key: AtomicU64,
     stopped: AtomicBool,
+    queued: Arc<AtomicUsize>,
 }
 
 impl Runtime {
@@ -70,9 +71,11 @@ impl Runtime {
         let clock = Clock::new();
         let (work, rx) = crossbeam_channel::bounded(WORK_QUEUE);
         let (io, event_loop) = net::event_loop()?;
+        let queued = Arc::new(AtomicUsize::new(0));
+        let for_worker = Arc::clone(&queued);
         let worker = std::thread::Builder::new()
             .name("swimlist-worker".into())
-            .spawn(move || worker::run(rx, clock))?;
+            .spawn(move || worker::run(rx, clock, for_worker))?;
         let io_thread = std::thread::Builder::new()
             .name("swimlist-io".into())
             .spawn(move || event_loop.run())?;
@@ -86,6 +89,7 @@ impl Runtime {
                 thread_ids,
                 next_key: AtomicU64::new(0),
                 stopped: AtomicBool::new(false),
+                queued,
             }),
         })
     }
@@ -111,6 +115,10 @@ impl Runtime {
 
     pub(crate) fn io(&self) -> IoHandle {
         self.inner.io.clone()
+    }
+
+    pub(crate) fn queued(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.inner.queued)
     }
 
     pub(crate) fn next_key(&self) -> u64 {

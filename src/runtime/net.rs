@@ -25,6 +25,9 @@ use crate::protocol::DialId;
 /// Largest stream accepted from a peer (a full 20 MiB encrypted frame, or a
 /// large plaintext push/pull, fits).
 const MAX_STREAM_BYTES: usize = 64 * 1024 * 1024;
+/// Most bytes all unfinished streams of one event loop may hold; a stream
+/// that would go beyond is closed, so many slow peers cannot exhaust memory.
+const MAX_BUFFERED_BYTES: usize = 256 * 1024 * 1024;
 /// Receive buffer asked of the kernel for UDP (Go asks for the same).
 const UDP_RECV_BUFFER: usize = 2 * 1024 * 1024;
 const WAKER: Token = Token(0);
@@ -80,6 +83,7 @@ pub(crate) fn event_loop() -> io::Result<(IoHandle, EventLoop)> {
         conns: HashMap::new(),
         next_token: 1,
         buf: vec![0; 65_536],
+        buffered: 0,
     };
     Ok((handle, event_loop))
 }
@@ -144,6 +148,8 @@ pub(crate) struct EventLoop {
     conns: HashMap<Token, Conn>,
     next_token: usize,
     buf: Vec<u8>,
+    /// Bytes held in the read buffers of all connections.
+    buffered: usize,
 }
 
 impl EventLoop {
@@ -180,11 +186,7 @@ impl EventLoop {
                         let node = *node;
                         self.accept(node);
                     }
-                    Some(Source::Conn) => {
-                        if let Next::Close = self.conn_ready(token) {
-                            self.close(token);
-                        }
-                    }
+                    Some(Source::Conn) => self.drive(token),
                     None => {}
                 }
             }
@@ -270,10 +272,7 @@ impl EventLoop {
             .map(|(t, _)| *t)
             .collect();
         for t in tokens {
-            if let Some(mut c) = self.conns.remove(&t) {
-                let _ = self.registry().deregister(&mut c.stream);
-            }
-            self.sources.remove(&t);
+            self.close(t);
         }
     }
 
@@ -409,7 +408,19 @@ impl EventLoop {
             self.close(token);
             return;
         }
-        if let Next::Close = self.conn_ready(token) {
+        self.drive(token);
+    }
+
+    /// Advances a connection, keeping the loop within its buffer budget.
+    fn drive(&mut self, token: Token) {
+        let before = self.conns.get(&token).map_or(0, |c| c.read.len());
+        let next = self.conn_ready(token);
+        let after = self.conns.get(&token).map_or(0, |c| c.read.len());
+        self.buffered = (self.buffered + after).saturating_sub(before);
+        if matches!(next, Next::Close) || self.buffered > MAX_BUFFERED_BYTES {
+            if !matches!(next, Next::Close) {
+                log::warn!("stream buffers over {MAX_BUFFERED_BYTES} bytes: closing one");
+            }
             self.close(token);
         }
     }
@@ -437,6 +448,8 @@ impl EventLoop {
                 match sink.decode_stream(&c.read, true) {
                     Ok(Some(decoded)) => {
                         c.role = Role::Accepted(Accepted::AwaitingReply);
+                        // The request is decoded: its bytes are not needed.
+                        c.read = Vec::new();
                         sink.deliver(Incoming::Stream {
                             conn,
                             message: decoded.message,
@@ -514,6 +527,7 @@ impl EventLoop {
     fn close(&mut self, token: Token) {
         self.sources.remove(&token);
         if let Some(mut c) = self.conns.remove(&token) {
+            self.buffered = self.buffered.saturating_sub(c.read.len());
             let _ = self.poll.registry().deregister(&mut c.stream);
             if let Role::Accepted(_) = c.role {
                 if let Some(n) = self.nodes.get_mut(&c.node) {

@@ -8,7 +8,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crossbeam_channel::{Sender, TrySendError};
@@ -118,15 +118,32 @@ pub struct IncomingSink {
     pub(crate) work: Sender<WorkItem>,
     pub(crate) codec: Arc<RwLock<StreamCodec>>,
     pub(crate) dropped: Arc<AtomicU64>,
+    /// Bytes of datagrams waiting for the worker, shared by the runtime.
+    pub(crate) queued: Arc<AtomicUsize>,
 }
+
+/// Most datagram bytes that may wait for the protocol worker; beyond it
+/// new datagrams are dropped (and counted), so a flood cannot grow memory.
+pub(crate) const MAX_QUEUED_BYTES: usize = 64 * 1024 * 1024;
 
 impl IncomingSink {
     /// Hands something over to the protocol worker. Returns false (and
     /// counts it) when the worker's queue is full or gone.
     pub fn deliver(&self, incoming: Incoming) -> bool {
+        let size = match &incoming {
+            Incoming::Packet { bytes, .. } => bytes.len(),
+            _ => 0,
+        };
+        let queued = self.queued.fetch_add(size, Ordering::Relaxed);
+        if queued + size > MAX_QUEUED_BYTES {
+            self.queued.fetch_sub(size, Ordering::Relaxed);
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
         match self.work.try_send(WorkItem::Incoming(self.node, incoming)) {
             Ok(()) => true,
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.queued.fetch_sub(size, Ordering::Relaxed);
                 self.dropped.fetch_add(1, Ordering::Relaxed);
                 false
             }

@@ -7,6 +7,7 @@
 //! hundreds of nodes.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -57,7 +58,7 @@ impl Schedule {
     }
 }
 
-pub(crate) fn run(rx: Receiver<WorkItem>, clock: Clock) {
+pub(crate) fn run(rx: Receiver<WorkItem>, clock: Clock, queued: Arc<AtomicUsize>) {
     let mut nodes: HashMap<u64, Arc<RunningNode>> = HashMap::new();
     let mut schedule = Schedule::default();
     loop {
@@ -86,6 +87,9 @@ pub(crate) fn run(rx: Receiver<WorkItem>, clock: Clock) {
         };
         match item {
             WorkItem::Incoming(key, incoming) => {
+                if let Incoming::Packet { bytes, .. } = &incoming {
+                    queued.fetch_sub(bytes.len(), Ordering::Relaxed);
+                }
                 if let Some(node) = nodes.get(&key) {
                     node.on_incoming(clock.now(), incoming);
                     schedule.set(key, node.next_deadline());
