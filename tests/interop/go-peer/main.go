@@ -303,8 +303,9 @@ func buildConfig(o options) (*memberlist.Config, error) {
 	conf.BindAddr = o.bind
 	conf.BindPort = o.port
 	conf.AdvertisePort = o.port
-	if o.protocol < 0 || o.protocol > 255 {
-		return nil, fmt.Errorf("--protocol %d out of range", o.protocol)
+	if o.protocol < int(memberlist.ProtocolVersionMin) || o.protocol > int(memberlist.ProtocolVersionMax) {
+		return nil, fmt.Errorf("--protocol %d is not in [%d, %d]",
+			o.protocol, memberlist.ProtocolVersionMin, memberlist.ProtocolVersionMax)
 	}
 	conf.ProtocolVersion = uint8(o.protocol)
 	conf.LogOutput = os.Stderr
