@@ -253,7 +253,24 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads any str/bin/array-of-bytes value (or nil).
+    /// Takes a complete fixstr (the form of every key Go writes and of most
+    /// values), or nothing.
+    pub(crate) fn fixstr(&mut self) -> Option<&'a [u8]> {
+        let data: &'a [u8] = self.data;
+        let m = *data.get(self.pos)?;
+        if !(0xa0..=0xbf).contains(&m) {
+            return None;
+        }
+        let start = self.pos + 1;
+        let b = data.get(start..start + usize::from(m & 0x1f))?;
+        self.pos = start + b.len();
+        Some(b)
+    }
+
     pub(crate) fn raw_bytes(&mut self, field: &'static str) -> Result<RawBytes<'a>, WireError> {
+        if let Some(b) = self.fixstr() {
+            return Ok(RawBytes::Borrowed(b));
+        }
         let f = Some(field);
         let m = self.byte(f)?;
         let n = match m {
@@ -284,8 +301,19 @@ impl<'a> Reader<'a> {
 
     /// Reads a Go `string` field.
     pub(crate) fn string(&mut self, field: &'static str) -> Result<String, WireError> {
-        let bytes = self.raw_bytes(field)?.into_vec();
-        String::from_utf8(bytes).map_err(|_| self.err(Some(field), MsgpackErrorKind::InvalidUtf8))
+        let invalid = |r: &Self| r.err(Some(field), MsgpackErrorKind::InvalidUtf8);
+        if let Some(b) = self.fixstr() {
+            return std::str::from_utf8(b)
+                .map(str::to_owned)
+                .map_err(|_| invalid(self));
+        }
+        match self.raw_bytes(field)? {
+            RawBytes::Nil => Ok(String::new()),
+            RawBytes::Borrowed(b) => std::str::from_utf8(b)
+                .map(str::to_owned)
+                .map_err(|_| invalid(self)),
+            RawBytes::Collected(v) => String::from_utf8(v).map_err(|_| invalid(self)),
+        }
     }
 
     /// Reads a map key; keys are strings in Go's encoding.
@@ -316,6 +344,19 @@ impl<'a> Reader<'a> {
 
     /// Reads an unsigned field whose Go type holds at most `max`.
     pub(crate) fn uint(&mut self, field: &'static str, max: u64) -> Result<u64, WireError> {
+        // Fast path for what Go writes: positive fixint or an unsigned
+        // marker; everything else goes through the general reader.
+        let fast = match &self.data[self.pos..] {
+            [m @ 0x00..=0x7f, ..] => Some((u64::from(*m), 1)),
+            [0xcc, a, ..] => Some((u64::from(*a), 2)),
+            [0xcd, a, b, ..] => Some((u64::from(u16::from_be_bytes([*a, *b])), 3)),
+            [0xce, a, b, c, d, ..] => Some((u64::from(u32::from_be_bytes([*a, *b, *c, *d])), 5)),
+            _ => None,
+        };
+        if let Some((v, len)) = fast.filter(|&(v, _)| v <= max) {
+            self.pos += len;
+            return Ok(v);
+        }
         let v = self.integer(field)?;
         if v < 0 || v > i128::from(max) {
             return Err(self.err(Some(field), MsgpackErrorKind::IntegerOutOfRange(v)));
@@ -406,11 +447,15 @@ pub(crate) fn read_struct<T: WireStruct>(r: &mut Reader<'_>) -> Result<T, WireEr
         StructForm::Nil => {}
         StructForm::Map(n) => {
             for _ in 0..n {
-                let key = r.key()?;
-                let index = match &key {
-                    RawBytes::Nil => None,
-                    RawBytes::Borrowed(k) => T::FIELDS.iter().position(|f| f.as_bytes() == *k),
-                    RawBytes::Collected(k) => T::FIELDS.iter().position(|f| f.as_bytes() == k),
+                let index = match r.fixstr() {
+                    Some(k) => T::FIELDS.iter().position(|f| f.as_bytes() == k),
+                    None => match r.key()? {
+                        RawBytes::Nil => None,
+                        RawBytes::Borrowed(k) => T::FIELDS.iter().position(|f| f.as_bytes() == k),
+                        RawBytes::Collected(k) => {
+                            T::FIELDS.iter().position(|f| f.as_bytes() == k.as_slice())
+                        }
+                    },
                 };
                 match index {
                     Some(i) => out.read_field(i, r)?,
