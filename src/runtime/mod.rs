@@ -6,7 +6,9 @@
 //! [`Memberlist::create`](crate::Memberlist::create) gets a runtime of its
 //! own — two threads per node, nothing else. Many nodes can share one
 //! runtime ([`Builder::runtime`](crate::Builder::runtime)), so a process can
-//! host hundreds of nodes on two threads.
+//! host many nodes on two threads (measured: 200 nodes joining at once with
+//! `local` timings use ~19% of a core; at ~300 simultaneous joins the
+//! worker falls behind the 1 s TCP timeout).
 //!
 //! No async runtime is involved: the application's handle calls into the
 //! node's state machine under a lock and waits on plain channels.
