@@ -373,3 +373,46 @@ fn joining_nothing_reachable_fails_with_every_reason() {
     assert!(matches!(a.join(&["/x"]), Err(Error::JoinFailed(_))));
     assert_eq!(a.join::<&str>(&[]).unwrap(), 0);
 }
+
+#[test]
+fn silent_streams_time_out_and_excess_streams_are_refused() {
+    use std::io::Read;
+    let mut c = config("sl-a");
+    c.tcp_timeout = Duration::from_millis(500);
+    c.max_concurrent_push_pulls = 3;
+    let a = start(c);
+    // Slow-loris peers: connect and say nothing.
+    let silent: Vec<std::net::TcpStream> = (0..5)
+        .map(|_| std::net::TcpStream::connect(a.local_addr()).unwrap())
+        .collect();
+    let began = Instant::now();
+    let readers: Vec<_> = silent
+        .into_iter()
+        .map(|mut s| {
+            std::thread::spawn(move || {
+                s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                let mut buf = [0u8; 1];
+                // The node closes without a reply: EOF (or a reset).
+                let closed = matches!(s.read(&mut buf), Ok(0) | Err(_));
+                (closed, began.elapsed())
+            })
+        })
+        .collect();
+    let mut closed_at: Vec<Duration> = readers
+        .into_iter()
+        .map(|r| {
+            let (closed, at) = r.join().unwrap();
+            assert!(closed, "a silent stream got data");
+            at
+        })
+        .collect();
+    closed_at.sort();
+    // Two were refused at once (over the cap of three), the rest closed at
+    // the stream deadline, and none lingered.
+    assert!(closed_at[1] < Duration::from_millis(400), "{closed_at:?}");
+    assert!(closed_at[4] >= Duration::from_millis(400), "{closed_at:?}");
+    assert!(closed_at[4] < Duration::from_secs(5), "{closed_at:?}");
+    // The node still serves real peers.
+    let b = start(config("sl-b"));
+    assert_eq!(b.join(&[addr(&a)]).unwrap(), 1);
+}
