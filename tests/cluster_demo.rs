@@ -6,80 +6,16 @@
 //! `cargo build --example cluster`); `cargo test --test cluster_demo` alone
 //! does not build it, so this test refuses a missing or out-of-date binary.
 
+mod example_binary;
+
 use std::io::Read;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use serde_json::Value;
 
 /// How long the demo may run before it is killed.
 const DEADLINE: Duration = Duration::from_secs(60);
-
-/// `target/<profile>/examples/cluster`, next to this test's `deps` folder.
-fn cluster_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("path of the running test binary");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test binary lives in target/<profile>/deps");
-    let bin = profile_dir
-        .join("examples")
-        .join(format!("cluster{}", std::env::consts::EXE_SUFFIX));
-    let built = std::fs::metadata(&bin)
-        .and_then(|m| m.modified())
-        .unwrap_or_else(|e| {
-            panic!(
-                "example binary {} is missing ({e}); build it with `cargo build --example cluster` \
-                 (a plain `cargo test` builds it, `cargo test --test cluster_demo` does not)",
-                bin.display()
-            )
-        });
-    if let Some(newer) = source_newer_than(&bin, built) {
-        panic!(
-            "example binary {} is older than {}; rebuild it with `cargo build --example cluster`",
-            bin.display(),
-            newer.display()
-        );
-    }
-    bin
-}
-
-/// A source file the binary was built from (as its cargo dep-info file
-/// `<binary>.d` lists them) that was modified after the build, if any.
-fn source_newer_than(bin: &Path, built: SystemTime) -> Option<PathBuf> {
-    let dep_info = std::fs::read_to_string(bin.with_extension("d")).ok()?;
-    let (_, sources) = dep_info.lines().next()?.split_once(": ")?;
-    dep_info_paths(sources).into_iter().find(|path| {
-        std::fs::metadata(path)
-            .and_then(|m| m.modified())
-            .map_or(true, |modified| modified > built)
-    })
-}
-
-/// The space-separated paths of a dep-info line (`\ ` is a space inside a
-/// path).
-fn dep_info_paths(line: &str) -> Vec<PathBuf> {
-    let mut paths = Vec::new();
-    let mut current = String::new();
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\\' && chars.peek() == Some(&' ') {
-            current.push(' ');
-            chars.next();
-        } else if c == ' ' {
-            if !current.is_empty() {
-                paths.push(PathBuf::from(std::mem::take(&mut current)));
-            }
-        } else {
-            current.push(c);
-        }
-    }
-    if !current.is_empty() {
-        paths.push(PathBuf::from(current));
-    }
-    paths
-}
 
 /// Reads a pipe to its end on a thread of its own; the text arrives on the
 /// returned channel.
@@ -95,7 +31,7 @@ fn drain(mut pipe: impl Read + Send + 'static) -> crossbeam_channel::Receiver<St
 
 #[test]
 fn six_nodes_one_crash() {
-    let mut child = Command::new(cluster_binary())
+    let mut child = Command::new(example_binary::path("cluster"))
         .args(["--nodes", "6", "--kill", "1"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

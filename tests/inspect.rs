@@ -7,10 +7,11 @@
 //! `cargo build --example inspect`); `cargo test --test inspect` alone does
 //! not build it, so these tests refuse a missing or out-of-date binary.
 
+mod example_binary;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::SystemTime;
 
 use serde_json::{json, Map, Value};
 
@@ -29,74 +30,9 @@ fn vectors_dir() -> PathBuf {
     manifest_dir().join("tests/vectors")
 }
 
-/// `target/<profile>/examples/inspect`, next to this test's `deps` folder.
-fn inspect_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("path of the running test binary");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test binary lives in target/<profile>/deps");
-    let bin = profile_dir
-        .join("examples")
-        .join(format!("inspect{}", std::env::consts::EXE_SUFFIX));
-    let built = std::fs::metadata(&bin)
-        .and_then(|m| m.modified())
-        .unwrap_or_else(|e| {
-            panic!(
-                "example binary {} is missing ({e}); build it with `cargo build --example inspect` \
-                 (a plain `cargo test` builds it, `cargo test --test inspect` does not)",
-                bin.display()
-            )
-        });
-    if let Some(newer) = source_newer_than(&bin, built) {
-        panic!(
-            "example binary {} is older than {}; rebuild it with `cargo build --example inspect`",
-            bin.display(),
-            newer.display()
-        );
-    }
-    bin
-}
-
-/// A source file the binary was built from (as its cargo dep-info file
-/// `<binary>.d` lists them) that was modified after the build, if any.
-fn source_newer_than(bin: &Path, built: SystemTime) -> Option<PathBuf> {
-    let dep_info = std::fs::read_to_string(bin.with_extension("d")).ok()?;
-    let (_, sources) = dep_info.lines().next()?.split_once(": ")?;
-    dep_info_paths(sources).into_iter().find(|path| {
-        std::fs::metadata(path)
-            .and_then(|m| m.modified())
-            .map_or(true, |modified| modified > built)
-    })
-}
-
-/// The space-separated paths of a dep-info line (`\\ ` is a space inside a
-/// path).
-fn dep_info_paths(line: &str) -> Vec<PathBuf> {
-    let mut paths = Vec::new();
-    let mut current = String::new();
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\\' && chars.peek() == Some(&' ') {
-            current.push(' ');
-            chars.next();
-        } else if c == ' ' {
-            if !current.is_empty() {
-                paths.push(PathBuf::from(std::mem::take(&mut current)));
-            }
-        } else {
-            current.push(c);
-        }
-    }
-    if !current.is_empty() {
-        paths.push(PathBuf::from(current));
-    }
-    paths
-}
-
 /// Runs the example with `args`, feeding `stdin` when given (else none).
 fn inspect(args: &[String], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(inspect_binary())
+    let mut child = Command::new(example_binary::path("inspect"))
         .args(args)
         .stdin(if stdin.is_some() {
             Stdio::piped()

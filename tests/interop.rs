@@ -9,6 +9,7 @@
 //! nftables to block UDP; it skips with a message where it cannot.
 
 mod agent;
+mod example_binary;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

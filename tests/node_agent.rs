@@ -8,6 +8,7 @@
 //! `cargo build --examples` first.
 
 mod agent;
+mod example_binary;
 
 use std::process::Command;
 

@@ -134,6 +134,26 @@ struct Conn {
     role: Role,
 }
 
+impl Conn {
+    fn new(
+        node: u64,
+        stream: TcpStream,
+        deadline: std::time::Instant,
+        write: Vec<u8>,
+        role: Role,
+    ) -> Self {
+        Conn {
+            node,
+            stream,
+            deadline,
+            read: Vec::new(),
+            write,
+            written: 0,
+            role,
+        }
+    }
+}
+
 /// What to do with a connection after handling an event.
 enum Next {
     Keep,
@@ -332,18 +352,9 @@ impl EventLoop {
                 continue;
             }
             self.sources.insert(token, Source::Conn);
-            self.conns.insert(
-                token,
-                Conn {
-                    node,
-                    stream,
-                    deadline,
-                    read: Vec::new(),
-                    write: Vec::new(),
-                    written: 0,
-                    role: Role::Accepted(Accepted::Reading),
-                },
-            );
+            let role = Role::Accepted(Accepted::Reading);
+            let conn = Conn::new(node, stream, deadline, Vec::new(), role);
+            self.conns.insert(token, conn);
         }
     }
 
@@ -368,22 +379,13 @@ impl EventLoop {
             return fail(format!("dial {}: {e}", request.to));
         }
         self.sources.insert(token, Source::Conn);
-        self.conns.insert(
-            token,
-            Conn {
-                node,
-                stream,
-                deadline: request.deadline,
-                read: Vec::new(),
-                write: request.bytes,
-                written: 0,
-                role: Role::Dialed {
-                    id: request.id,
-                    expect_reply: request.expect_reply,
-                    connected: false,
-                },
-            },
-        );
+        let role = Role::Dialed {
+            id: request.id,
+            expect_reply: request.expect_reply,
+            connected: false,
+        };
+        let conn = Conn::new(node, stream, request.deadline, request.bytes, role);
+        self.conns.insert(token, conn);
     }
 
     fn reply(&mut self, node: u64, conn: ConnId, bytes: Option<Vec<u8>>) {

@@ -17,23 +17,9 @@ use serde_json::Value;
 /// Default longest wait for any one expected line.
 pub const STEP: Duration = Duration::from_secs(8);
 
-/// The example binary next to this test's: target/<profile>/examples/node.
+/// The agent example, `target/<profile>/examples/node`.
 pub fn rust_agent() -> PathBuf {
-    let exe = std::env::current_exe().expect("cannot locate the test executable");
-    // target/<profile>/deps/node_agent-<hash>
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test executable is not in target/<profile>/deps");
-    let bin = profile_dir
-        .join("examples")
-        .join(format!("node{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "the example binary {} is missing: run `cargo build --examples` (or plain `cargo test`) first",
-        bin.display()
-    );
-    bin
+    crate::example_binary::path("node")
 }
 
 /// A running `node` process. Dropping it kills the process (so a failing
