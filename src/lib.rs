@@ -1,13 +1,39 @@
 //! swimlist: cluster membership and failure detection over gossip (SWIM with
-//! the Lifeguard extensions), wire-compatible with HashiCorp's Go
-//! `memberlist`, for plain-threaded Rust programs.
+//! the Lifeguard extensions) for Rust programs that are not async, and
+//! byte-exact interoperability with HashiCorp's Go `memberlist`.
 //!
-//! The crate is being built layer by layer. Available now:
+//! A node is a [`Memberlist`]: create it with a [`Config`] (Go's
+//! [`Config::lan`], [`Config::wan`] and [`Config::local`] presets), join a
+//! cluster through any one member, and read [`Event`]s from a
+//! `crossbeam-channel` receiver. Everything blocks; nothing needs an async
+//! runtime. Two threads run each node, or many nodes share two threads
+//! through a [`Runtime`].
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use swimlist::{Config, Event, Memberlist};
+//!
+//! let node = Memberlist::create(Config::lan().with_name("node-1"))?;
+//! node.join(&["10.0.0.2:7946"])?;
+//! while let Ok(event) = node.events().recv_timeout(Duration::from_secs(60)) {
+//!     if let Event::Leave(n, reason) = event {
+//!         println!("{} is gone ({reason:?})", n.name);
+//!     }
+//! }
+//! node.leave(Duration::from_secs(5))?;
+//! # Ok::<(), swimlist::Error>(())
+//! ```
+//!
+//! Layers, each usable on its own:
 //!
 //! * [`wire`] — byte-exact encoding and decoding of every memberlist packet
 //!   and stream, including encryption, compression and labels.
-//! * [`protocol`] — the protocol as a deterministic state machine (in
-//!   progress).
+//! * [`protocol`] — SWIM + Lifeguard as a deterministic state machine: time
+//!   and randomness in, actions out.
+//! * [`runtime`] — the threads, and the [`runtime::Transport`] trait with
+//!   real sockets and an in-memory network for tests.
+//! * The handle: [`Memberlist`], [`Config`], [`Node`], [`Event`],
+//!   [`Delegate`].
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
