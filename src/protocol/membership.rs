@@ -314,6 +314,12 @@ impl Membership {
                 Timer::ProbeDeadline(seq) => self.probe_deadline(now, seq),
                 Timer::RelayExpiry(seq) => self.relay_expiry(seq),
                 Timer::Suspicion(name) => self.suspicion_timeout(now, &name),
+                Timer::DialExpiry(id) => {
+                    if self.dials.contains_key(&id) {
+                        let lost = Err("no result from the transport".to_owned());
+                        self.handle_dial_result(now, id, lost);
+                    }
+                }
             }
         }
         self.flush_finished();
@@ -570,12 +576,17 @@ impl Membership {
         let id = DialId(self.next_id());
         self.dials.insert(id, purpose);
         self.stats.streams_out += 1;
+        let deadline = deadline.unwrap_or(now + self.config.tcp_timeout);
+        // Transports report every dial by its deadline; should a report be
+        // lost (e.g. dropped under overload), the dial still ends.
+        self.timers
+            .arm(deadline + Duration::from_secs(1), Timer::DialExpiry(id));
         self.actions.push_back(Action::Dial {
             id,
             to,
             bytes,
             expect_reply,
-            deadline: deadline.unwrap_or(now + self.config.tcp_timeout),
+            deadline,
         });
         Ok(id)
     }

@@ -2484,3 +2484,38 @@ fn join_with_labels() {
         }
     }
 }
+
+/// Not from Go: a dial whose result never comes (a transport that lost it)
+/// still ends, so a join cannot hang on it.
+#[test]
+fn a_dial_never_reported_expires() {
+    let addr: SocketAddr = "10.0.0.1:7946".parse().unwrap();
+    let config = Config::lan().with_name("lonely");
+    let timeout = config.tcp_timeout;
+    let mut m =
+        Membership::new(config, Arc::new(NoDelegate), addr, [3; 32], Instant::ZERO).unwrap();
+    while m.poll_action().is_some() {}
+    let target = JoinTarget {
+        addr: "10.0.0.2:7946".parse().unwrap(),
+        name: None,
+    };
+    let id = m.join(Instant::ZERO, &[target]);
+    assert!(matches!(m.poll_action(), Some(Action::Dial { .. })));
+    m.handle_timeout(Instant::ZERO + timeout);
+    assert!(
+        !std::iter::from_fn(|| m.poll_action()).any(|a| matches!(a, Action::JoinFinished { .. })),
+        "not before the grace period"
+    );
+    m.handle_timeout(Instant::ZERO + timeout + Duration::from_secs(2));
+    let finished = std::iter::from_fn(|| m.poll_action()).find_map(|a| match a {
+        Action::JoinFinished {
+            id: done,
+            joined,
+            errors,
+        } => Some((done, joined, errors)),
+        _ => None,
+    });
+    let (done, joined, errors) = finished.expect("the join finished");
+    assert_eq!((done, joined), (id, 0));
+    assert!(errors[0].1.contains("no result"), "{errors:?}");
+}

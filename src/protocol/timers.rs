@@ -27,6 +27,8 @@ pub(crate) enum Timer {
     RelayExpiry(u32),
     /// The suspicion of this node may have timed out.
     Suspicion(String),
+    /// A dial should have been reported by now; if not, it failed.
+    DialExpiry(super::action::DialId),
 }
 
 #[derive(Debug, Default)]
