@@ -3,7 +3,12 @@
 //!
 //! Methods are called from swimlist's protocol thread, with the node's
 //! state locked: keep them quick and never call back into the
-//! [`Memberlist`](crate) handle from inside them.
+//! [`Memberlist`](crate::Memberlist) handle from inside them.
+//!
+//! Membership events travel separately, through the channel of
+//! [`Memberlist::events`](crate::Memberlist::events), so a delegate call
+//! may be seen before the events of the same exchange (Go calls both from
+//! one goroutine: `NotifyJoin` before `MergeRemoteState`).
 
 use std::time::Duration;
 
