@@ -322,19 +322,25 @@ fn cidr_allow_list_keeps_outsiders_out() {
     strict.cidrs_allowed = vec!["10.0.0.0/8".parse().unwrap()];
     let a = start(strict);
     let b = start(config("cidr-b"));
-    // The exchange itself works, but a refuses to admit b's address.
-    assert_eq!(b.join(&[addr(&a)]).unwrap(), 1);
+    // Beyond Go (which answers the push/pull and only refuses to admit b),
+    // a refuses b's stream and datagrams outright.
+    assert!(matches!(b.join(&[addr(&a)]), Err(Error::JoinFailed(_))));
+    let refused = |a: &Memberlist| {
+        a.stats()
+            .protocol
+            .dropped
+            .get("address not allowed")
+            .copied()
+    };
+    assert!(refused(&a) >= Some(1));
+    b.send_to_address(a.local_addr(), b"let me in").unwrap();
     let end = Instant::now() + DEADLINE;
-    while !a
-        .stats()
-        .protocol
-        .dropped
-        .contains_key("address not allowed")
-    {
-        assert!(Instant::now() < end, "a never refused b");
+    while refused(&a) < Some(2) {
+        assert!(Instant::now() < end, "a never dropped b's datagram");
         std::thread::yield_now();
     }
     assert_eq!(a.num_members(), 1);
+    assert_eq!(b.num_members(), 1);
     assert!(a.members().iter().all(|m| m.name != "cidr-b"));
 }
 

@@ -328,6 +328,12 @@ impl Membership {
     /// Processes one received datagram.
     pub fn handle_packet(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
         self.stats.packets_in.add(datagram.len());
+        // Beyond Go, which filters only alive messages: with an allow-list,
+        // nothing from outside it is processed at all.
+        if !self.ip_allowed(from.ip()) {
+            self.stats.drop_for("address not allowed");
+            return;
+        }
         let decoded = match decode_packet(datagram, &self.inbound()) {
             Ok(d) => d,
             Err(e) => {
@@ -362,7 +368,7 @@ impl Membership {
             Message::Ack(a) => self.handle_ack(now, a),
             Message::Nack(n) => self.handle_nack(n.seq_no),
             Message::Alive(a) => {
-                if self.alive_packet_allowed(from, &a) {
+                if self.alive_packet_allowed(&a) {
                     self.alive_node(now, a, None, false);
                 } else {
                     self.stats.drop_for("address not allowed");
@@ -376,12 +382,11 @@ impl Membership {
         }
     }
 
-    /// Go checks the sender and the advertised address of alive packets
-    /// against the CIDR allow-list.
-    fn alive_packet_allowed(&self, from: SocketAddr, a: &Alive) -> bool {
-        self.ip_allowed(from.ip())
-            && (a.addr.is_empty()
-                || crate::node::ip_from_wire(&a.addr).is_some_and(|ip| self.ip_allowed(ip)))
+    /// Go checks the advertised address of alive packets against the CIDR
+    /// allow-list (the sender was checked on arrival).
+    fn alive_packet_allowed(&self, a: &Alive) -> bool {
+        a.addr.is_empty()
+            || crate::node::ip_from_wire(&a.addr).is_some_and(|ip| self.ip_allowed(ip))
     }
 
     pub(super) fn ip_allowed(&self, ip: std::net::IpAddr) -> bool {

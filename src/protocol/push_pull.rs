@@ -125,10 +125,19 @@ impl Membership {
         id
     }
 
-    /// Answers one stream request (everything but the reply of a stream we
-    /// dialled); returns the bytes to write back, if any.
-    pub fn handle_stream(&mut self, now: Instant, message: Message) -> Option<Vec<u8>> {
+    /// Answers one stream request from `from` (everything but the reply of
+    /// a stream we dialled); returns the bytes to write back, if any.
+    pub fn handle_stream(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        message: Message,
+    ) -> Option<Vec<u8>> {
         self.stats.streams_in += 1;
+        if !self.ip_allowed(from.ip()) {
+            self.stats.drop_for("address not allowed");
+            return None;
+        }
         let reply = match message {
             Message::Ping(p) if p.node.is_empty() || p.node == self.config.name => {
                 let ack = Message::Ack(Ack {

@@ -29,6 +29,7 @@ enum Delivery {
     },
     Request {
         to: SocketAddr,
+        from: SocketAddr,
         conn: ConnId,
         bytes: Vec<u8>,
     },
@@ -216,7 +217,12 @@ fn route(state: &mut State, d: Delivery) -> Option<(IncomingSink, Incoming)> {
             let sink = state.sinks.get(&to)?.clone()?;
             Some((sink, Incoming::Packet { from, bytes }))
         }
-        Delivery::Request { to, conn, bytes } => {
+        Delivery::Request {
+            to,
+            from,
+            conn,
+            bytes,
+        } => {
             let Some(sink) = state.sinks.get(&to).cloned().flatten() else {
                 let open = state.open.remove(&conn)?;
                 let at = Instant::now();
@@ -234,6 +240,7 @@ fn route(state: &mut State, d: Delivery) -> Option<(IncomingSink, Incoming)> {
             let incoming = match sink.decode_stream(&bytes, true) {
                 Ok(Some(decoded)) => Incoming::Stream {
                     conn,
+                    from,
                     message: decoded.message,
                 },
                 Ok(None) => Incoming::StreamError {
@@ -371,6 +378,7 @@ impl Transport for MemoryTransport {
                 at,
                 Delivery::Request {
                     to: request.to,
+                    from: dialer,
                     conn,
                     bytes: request.bytes,
                 },

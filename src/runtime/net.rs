@@ -127,6 +127,7 @@ enum Role {
 struct Conn {
     node: u64,
     stream: TcpStream,
+    peer: SocketAddr,
     deadline: std::time::Instant,
     read: Vec<u8>,
     write: Vec<u8>,
@@ -138,6 +139,7 @@ impl Conn {
     fn new(
         node: u64,
         stream: TcpStream,
+        peer: SocketAddr,
         deadline: std::time::Instant,
         write: Vec<u8>,
         role: Role,
@@ -145,6 +147,7 @@ impl Conn {
         Conn {
             node,
             stream,
+            peer,
             deadline,
             read: Vec::new(),
             write,
@@ -353,7 +356,7 @@ impl EventLoop {
             }
             self.sources.insert(token, Source::Conn);
             let role = Role::Accepted(Accepted::Reading);
-            let conn = Conn::new(node, stream, deadline, Vec::new(), role);
+            let conn = Conn::new(node, stream, peer, deadline, Vec::new(), role);
             self.conns.insert(token, conn);
         }
     }
@@ -384,7 +387,14 @@ impl EventLoop {
             expect_reply: request.expect_reply,
             connected: false,
         };
-        let conn = Conn::new(node, stream, request.deadline, request.bytes, role);
+        let conn = Conn::new(
+            node,
+            stream,
+            request.to,
+            request.deadline,
+            request.bytes,
+            role,
+        );
         self.conns.insert(token, conn);
     }
 
@@ -454,6 +464,7 @@ impl EventLoop {
                         c.read = Vec::new();
                         sink.deliver(Incoming::Stream {
                             conn,
+                            from: c.peer,
                             message: decoded.message,
                         });
                         Next::Keep

@@ -136,8 +136,12 @@ impl RunningNode {
             Incoming::Packet { from, bytes } => {
                 self.with_machine(|m, _| m.handle_packet(now, from, &bytes));
             }
-            Incoming::Stream { conn, message } => {
-                let reply = self.with_machine(|m, _| m.handle_stream(now, message));
+            Incoming::Stream {
+                conn,
+                from,
+                message,
+            } => {
+                let reply = self.with_machine(|m, _| m.handle_stream(now, from, message));
                 self.transport.reply(conn, reply);
             }
             Incoming::StreamError { conn, error } => {

@@ -37,6 +37,8 @@ pub enum Incoming {
     Stream {
         /// The connection.
         conn: ConnId,
+        /// The peer's address.
+        from: SocketAddr,
         /// The request.
         message: Message,
     },

@@ -305,9 +305,10 @@ impl Sim {
                 expect_reply,
                 deadline,
             } => {
+                let peer = self.nodes[from].addr;
                 let m = &mut self.nodes[to].m;
                 let reply = match m.decode_stream(&bytes, true) {
-                    Ok(Some(decoded)) => m.handle_stream(now, decoded.message),
+                    Ok(Some(decoded)) => m.handle_stream(now, peer, decoded.message),
                     Ok(None) => None,
                     Err(e) => m.stream_error_reply(&e),
                 };
