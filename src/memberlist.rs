@@ -46,9 +46,8 @@ pub enum Error {
     Timeout(&'static str),
     /// A reliable message could not be delivered.
     Delivery(String),
-    /// Binding to an unspecified address (0.0.0.0 or ::) needs
-    /// `advertise_addr`, or a host name that resolves to a non-loopback
-    /// address.
+    /// Bound to an unspecified address (0.0.0.0 or ::) on a host with no
+    /// usable address of that family: set `advertise_addr`.
     NoAdvertiseAddress,
     /// The node has been shut down.
     Shutdown,
@@ -234,7 +233,9 @@ impl Builder {
 }
 
 /// The address to advertise: configured, else the bound one, else (for an
-/// unspecified bind address) the host name's first non-loopback address.
+/// unspecified bind address) an address of this host: a private one first,
+/// as Go does, then any other that is neither loopback nor link-local, and
+/// as a last resort what the host name resolves to.
 fn advertise_addr(config: &Config, bound: SocketAddr) -> Result<SocketAddr, Error> {
     if let Some(ip) = config.advertise_addr {
         let ip = match ip {
@@ -249,14 +250,45 @@ fn advertise_addr(config: &Config, bound: SocketAddr) -> Result<SocketAddr, Erro
     if !bound.ip().is_unspecified() {
         return Ok(bound);
     }
-    let host = crate::config::host_name();
-    (host.as_str(), bound.port())
-        .to_socket_addrs()
-        .ok()
-        .into_iter()
-        .flatten()
-        .find(|a| !a.ip().is_loopback() && a.is_ipv4() == bound.is_ipv4())
+    let interfaces: Vec<IpAddr> = if_addrs::get_if_addrs()
+        .map(|list| list.iter().map(if_addrs::Interface::ip).collect())
+        .unwrap_or_default();
+    let by_name = || {
+        let host = crate::config::host_name();
+        (host.as_str(), bound.port())
+            .to_socket_addrs()
+            .map(|addrs| addrs.map(|a| a.ip()).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    choose_advertise_ip(&interfaces, bound.is_ipv4())
+        .or_else(|| choose_advertise_ip(&by_name(), bound.is_ipv4()))
+        .map(|ip| SocketAddr::new(ip, bound.port()))
         .ok_or(Error::NoAdvertiseAddress)
+}
+
+/// Picks the address to advertise among this host's: of the bound family,
+/// never loopback, unspecified or link-local; private ranges first.
+fn choose_advertise_ip(candidates: &[IpAddr], ipv4: bool) -> Option<IpAddr> {
+    let usable: Vec<IpAddr> = candidates
+        .iter()
+        .copied()
+        .filter(|ip| ip.is_ipv4() == ipv4 && !ip.is_loopback() && !ip.is_unspecified())
+        .filter(|ip| match ip {
+            IpAddr::V4(v4) => !v4.is_link_local(),
+            IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) != 0xfe80,
+        })
+        .collect();
+    let private = |ip: &IpAddr| match ip {
+        IpAddr::V4(v4) => {
+            v4.is_private() || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64)
+        }
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00,
+    };
+    usable
+        .iter()
+        .copied()
+        .find(private)
+        .or(usable.first().copied())
 }
 
 fn resolve_seeds(seeds: &[String], default_port: u16) -> Vec<SocketAddr> {
@@ -625,6 +657,35 @@ impl Drop for Memberlist {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn advertise_address_prefers_private_and_skips_loopback() {
+        let ips: Vec<IpAddr> = [
+            "127.0.0.1",
+            "169.254.1.1",
+            "192.0.2.2",
+            "10.1.2.3",
+            "fd00::2",
+            "fe80::1",
+            "2001:db8::1",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+        assert_eq!(
+            choose_advertise_ip(&ips, true),
+            Some("10.1.2.3".parse().unwrap())
+        );
+        assert_eq!(
+            choose_advertise_ip(&ips, false),
+            Some("fd00::2".parse().unwrap())
+        );
+        assert_eq!(
+            choose_advertise_ip(&ips[..3], true),
+            Some("192.0.2.2".parse().unwrap())
+        );
+        assert_eq!(choose_advertise_ip(&ips[..2], true), None);
+    }
 
     // Go's TestMemberList_ResolveAddr (parsing part).
     #[test]

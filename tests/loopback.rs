@@ -422,3 +422,25 @@ fn silent_streams_time_out_and_excess_streams_are_refused() {
     let b = start(config("sl-b"));
     assert_eq!(b.join(&[addr(&a)]).unwrap(), 1);
 }
+
+#[test]
+fn unspecified_bind_advertises_a_real_address() {
+    // Bound to 0.0.0.0 the node advertises one of the host's addresses (as
+    // Go picks a private IP). It stays alone: nothing is sent there.
+    let c = config("any-a").with_bind_addr(IpAddr::from([0, 0, 0, 0]));
+    match Memberlist::create(c) {
+        Ok(a) => {
+            let ip = a.local_node().addr;
+            assert!(
+                ip.is_ipv4() && !ip.is_unspecified() && !ip.is_loopback(),
+                "{ip}"
+            );
+            assert!(a.local_addr().ip().is_unspecified());
+            assert_eq!(a.local_node().port, a.local_addr().port());
+        }
+        Err(Error::NoAdvertiseAddress) => {
+            eprintln!("SKIPPED: this host has no non-loopback IPv4 address");
+        }
+        Err(e) => panic!("{e}"),
+    }
+}
