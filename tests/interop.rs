@@ -234,15 +234,10 @@ fn metadata_updates_cross_both_ways() {
 fn broadcasts_and_messages_cross_both_ways() {
     let Some(bins) = bins() else { return };
     use Side::{Go, Rust};
-    // One Go node with two Rust nodes: Go's broadcast budget (two
-    // transmissions here) reaches both.
     let mut nodes = bins.cluster("msg", &[Rust, Go, Rust], &[]);
     nodes[0].send("broadcast from rust");
     nodes[1].msg("from rust");
     nodes[2].msg("from rust");
-    nodes[1].send("broadcast from go");
-    nodes[0].msg("from go");
-    nodes[2].msg("from go");
     nodes[0].send("send msg-g1 reliable r2g");
     nodes[1].msg("reliable r2g");
     nodes[0].send("sendbe msg-g1 best-effort r2g");
@@ -254,6 +249,12 @@ fn broadcasts_and_messages_cross_both_ways() {
     for i in [0, 2] {
         assert_rust_accepted_everything(&mut nodes[i]);
     }
+    // Go v0.2.2 picks gossip targets by random sampling and sends a
+    // broadcast only a few times, so with several peers it may miss one
+    // (PROTOCOL §12, #9). With a single peer it always arrives.
+    let mut pair = bins.cluster("bcgo", &[Go, Rust], &[]);
+    pair[0].send("broadcast from go");
+    pair[1].msg("from go");
 }
 
 #[test]
@@ -358,8 +359,11 @@ fn compression_off_lzw_and_lz4_between_swimlist_nodes() {
     let Some(bins) = bins() else { return };
     use Side::{Go, Rust};
     let mut off = bins.cluster("nocomp", &[Rust, Go, Rust], &["--compression", "none"]);
-    off[1].send("broadcast plain");
+    off[1].send("sendbe nocomp-r0 plain");
     off[0].msg("plain");
+    off[0].send("broadcast uncompressed");
+    off[1].msg("uncompressed");
+    off[2].msg("uncompressed");
     assert_rust_accepted_everything(&mut off[0]);
 
     // Two swimlist nodes on LZ4 with Go nodes on LZW in one cluster.
