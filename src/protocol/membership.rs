@@ -477,6 +477,7 @@ impl Membership {
             Vec::new()
         };
         if extra.is_empty() {
+            self.count_sent(&msg);
             self.transmit(to, dest, &msg);
             return;
         }
@@ -489,6 +490,9 @@ impl Membership {
     /// Sends `parts` as compound packets of at most 255 messages each (a
     /// single message goes bare).
     pub(super) fn transmit_compounds(&mut self, to: SocketAddr, dest: &str, parts: Vec<Vec<u8>>) {
+        for part in &parts {
+            self.count_sent(part);
+        }
         for chunk in parts.chunks(crate::wire::packet::MAX_COMPOUND_PARTS) {
             if let [single] = chunk {
                 self.transmit(to, dest, single);
@@ -505,7 +509,21 @@ impl Membership {
         }
     }
 
-    /// Seals one packet payload for `dest` and hands it to the runtime.
+    /// Counts one outgoing message by its type.
+    fn count_sent(&mut self, msg: &[u8]) {
+        let name = msg
+            .first()
+            .and_then(|&t| crate::wire::MessageType::from_byte(t))
+            .map_or("unknown", |t| t.name());
+        self.stats
+            .messages_out
+            .entry(name)
+            .or_default()
+            .add(msg.len());
+    }
+
+    /// Seals one packet payload (a message or compound, already counted)
+    /// for `dest` and hands it to the runtime.
     pub(super) fn transmit(&mut self, to: SocketAddr, dest: &str, payload: &[u8]) {
         let peer = self.table.get(dest);
         let crc = peer.is_some_and(|p| p.protocol_max() >= 5);
@@ -525,7 +543,6 @@ impl Membership {
         let mut bytes = Vec::with_capacity(payload.len() + 64);
         match seal_packet(payload, &outbound, &mut bytes) {
             Ok(()) => {
-                count_out(&mut self.stats, payload);
                 self.stats.packets_out.add(bytes.len());
                 self.actions.push_back(Action::Transmit { to, bytes });
             }
@@ -611,13 +628,7 @@ impl Membership {
     /// The error reply Go sends when a stream request cannot be read; none
     /// for label problems (Go closes silently) or an empty connection.
     pub fn stream_error_reply(&mut self, error: &WireError) -> Option<Vec<u8>> {
-        if matches!(
-            error,
-            WireError::LabelMismatch { .. }
-                | WireError::LabelEmpty
-                | WireError::LabelTruncated
-                | WireError::UnexpectedLabel
-        ) {
+        if error.is_label_error() {
             return None;
         }
         let reply = Message::Err(crate::wire::ErrResp {
@@ -714,6 +725,7 @@ impl Membership {
         }
         let mut msg = Vec::with_capacity(payload.len() + 1);
         Message::User(payload.to_vec()).encode(Context::Packet, &mut msg);
+        self.count_sent(&msg);
         self.transmit(to, name, &msg);
         Ok(())
     }
@@ -794,21 +806,6 @@ impl Membership {
     }
 }
 
-/// Counts the messages inside an outgoing payload by type.
-fn count_out(stats: &mut Stats, payload: &[u8]) {
-    let mut count = |msg: &[u8]| {
-        let name = msg
-            .first()
-            .and_then(|&t| crate::wire::MessageType::from_byte(t))
-            .map_or("unknown", |t| t.name());
-        stats.messages_out.entry(name).or_default().add(msg.len());
-    };
-    match crate::wire::packet::split_compound(payload.get(1..).unwrap_or_default()) {
-        Ok((parts, _)) if payload.first() == Some(&7) => parts.into_iter().for_each(count),
-        _ => count(payload),
-    }
-}
-
 /// A short name for a packet layer, for the counters.
 fn layer_name(layer: &crate::wire::Layer) -> &'static str {
     use crate::wire::Layer;
@@ -828,10 +825,7 @@ fn layer_name(layer: &crate::wire::Layer) -> &'static str {
 /// A short, stable reason for the drop counters.
 pub(super) fn drop_reason(e: &WireError) -> &'static str {
     match e {
-        WireError::LabelMismatch { .. }
-        | WireError::LabelEmpty
-        | WireError::LabelTruncated
-        | WireError::UnexpectedLabel => "label",
+        e if e.is_label_error() => "label",
         WireError::DecryptionFailed
         | WireError::EncryptedEmpty
         | WireError::EncryptedTooShort { .. }

@@ -162,6 +162,9 @@ impl Membership {
         state.meta = new_meta;
         state.addr = a.addr;
         state.port = a.port;
+        // Go re-encodes what it relays and drops the features key, so an
+        // alive without it says nothing about capabilities: keep what the
+        // node itself (or a swimlist relay) advertised.
         if a.features != Features::NONE || is_local {
             state.features = a.features;
         }

@@ -151,6 +151,20 @@ pub enum WireError {
     Truncated,
 }
 
+impl WireError {
+    /// Whether this is a label problem (missing, malformed or mismatched
+    /// label header), on which Go closes a stream without an error reply.
+    pub fn is_label_error(&self) -> bool {
+        matches!(
+            self,
+            Self::LabelMismatch { .. }
+                | Self::LabelEmpty
+                | Self::LabelTruncated
+                | Self::UnexpectedLabel
+        )
+    }
+}
+
 impl fmt::Display for MsgpackErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
