@@ -444,3 +444,29 @@ fn unspecified_bind_advertises_a_real_address() {
         Err(e) => panic!("{e}"),
     }
 }
+
+#[test]
+fn a_large_plaintext_stream_arriving_in_pieces_is_delivered() {
+    // Large plaintext streams are not re-decoded on every read (that would
+    // let a trickling peer keep the event loop busy); a try put off must
+    // still happen once the last bytes are in.
+    let plain = |name: &str| {
+        config(name)
+            .with_compression(swimlist::CompressionMode::None)
+            .with_bind_port(0)
+    };
+    let (da, inbox) = recorder("", "");
+    let a = with_delegate(plain("big-a"), da);
+    let b = start(plain("big-b"));
+    b.join(&[addr(&a)]).unwrap();
+    wait_converged(&[&a, &b]);
+    let target = b.members().into_iter().find(|m| m.name == "big-a").unwrap();
+    let big: Vec<u8> = (0..6 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    b.send_reliable(&target, &big).unwrap();
+    let got = inbox
+        .msgs
+        .recv_timeout(DEADLINE)
+        .expect("the 6 MiB message arrives");
+    assert_eq!(got.len(), big.len());
+    assert!(got == big);
+}

@@ -28,6 +28,11 @@ const MAX_STREAM_BYTES: usize = 64 * 1024 * 1024;
 /// Most bytes all unfinished streams of one event loop may hold; a stream
 /// that would go beyond is closed, so many slow peers cannot exhaust memory.
 const MAX_BUFFERED_BYTES: usize = 256 * 1024 * 1024;
+/// Streams up to this size are decoded again on every readable event.
+const SMALL_STREAM: usize = 64 * 1024;
+/// Larger ones wait, between tries, 40 ns per byte held by all streams:
+/// re-parsing stays near 25 MB/s in total however many peers trickle.
+const RETRY_NANOS_PER_BYTE: u64 = 40;
 /// Receive buffer asked of the kernel for UDP (Go asks for the same).
 const UDP_RECV_BUFFER: usize = 2 * 1024 * 1024;
 const WAKER: Token = Token(0);
@@ -130,6 +135,10 @@ struct Conn {
     peer: SocketAddr,
     deadline: std::time::Instant,
     read: Vec<u8>,
+    /// Length of `read` at the last decode try that found it incomplete.
+    tried_len: usize,
+    /// When a skipped decode try must be made.
+    retry_at: Option<std::time::Instant>,
     write: Vec<u8>,
     written: usize,
     role: Role,
@@ -150,10 +159,45 @@ impl Conn {
             peer,
             deadline,
             read: Vec::new(),
+            tried_len: 0,
+            retry_at: None,
             write,
             written: 0,
             role,
         }
+    }
+}
+
+impl Conn {
+    /// Tries to decode what was read, unless that would re-parse a large
+    /// buffer that has barely grown. Decoding starts from the first byte each
+    /// time, so a peer trickling a large plaintext push/pull byte by byte
+    /// could otherwise keep the event loop busy re-parsing it. `None`: not
+    /// tried (a retry is scheduled).
+    fn decode(
+        &mut self,
+        sink: &IncomingSink,
+        listener: bool,
+        eof: bool,
+        buffered: usize,
+    ) -> Option<Result<Option<crate::wire::DecodedStream>, crate::wire::WireError>> {
+        let now = std::time::Instant::now();
+        let len = self.read.len();
+        let due = eof
+            || len <= SMALL_STREAM
+            || len >= self.tried_len + self.tried_len / 8
+            || self.retry_at.is_some_and(|t| now >= t);
+        if !due {
+            let wait = Duration::from_nanos(buffered as u64 * RETRY_NANOS_PER_BYTE);
+            self.retry_at.get_or_insert(now + wait);
+            return None;
+        }
+        self.retry_at = None;
+        let result = sink.decode_stream(&self.read, listener);
+        if let Ok(None) = result {
+            self.tried_len = len;
+        }
+        Some(result)
     }
 }
 
@@ -183,7 +227,7 @@ impl EventLoop {
             let timeout = self
                 .conns
                 .values()
-                .map(|c| c.deadline)
+                .map(|c| c.retry_at.map_or(c.deadline, |r| r.min(c.deadline)))
                 .min()
                 .map(|d| d.saturating_duration_since(std::time::Instant::now()));
             if let Err(e) = self.poll.poll(&mut events, timeout) {
@@ -439,6 +483,7 @@ impl EventLoop {
 
     /// Makes whatever progress a connection allows.
     fn conn_ready(&mut self, token: Token) -> Next {
+        let buffered = self.buffered;
         let Some(c) = self.conns.get_mut(&token) else {
             return Next::Keep;
         };
@@ -457,7 +502,10 @@ impl EventLoop {
                     Err(_) => return Next::Close,
                 };
                 let conn = ConnId(token.0 as u64);
-                match sink.decode_stream(&c.read, true) {
+                let Some(decoded) = c.decode(&sink, true, eof, buffered) else {
+                    return Next::Keep;
+                };
+                match decoded {
                     Ok(Some(decoded)) => {
                         c.role = Role::Accepted(Accepted::AwaitingReply);
                         // The request is decoded: its bytes are not needed.
@@ -518,7 +566,10 @@ impl EventLoop {
                     Ok(eof) => eof,
                     Err(e) => return fail(format!("read: {e}")),
                 };
-                match sink.decode_stream(&c.read, false) {
+                let Some(decoded) = c.decode(&sink, false, eof, buffered) else {
+                    return Next::Keep;
+                };
+                match decoded {
                     Ok(Some(decoded)) => {
                         sink.deliver(Incoming::DialResult {
                             id,
@@ -550,8 +601,18 @@ impl EventLoop {
         }
     }
 
-    /// Enforces `tcp_timeout` (or the dial's deadline) on every connection.
+    /// Makes the decode tries that were put off, then enforces
+    /// `tcp_timeout` (or the dial's deadline) on every connection.
     fn expire(&mut self, now: std::time::Instant) {
+        let retries: Vec<Token> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.retry_at.is_some_and(|r| r <= now))
+            .map(|(t, _)| *t)
+            .collect();
+        for token in retries {
+            self.drive(token);
+        }
         let expired: Vec<Token> = self
             .conns
             .iter()
