@@ -7,33 +7,13 @@
 
 #![no_main]
 
-use std::sync::OnceLock;
+mod inbound;
 
 use libfuzzer_sys::fuzz_target;
-use swimlist::wire::{read_stream, Inbound, Keyring};
-
-/// The key of `tests/vectors/aes`, so the seed corpus decrypts.
-const KEY: [u8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
-const LABEL: &[u8] = b"lbl-1";
-
-fn keyring() -> &'static Keyring {
-    static RING: OnceLock<Keyring> = OnceLock::new();
-    RING.get_or_init(|| Keyring::with_primary(&KEY).expect("a 16-byte key is valid"))
-}
+use swimlist::wire::read_stream;
 
 fuzz_target!(|data: &[u8]| {
-    let configs = [
-        Inbound::default(),
-        Inbound {
-            label: LABEL,
-            ..Inbound::default()
-        },
-        Inbound {
-            keyring: Some(keyring()),
-            verify_incoming: true,
-            ..Inbound::default()
-        },
-    ];
+    let configs = inbound::configs();
     for cfg in &configs {
         for listener in [true, false] {
             if let Ok(Some(stream)) = read_stream(data, cfg, listener) {
