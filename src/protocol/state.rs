@@ -54,6 +54,20 @@ impl Membership {
         if a.port == 0 || self.config.protocol_version < 2 {
             a.port = self.config.bind_port;
         }
+        // Gossip repeats every alive several times: news already applied
+        // (same address, no newer incarnation) is ignored by the rules below
+        // anyway, so drop it before building anything for the delegate.
+        // (Go would still show it to its alive delegate.)
+        if !is_local {
+            if let Some(known) = self.table.get(&a.node) {
+                if known.addr == a.addr
+                    && known.port == a.port
+                    && a.incarnation <= known.incarnation
+                {
+                    return;
+                }
+            }
+        }
         // An address that is not an IP cannot be probed; Go would add it
         // and fail every send, we refuse it up front.
         let Some(candidate) = alive_as_node(&a) else {

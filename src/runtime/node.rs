@@ -96,10 +96,15 @@ impl RunningNode {
         self.machine.lock().poll_timeout()
     }
 
-    pub(crate) fn on_timeout(&self, now: Instant) {
-        self.with_machine(|m, _| m.handle_timeout(now));
+    /// Runs due timers; returns the next deadline (read under the same lock).
+    pub(crate) fn on_timeout(&self, now: Instant) -> Option<Instant> {
+        let next = self.with_machine(|m, _| {
+            m.handle_timeout(now);
+            m.poll_timeout()
+        });
         #[cfg(feature = "metrics")]
         self.publish_metrics(now);
+        next
     }
 
     /// The node's counters, the protocol's and the runtime's.
@@ -131,28 +136,37 @@ impl RunningNode {
         super::metrics::publish(&name, &stats, members, health);
     }
 
-    pub(crate) fn on_incoming(&self, now: Instant, incoming: Incoming) {
+    /// Handles what arrived; returns the next deadline.
+    pub(crate) fn on_incoming(&self, now: Instant, incoming: Incoming) -> Option<Instant> {
         match incoming {
-            Incoming::Packet { from, bytes } => {
-                self.with_machine(|m, _| m.handle_packet(now, from, &bytes));
-            }
+            Incoming::Packet { from, bytes } => self.with_machine(|m, _| {
+                m.handle_packet(now, from, &bytes);
+                m.poll_timeout()
+            }),
             Incoming::Stream {
                 conn,
                 from,
                 message,
             } => {
-                let reply = self.with_machine(|m, _| m.handle_stream(now, from, message));
+                let (reply, next) = self
+                    .with_machine(|m, _| (m.handle_stream(now, from, message), m.poll_timeout()));
                 self.transport.reply(conn, reply);
+                next
             }
             Incoming::StreamError { conn, error } => {
-                let reply = self.with_machine(|m, _| m.stream_error_reply(&error));
+                let (reply, next) =
+                    self.with_machine(|m, _| (m.stream_error_reply(&error), m.poll_timeout()));
                 self.transport.reply(conn, reply);
+                next
             }
             Incoming::DialResult { id, result } => {
                 if let Some(w) = self.waiters.lock().dials.remove(&id) {
                     let _ = w.send(result.as_ref().map(|_| ()).map_err(Clone::clone));
                 }
-                self.with_machine(|m, _| m.handle_dial_result(now, id, result));
+                self.with_machine(|m, _| {
+                    m.handle_dial_result(now, id, result);
+                    m.poll_timeout()
+                })
             }
         }
     }

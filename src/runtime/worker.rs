@@ -65,8 +65,7 @@ pub(crate) fn run(rx: Receiver<WorkItem>, clock: Clock, queued: Arc<AtomicUsize>
         let now = clock.now();
         while let Some(key) = schedule.pop_due(now) {
             if let Some(node) = nodes.get(&key) {
-                node.on_timeout(now);
-                schedule.set(key, node.next_deadline());
+                schedule.set(key, node.on_timeout(now));
             }
         }
         let item = match schedule.due.first() {
@@ -91,8 +90,8 @@ pub(crate) fn run(rx: Receiver<WorkItem>, clock: Clock, queued: Arc<AtomicUsize>
                     queued.fetch_sub(bytes.len(), Ordering::Relaxed);
                 }
                 if let Some(node) = nodes.get(&key) {
-                    node.on_incoming(clock.now(), incoming);
-                    schedule.set(key, node.next_deadline());
+                    let next = node.on_incoming(clock.now(), incoming);
+                    schedule.set(key, next);
                 }
             }
             WorkItem::Wake(key) => {
