@@ -298,20 +298,15 @@ fn apply(
                     "  !! {} declared {} {} while it is running (at {})",
                     members[observer].name,
                     members[s].name,
-                    match reason {
-                        LeaveReason::Failed => "failed",
-                        LeaveReason::Left => "left",
-                    },
+                    reason,
                     secs(at)
                 );
             }
         }
-        Event::Suspect(_) => {
-            if subject.is_some_and(|s| members[s].alive) {
-                record.false_suspicions += 1;
-            }
+        Event::Suspect(_) if subject.is_some_and(|s| members[s].alive) => {
+            record.false_suspicions += 1;
         }
-        Event::Update(_) | Event::Alive(_) => {}
+        _ => {}
     }
 }
 
@@ -404,7 +399,7 @@ fn run(options: &Options) -> Result<bool, String> {
                 secs(timeout)
             );
             for m in members.iter().filter(|m| m.view.len() < n) {
-                let live = m.list.num_members();
+                let live = m.list.num_members().map_err(|e| e.to_string())?;
                 let _ = write!(
                     msg,
                     "\n  {} sees {} (members(): {live})",
@@ -426,7 +421,7 @@ fn run(options: &Options) -> Result<bool, String> {
     );
     // The event streams and the membership tables must agree.
     for m in &members {
-        let live = m.list.num_members();
+        let live = m.list.num_members().map_err(|e| e.to_string())?;
         if live != n {
             return Err(format!(
                 "{}'s events announced {n} members, but members() has {live}",
@@ -555,7 +550,7 @@ fn run(options: &Options) -> Result<bool, String> {
 
     let mut stats = (0, 0, 0, 0, 0);
     for &s in &survivors {
-        let st = members[s].list.stats();
+        let st = members[s].list.stats().map_err(|e| e.to_string())?;
         stats.0 += st.protocol.suspicions;
         stats.1 += st.protocol.refutes;
         stats.2 += st.events_dropped;

@@ -51,9 +51,7 @@ use crossbeam_channel::{select, Receiver, Sender};
 use serde_json::{json, Map, Value};
 use swimlist::protocol::Traffic;
 use swimlist::wire::Keyring;
-use swimlist::{
-    CompressionMode, Config, Delegate, Event, LeaveReason, Memberlist, Node, NodeStats,
-};
+use swimlist::{CompressionMode, Config, Delegate, Event, Memberlist, Node, NodeStats};
 
 const USAGE: &str = "usage: node [--name N] [--bind IP] [--port P] [--join H:P,H:P,...]
             [--config lan|local|wan] [--key B64] [--keys B64,B64,...] [--label L]
@@ -359,18 +357,10 @@ fn node_fields(node: &Node) -> Map<String, Value> {
 }
 
 fn event_json(event: &Event) -> Value {
-    let (ev, reason) = match event {
-        Event::Join(_) => ("join", None),
-        Event::Leave(_, LeaveReason::Failed) => ("leave", Some("failed")),
-        Event::Leave(_, LeaveReason::Left) => ("leave", Some("left")),
-        Event::Update(_) => ("update", None),
-        Event::Suspect(_) => ("suspect", None),
-        Event::Alive(_) => ("alive", None),
-    };
     let mut m = node_fields(event.node());
-    m.insert("ev".into(), ev.into());
-    if let Some(reason) = reason {
-        m.insert("reason".into(), reason.into());
+    m.insert("ev".into(), event.kind().into());
+    if let Event::Leave(_, reason) = event {
+        m.insert("reason".into(), reason.to_string().into());
     }
     m.insert("t_ms".into(), json!(elapsed_ms()));
     Value::Object(m)
@@ -465,6 +455,7 @@ enum Next {
 
 fn find_member(ml: &Memberlist, name: &str) -> Result<Node, String> {
     ml.members()
+        .map_err(|e| e.to_string())?
         .into_iter()
         .find(|n| n.name == name)
         .ok_or_else(|| format!("no member named {name:?}"))
@@ -483,7 +474,7 @@ fn decode_key(what: &str, s: &str) -> Result<Vec<u8>, String> {
 /// Runs one command line; `Err` is the message of a failed command.
 fn run_command(ml: &Memberlist, agent: &Agent, cmd: &str, arg: &str) -> Result<Next, String> {
     match cmd {
-        "members" => agent.say(members_json(&ml.members())),
+        "members" => agent.say(members_json(&ml.members().map_err(|e| e.to_string())?)),
         "broadcast" => ml
             .broadcast(arg.as_bytes(), None)
             .map_err(|e| e.to_string())?,
@@ -524,7 +515,7 @@ fn run_command(ml: &Memberlist, agent: &Agent, cmd: &str, arg: &str) -> Result<N
             changed.map_err(|e| e.to_string())?;
             agent.say(json!({"ev": "keys", "cmd": cmd}));
         }
-        "stats" => agent.say(stats_json(&ml.stats())),
+        "stats" => agent.say(stats_json(&ml.stats().map_err(|e| e.to_string())?)),
         "shutdown" => return Ok(Next::Shutdown),
         _ => return Err("unknown command".to_owned()),
     }

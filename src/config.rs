@@ -22,6 +22,17 @@ pub enum CompressionMode {
     Lz4,
 }
 
+impl fmt::Display for CompressionMode {
+    /// The name [`FromStr`] reads: `none`, `lzw` or `lz4`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::None => "none",
+            Self::Lzw => "lzw",
+            Self::Lz4 => "lz4",
+        })
+    }
+}
+
 impl FromStr for CompressionMode {
     type Err = ConfigError;
     fn from_str(s: &str) -> Result<Self, ConfigError> {

@@ -48,6 +48,7 @@ pub mod wire;
 
 pub use config::{CompressionMode, Config, ConfigError, IpNet, NodePredicate};
 pub use delegate::{Delegate, NoDelegate};
-pub use memberlist::{Builder, Error, Memberlist, NodeStats};
+pub use memberlist::{Builder, Error, Lifecycle, Memberlist, Waited};
 pub use node::{Event, LeaveReason, Node, NodeState};
+pub use runtime::NodeStats;
 pub use runtime::Runtime;

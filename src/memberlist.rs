@@ -2,32 +2,41 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
-use parking_lot::{Mutex, RwLock};
+use crossbeam_channel::Receiver;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::config::{Config, ConfigError};
 use crate::delegate::{Delegate, NoDelegate};
 use crate::node::{Event, Node};
-use crate::protocol::{JoinTarget, Membership, ProtocolError, Stats};
-use crate::runtime::node::{RunningNode, Waiters};
-use crate::runtime::{IncomingSink, NetTransport, Runtime, StreamCodec, Transport, WorkItem};
+use crate::protocol::{JoinTarget, Membership, ProtocolError};
+use crate::runtime::node::{NodeParts, Reentered, RunningNode};
+use crate::runtime::{IncomingSink, NetTransport, NodeStats, Runtime, Transport, WorkItem};
 use crate::wire::KeyringError;
 
-/// Everything that can go wrong using a [`Memberlist`].
+/// Everything that can go wrong using a [`Memberlist`]. Each variant says
+/// what to do about it in its `Display`; none leaves the node changed
+/// unless its documentation says so.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// The configuration is invalid.
     Config(ConfigError),
-    /// Binding sockets or starting threads failed.
+    /// The node's sockets could not be bound.
+    Bind {
+        /// The address and port asked for.
+        addr: SocketAddr,
+        /// Why binding failed.
+        source: std::io::Error,
+    },
+    /// Starting threads or another operating-system call failed.
     Io(std::io::Error),
-    /// The protocol refused the request.
+    /// The protocol refused the request (e.g. a message too large for the
+    /// way it was to be sent).
     Protocol(ProtocolError),
     /// A keyring change was refused.
     Keyring(KeyringError),
@@ -43,24 +52,72 @@ pub enum Error {
     /// No join target could be joined; every failure, by address.
     JoinFailed(Vec<(String, String)>),
     /// Waiting for something took longer than allowed.
-    Timeout(&'static str),
+    Timeout(Waited),
     /// A reliable message could not be delivered.
     Delivery(String),
     /// Bound to an unspecified address (0.0.0.0 or ::) on a host with no
     /// usable address of that family: set `advertise_addr`.
     NoAdvertiseAddress,
+    /// Called from one of this node's delegate query hooks
+    /// ([`Delegate`] methods that return a value), which run while the
+    /// node's state is being changed; or a blocking call made from a query
+    /// hook of any node, which would wait for the thread it runs on.
+    InQueryHook {
+        /// The method called.
+        method: &'static str,
+    },
+    /// A timeout of zero was given where the call must wait for something.
+    ZeroTimeout {
+        /// The method called.
+        method: &'static str,
+    },
+    /// The node has left the cluster ([`Memberlist::leave`]); only reads,
+    /// key changes and [`Memberlist::shutdown`] remain.
+    Left,
     /// The node has been shut down.
     Shutdown,
+}
+
+/// What a call waited for when it timed out ([`Error::Timeout`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Waited {
+    /// The push/pull exchanges of a join.
+    Join,
+    /// The leave broadcast going out.
+    LeaveBroadcast,
+    /// The metadata update going out.
+    UpdateBroadcast,
+    /// A reliable message being written.
+    ReliableMessage,
+}
+
+impl fmt::Display for Waited {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Join => "the join",
+            Self::LeaveBroadcast => "the leave broadcast",
+            Self::UpdateBroadcast => "the metadata update broadcast",
+            Self::ReliableMessage => "the reliable message",
+        })
+    }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Config(e) => write!(f, "invalid configuration: {e}"),
+            Self::Bind { addr, source } => write!(
+                f,
+                "cannot bind UDP and TCP to {addr}: {source} (is the port in use? use port 0 to let the system pick one)"
+            ),
             Self::Io(e) => write!(f, "I/O error: {e}"),
             Self::Protocol(e) => e.fmt(f),
             Self::Keyring(e) => write!(f, "keyring: {e}"),
-            Self::InvalidAddress(a) => write!(f, "invalid address {a:?}"),
+            Self::InvalidAddress(a) => write!(
+                f,
+                "invalid address {a:?}: expected host, host:port, [v6]:port or name/host:port"
+            ),
             Self::Resolve { address, reason } => {
                 write!(f, "cannot resolve {address:?}: {reason}")
             }
@@ -71,10 +128,26 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
-            Self::Timeout(what) => write!(f, "timeout waiting for {what}"),
+            Self::Timeout(what) => write!(
+                f,
+                "timed out waiting for {what}: the peer may be down or the network slow; retry or raise the timeout"
+            ),
             Self::Delivery(e) => write!(f, "message not delivered: {e}"),
             Self::NoAdvertiseAddress => f.write_str(
                 "no address to advertise: set advertise_addr when binding to an unspecified address",
+            ),
+            Self::InQueryHook { method } => write!(
+                f,
+                "{method} cannot be called from a delegate query hook (node_meta, get_broadcasts, \
+                 local_state, notify_merge, ack_payload, notify_alive): they run while the node \
+                 is being updated; call it from a notification hook or another thread"
+            ),
+            Self::ZeroTimeout { method } => write!(
+                f,
+                "{method} needs a timeout above zero: give the longest you are willing to wait"
+            ),
+            Self::Left => f.write_str(
+                "the node has left the cluster: shut it down and create a new node to rejoin",
             ),
             Self::Shutdown => f.write_str("the node has been shut down"),
         }
@@ -85,6 +158,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Config(e) => Some(e),
+            Self::Bind { source, .. } => Some(source),
             Self::Io(e) => Some(e),
             Self::Protocol(e) => Some(e),
             Self::Keyring(e) => Some(e),
@@ -99,26 +173,31 @@ impl From<std::io::Error> for Error {
     }
 }
 
-/// Counters of a running node: the protocol's, plus what the runtime
-/// dropped.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NodeStats {
-    /// The protocol's counters.
-    pub protocol: Stats,
-    /// Events dropped because the event channel was full.
-    pub events_dropped: u64,
-    /// Incoming datagrams and stream results dropped because the protocol
-    /// worker was behind.
-    pub incoming_dropped: u64,
-    /// Datagrams the OS refused to send.
-    pub send_errors: u64,
-}
-
 /// Builds a [`Memberlist`] with a delegate, a shared runtime or a custom
 /// transport.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use swimlist::{Config, Delegate, Memberlist, Runtime};
+///
+/// struct Chat;
+/// impl Delegate for Chat {
+///     fn notify_msg(&self, msg: &[u8]) {
+///         println!("{}", String::from_utf8_lossy(msg));
+///     }
+/// }
+///
+/// let runtime = Runtime::new()?;
+/// let node = Memberlist::builder(Config::local().with_name("a"))
+///     .delegate(Arc::new(Chat))
+///     .runtime(&runtime)
+///     .build()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "a builder does nothing until `build` is called"]
 pub struct Builder {
     config: Config,
-    delegate: Arc<dyn Delegate>,
+    delegate: Option<Arc<dyn Delegate>>,
     runtime: Option<Runtime>,
     transport: Option<Arc<dyn Transport>>,
     event_capacity: usize,
@@ -134,9 +213,10 @@ impl fmt::Debug for Builder {
 }
 
 impl Builder {
-    /// The application hooks (default: none).
+    /// The application hooks (default: none). See [`Delegate`] for which
+    /// thread calls each hook and what it may call back.
     pub fn delegate(mut self, delegate: Arc<dyn Delegate>) -> Self {
-        self.delegate = delegate;
+        self.delegate = Some(delegate);
         self
     }
 
@@ -176,13 +256,19 @@ impl Builder {
         };
         let transport: Arc<dyn Transport> = match transport {
             Some(t) => t,
-            None => Arc::new(NetTransport::bind(
-                runtime.io(),
-                config.bind_addr,
-                config.bind_port,
-                config.tcp_timeout,
-                config.max_concurrent_push_pulls,
-            )?),
+            None => Arc::new(
+                NetTransport::bind(
+                    runtime.io(),
+                    config.bind_addr,
+                    config.bind_port,
+                    config.tcp_timeout,
+                    config.max_concurrent_push_pulls,
+                )
+                .map_err(|source| Error::Bind {
+                    addr: SocketAddr::new(config.bind_addr, config.bind_port),
+                    source,
+                })?,
+            ),
         };
         let bound = transport.local_addr();
         config.bind_port = bound.port();
@@ -190,25 +276,20 @@ impl Builder {
         let seeds = resolve_seeds(&config.seeds, config.bind_port);
         let seed: [u8; 32] = StdRng::from_os_rng().random();
         let clock = runtime.clock();
-        let mut machine = Membership::new(config, delegate, advertise, seed, clock.now())
+        let machine_delegate = delegate.clone().unwrap_or_else(|| Arc::new(NoDelegate));
+        let mut machine = Membership::new(config, machine_delegate, advertise, seed, clock.now())
             .map_err(Error::Protocol)?;
         machine.set_seeds(seeds);
         let (events_tx, events_rx) = crossbeam_channel::bounded(event_capacity);
-        let node = Arc::new(RunningNode {
+        let node = Arc::new(RunningNode::new(NodeParts {
             key: runtime.next_key(),
-            machine: Mutex::new(machine),
+            machine,
             transport: Arc::clone(&transport),
-            codec: Arc::new(RwLock::new(StreamCodec::default())),
             events: events_tx,
-            events_dropped: AtomicU64::new(0),
-            incoming_dropped: Arc::new(AtomicU64::new(0)),
-            send_errors: AtomicU64::new(0),
-            waiters: Mutex::new(Waiters::default()),
+            delegate,
+            notifier: runtime.notifier(),
             clock,
-            #[cfg(feature = "metrics")]
-            published: Mutex::new(None),
-        });
-        node.refresh_codec(&node.machine.lock());
+        }));
         transport.start(IncomingSink {
             node: node.key,
             work: runtime.work(),
@@ -228,6 +309,7 @@ impl Builder {
             owns_runtime,
             events: events_rx,
             shut: AtomicBool::new(false),
+            joined: AtomicBool::new(false),
         })
     }
 }
@@ -365,7 +447,51 @@ fn resolve(s: &str, default_port: u16) -> Result<Vec<JoinTarget>, Error> {
         .collect())
 }
 
-/// A running cluster member.
+/// Where a node is in its life ([`Memberlist::lifecycle`]).
+///
+/// ```text
+/// create ──► Created ──join / joined by a peer──► Joined
+///               │                                    │
+///               └────────────── leave ───────────────┴──► Left
+///                                                          │
+///   shutdown (from any state) ──────────────────────► ShutDown
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Lifecycle {
+    /// Running, and no other member known yet.
+    Created,
+    /// Running in a cluster: a join succeeded or a peer joined this node.
+    Joined,
+    /// Told the cluster it left. It still answers reads and keeps its
+    /// sockets until shut down, but sends, broadcasts, joins and metadata
+    /// updates return [`Error::Left`]: a node that left cannot rejoin
+    /// (create a new node for that, under the same name if you like).
+    Left,
+    /// Shut down: every call returns [`Error::Shutdown`], and the event
+    /// channel is closed after the node's last events.
+    ShutDown,
+}
+
+impl fmt::Display for Lifecycle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Created => "created",
+            Self::Joined => "joined",
+            Self::Left => "left",
+            Self::ShutDown => "shut down",
+        })
+    }
+}
+
+/// A running cluster member: the handle an application holds.
+///
+/// Its [life cycle](Lifecycle) is created → joined → left → shut down.
+/// Every method either does what it says or returns an [`Error`] that
+/// says why: after [`Memberlist::leave`], the calls that would talk to
+/// the cluster return [`Error::Left`]; after [`Memberlist::shutdown`],
+/// every call returns [`Error::Shutdown`] and [`Memberlist::events`]
+/// disconnects once the last events are read.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -373,11 +499,13 @@ fn resolve(s: &str, default_port: u16) -> Result<Vec<JoinTarget>, Error> {
 ///
 /// let node = Memberlist::create(Config::lan().with_name("node-1"))?;
 /// node.join(&["10.0.0.2:7946"])?;
-/// for event in node.events().iter() {
-///     println!("{event:?}");
-/// }
+/// println!("{} members", node.num_members()?);
 /// node.leave(Duration::from_secs(5))?;
 /// node.shutdown();
+/// // The channel ends after shutdown, so this loop ends.
+/// for event in node.events().iter() {
+///     println!("{event}");
+/// }
 /// # Ok::<(), swimlist::Error>(())
 /// ```
 pub struct Memberlist {
@@ -386,12 +514,14 @@ pub struct Memberlist {
     owns_runtime: bool,
     events: Receiver<Event>,
     shut: AtomicBool,
+    joined: AtomicBool,
 }
 
 impl fmt::Debug for Memberlist {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Memberlist")
-            .field("machine", &*self.node.machine.lock())
+            .field("addr", &self.local_addr())
+            .field("lifecycle", &self.lifecycle())
             .finish_non_exhaustive()
     }
 }
@@ -406,36 +536,94 @@ impl Memberlist {
     pub fn builder(config: Config) -> Builder {
         Builder {
             config,
-            delegate: Arc::new(NoDelegate),
+            delegate: None,
             runtime: None,
             transport: None,
             event_capacity: 4096,
         }
     }
 
-    fn check_running(&self) -> Result<(), Error> {
+    /// Runs `f` on the state machine, unless the node is shut down or the
+    /// caller is one of its own query hooks.
+    fn machine<R>(
+        &self,
+        method: &'static str,
+        f: impl FnOnce(&mut Membership, crate::protocol::Instant) -> R,
+    ) -> Result<R, Error> {
         if self.shut.load(Ordering::SeqCst) {
             return Err(Error::Shutdown);
+        }
+        self.node
+            .try_with_machine(f)
+            .map_err(|_: Reentered| Error::InQueryHook { method })
+    }
+
+    /// As [`Memberlist::machine`], for calls that talk to the cluster:
+    /// refused once the node has left.
+    fn active_machine<R>(
+        &self,
+        method: &'static str,
+        f: impl FnOnce(&mut Membership, crate::protocol::Instant) -> R,
+    ) -> Result<R, Error> {
+        self.machine(method, |m, now| {
+            if m.has_left() {
+                return Err(Error::Left);
+            }
+            Ok(f(m, now))
+        })?
+    }
+
+    /// Refuses a blocking call from a thread that the wait would block: a
+    /// query hook runs on the protocol worker, which must answer the wait.
+    fn may_block(&self, method: &'static str) -> Result<(), Error> {
+        if RunningNode::in_any_step() || self.runtime.is_own_thread() {
+            return Err(Error::InQueryHook { method });
         }
         Ok(())
     }
 
     /// Lets the worker re-read the node's timers after an API call.
     fn wake(&self) {
-        let _ = self.runtime.work().send(WorkItem::Wake(self.node.key));
+        let _ = self.runtime.work().try_send(WorkItem::Wake(self.node.key));
     }
 
-    fn config<R>(&self, f: impl FnOnce(&Config) -> R) -> R {
-        f(self.node.machine.lock().config())
+    /// Where the node is in its life.
+    pub fn lifecycle(&self) -> Lifecycle {
+        if self.shut.load(Ordering::SeqCst) {
+            return Lifecycle::ShutDown;
+        }
+        let Ok((left, members)) = self
+            .node
+            .try_with_machine(|m, _| (m.has_left(), m.num_members()))
+        else {
+            // Inside one of its own query hooks: the node is running.
+            return if self.joined.load(Ordering::SeqCst) {
+                Lifecycle::Joined
+            } else {
+                Lifecycle::Created
+            };
+        };
+        if left {
+            Lifecycle::Left
+        } else if members > 1 || self.joined.load(Ordering::SeqCst) {
+            Lifecycle::Joined
+        } else {
+            Lifecycle::Created
+        }
     }
 
     /// Joins the cluster through the given members: `host:port`, a bare
     /// host (the local port is assumed), `[v6]:port`, or Go's `name/host:port`.
     /// Names are resolved, and every address tried. Returns how many
-    /// addresses were joined; fails only if none was.
+    /// addresses were joined; fails only if none was. Blocks for at most
+    /// `tcp_timeout` plus 5 s.
+    ///
+    /// Errors: [`Error::Left`] after [`Memberlist::leave`] (a node that
+    /// left cannot rejoin), [`Error::JoinFailed`] with every address's
+    /// failure, [`Error::Timeout`].
     pub fn join<S: AsRef<str>>(&self, existing: &[S]) -> Result<usize, Error> {
-        self.check_running()?;
-        let port = self.config(|c| c.bind_port);
+        self.may_block("join")?;
+        let port = self.machine("join", |m, _| m.config().bind_port)?;
         let mut targets = Vec::new();
         let mut errors = Vec::new();
         for s in existing {
@@ -445,207 +633,252 @@ impl Memberlist {
             }
         }
         let (tx, rx) = crossbeam_channel::bounded(1);
-        self.node.with_machine(|m, now| {
+        let wait = self.active_machine("join", |m, now| {
             let id = m.join(now, &targets);
             self.node.waiters.lock().joins.insert(id, tx);
-        });
+            m.config().tcp_timeout + Duration::from_secs(5)
+        })?;
         self.wake();
-        let wait = self.config(|c| c.tcp_timeout) + Duration::from_secs(5);
-        let (joined, failures) = rx.recv_timeout(wait).map_err(|_| Error::Timeout("join"))?;
+        let (joined, failures) = rx
+            .recv_timeout(wait)
+            .map_err(|_| Error::Timeout(Waited::Join))?;
         errors.extend(failures.into_iter().map(|(a, e)| (a.to_string(), e)));
         if joined == 0 && !existing.is_empty() {
             return Err(Error::JoinFailed(errors));
+        }
+        if joined > 0 {
+            self.joined.store(true, Ordering::SeqCst);
         }
         Ok(joined)
     }
 
     /// Membership events: joins, leaves (failed or left), metadata updates,
     /// suspicions and recoveries. Every call returns a handle to the same
-    /// stream; read it from one place.
+    /// stream; read it from one place. The channel disconnects when the
+    /// node shuts down, after its last events, so `for event in
+    /// node.events().iter()` ends then.
     pub fn events(&self) -> Receiver<Event> {
         self.events.clone()
     }
 
     /// Live members (alive or suspect), this node included.
-    pub fn members(&self) -> Vec<Node> {
-        self.node.machine.lock().members()
+    pub fn members(&self) -> Result<Vec<Node>, Error> {
+        self.machine("members", |m, _| m.members())
     }
 
     /// How many live members there are, this node included.
-    pub fn num_members(&self) -> usize {
-        self.node.machine.lock().num_members()
+    pub fn num_members(&self) -> Result<usize, Error> {
+        self.machine("num_members", |m, _| m.num_members())
     }
 
-    /// This node as the cluster sees it.
-    pub fn local_node(&self) -> Node {
-        let m = self.node.machine.lock();
-        m.local_node().unwrap_or_else(|| Node {
-            name: m.name().to_owned(),
-            addr: self.node.transport.local_addr().ip(),
-            port: self.node.transport.local_addr().port(),
-            meta: Vec::new(),
-            state: crate::NodeState::Left,
-            incarnation: 0,
-            versions: m.config().vsn(),
+    /// This node as the cluster sees it (state [`NodeState::Left`] once it
+    /// has left).
+    ///
+    /// [`NodeState::Left`]: crate::NodeState::Left
+    pub fn local_node(&self) -> Result<Node, Error> {
+        let addr = self.node.transport.local_addr();
+        self.machine("local_node", |m, _| {
+            m.local_node().unwrap_or_else(|| Node {
+                name: m.name().to_owned(),
+                addr: addr.ip(),
+                port: addr.port(),
+                meta: Vec::new(),
+                state: crate::NodeState::Left,
+                incarnation: 0,
+                versions: m.config().vsn(),
+            })
         })
     }
 
-    /// The address the node's sockets are bound to.
+    /// The address the node's sockets are bound to (still known after
+    /// shutdown).
     pub fn local_addr(&self) -> SocketAddr {
         self.node.transport.local_addr()
     }
 
     /// Lifeguard's health score: 0 is healthy.
-    pub fn health_score(&self) -> u32 {
-        self.node.machine.lock().health_score()
+    pub fn health_score(&self) -> Result<u32, Error> {
+        self.machine("health_score", |m, _| m.health_score())
     }
 
-    /// A snapshot of the counters.
-    pub fn stats(&self) -> NodeStats {
-        self.node.stats()
+    /// A snapshot of the counters. It still answers after shutdown, with
+    /// the final counts.
+    pub fn stats(&self) -> Result<NodeStats, Error> {
+        self.node
+            .stats()
+            .map_err(|_: Reentered| Error::InQueryHook { method: "stats" })
     }
 
     /// Re-reads the delegate's metadata and advertises it, waiting up to
-    /// `timeout` for the news to go out (zero waits without limit, as Go).
+    /// `timeout` (above zero) for the news to go out.
     pub fn update_node(&self, timeout: Duration) -> Result<(), Error> {
-        self.check_running()?;
+        if timeout.is_zero() {
+            return Err(Error::ZeroTimeout {
+                method: "update_node",
+            });
+        }
+        self.may_block("update_node")?;
         let (tx, rx) = crossbeam_channel::bounded(1);
-        let waiting = self.node.with_machine(|m, now| {
+        let waiting = self.active_machine("update_node", |m, now| {
             let token = m.update_node(now).map_err(Error::Protocol)?;
             if let Some(t) = token {
                 self.node.waiters.lock().broadcasts.insert(t, tx);
             }
             Ok::<_, Error>(token.is_some())
-        })?;
+        })??;
         self.wake();
         if waiting {
-            wait(&rx, timeout, "update broadcast")?;
+            wait(&rx, timeout, Waited::UpdateBroadcast)?;
         }
         Ok(())
     }
 
     /// Leaves the cluster gracefully: broadcasts that this node left and
-    /// waits up to `timeout` for it to go out (zero: without limit). The
-    /// node keeps running until [`Memberlist::shutdown`].
+    /// waits up to `timeout` (above zero) for it to go out. The node keeps
+    /// running (answering reads, refusing sends) until
+    /// [`Memberlist::shutdown`]. A second call returns [`Error::Left`].
     pub fn leave(&self, timeout: Duration) -> Result<(), Error> {
-        self.check_running()?;
+        if timeout.is_zero() {
+            return Err(Error::ZeroTimeout { method: "leave" });
+        }
+        self.may_block("leave")?;
         let (tx, rx) = crossbeam_channel::bounded(1);
-        let waiting = self.node.with_machine(|m, now| {
+        let waiting = self.active_machine("leave", |m, now| {
             let token = m.leave(now);
             if let Some(t) = token {
                 self.node.waiters.lock().broadcasts.insert(t, tx);
             }
             token.is_some()
-        });
+        })?;
         self.wake();
         if waiting {
-            wait(&rx, timeout, "leave broadcast")?;
+            wait(&rx, timeout, Waited::LeaveBroadcast)?;
         }
         Ok(())
     }
 
-    /// Sends `msg` to `node` in one datagram (no delivery guarantee).
+    /// Sends `msg` to `node` in one datagram (no delivery guarantee). The
+    /// framed datagram must fit [`MAX_DATAGRAM`](crate::protocol::MAX_DATAGRAM)
+    /// bytes (about 64 KiB), else [`ProtocolError::MessageTooLarge`].
     pub fn send_best_effort(&self, node: &Node, msg: &[u8]) -> Result<(), Error> {
-        self.check_running()?;
-        self.node
-            .with_machine(|m, _| m.send_best_effort(node.socket_addr(), &node.name, msg))
-            .map_err(Error::Protocol)
+        self.active_machine("send_best_effort", |m, _| {
+            m.send_best_effort(node.socket_addr(), &node.name, msg)
+        })?
+        .map_err(Error::Protocol)
     }
 
     /// Sends `msg` to an address in one datagram, without naming the node
-    /// (refused under `require_node_names`).
+    /// (refused under `require_node_names`). Limits as
+    /// [`Memberlist::send_best_effort`].
     pub fn send_to_address(&self, addr: SocketAddr, msg: &[u8]) -> Result<(), Error> {
-        self.check_running()?;
-        self.node
-            .with_machine(|m, _| m.send_best_effort(addr, "", msg))
+        self.active_machine("send_to_address", |m, _| m.send_best_effort(addr, "", msg))?
             .map_err(Error::Protocol)
     }
 
     /// Sends `msg` to `node` over a stream, returning once it is written.
+    /// At most 20 MiB ([`MAX_USER_MSG_BYTES`](crate::wire::MAX_USER_MSG_BYTES)),
+    /// what receivers accept; larger is [`ProtocolError::MessageTooLarge`].
     pub fn send_reliable(&self, node: &Node, msg: &[u8]) -> Result<(), Error> {
-        self.check_running()?;
+        self.may_block("send_reliable")?;
         let (tx, rx) = crossbeam_channel::bounded(1);
-        self.node.with_machine(|m, now| {
+        let wait = self.active_machine("send_reliable", |m, now| {
             let id = m
                 .send_reliable(now, node.socket_addr(), &node.name, msg)
                 .map_err(Error::Protocol)?;
             self.node.waiters.lock().dials.insert(id, tx);
-            Ok::<_, Error>(())
-        })?;
-        let wait = self.config(|c| c.tcp_timeout) + Duration::from_secs(1);
+            Ok::<_, Error>(m.config().tcp_timeout + Duration::from_secs(1))
+        })??;
+        self.wake();
         match rx.recv_timeout(wait) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(Error::Delivery(e)),
-            Err(_) => Err(Error::Timeout("reliable message")),
+            Err(_) => Err(Error::Timeout(Waited::ReliableMessage)),
         }
     }
 
     /// Queues `msg` to be broadcast to every member by gossip. A named
-    /// broadcast replaces a queued one of the same name.
+    /// broadcast replaces a queued one of the same name. It must fit one
+    /// gossip packet ([`Memberlist::max_broadcast_size`]), else
+    /// [`ProtocolError::MessageTooLarge`]: send larger data with
+    /// [`Memberlist::send_reliable`] to each member.
     pub fn broadcast(&self, msg: &[u8], name: Option<&str>) -> Result<(), Error> {
-        self.check_running()?;
-        self.node
-            .with_machine(|m, now| m.queue_broadcast(now, msg, name));
+        self.active_machine("broadcast", |m, now| m.queue_broadcast(now, msg, name))?
+            .map_err(Error::Protocol)?;
+        self.wake();
         Ok(())
+    }
+
+    /// The largest message [`Memberlist::broadcast`] takes: `udp_buffer_size`
+    /// less the framing and the envelopes (label, encryption).
+    pub fn max_broadcast_size(&self) -> Result<usize, Error> {
+        self.machine("max_broadcast_size", |m, _| m.max_broadcast_size())
     }
 
     /// Installs an encryption key (it decrypts at once; make it primary
     /// with [`Memberlist::use_key`] once every node has it).
     pub fn add_key(&self, key: &[u8]) -> Result<(), Error> {
-        self.change_keyring(|k| k.add_key(key))
+        self.change_keyring("add_key", |k| k.add_key(key))
     }
 
     /// Makes an installed key the one that encrypts.
     pub fn use_key(&self, key: &[u8]) -> Result<(), Error> {
-        self.change_keyring(|k| k.use_key(key))
+        self.change_keyring("use_key", |k| k.use_key(key))
     }
 
     /// Removes a key that is not primary.
     pub fn remove_key(&self, key: &[u8]) -> Result<(), Error> {
-        self.change_keyring(|k| k.remove_key(key))
+        self.change_keyring("remove_key", |k| k.remove_key(key))
     }
 
     fn change_keyring(
         &self,
+        method: &'static str,
         f: impl FnOnce(&mut crate::wire::Keyring) -> Result<(), KeyringError>,
     ) -> Result<(), Error> {
-        let mut m = self.node.machine.lock();
-        f(m.keyring_mut()).map_err(Error::Keyring)?;
-        self.node.refresh_codec(&m);
-        Ok(())
+        if self.shut.load(Ordering::SeqCst) {
+            return Err(Error::Shutdown);
+        }
+        self.node
+            .change_keyring(f)
+            .map_err(|_: Reentered| Error::InQueryHook { method })?
+            .map_err(Error::Keyring)
     }
 
     /// Stops the node without telling anyone (call [`Memberlist::leave`]
-    /// first for a graceful exit): closes its sockets and, if it has its
-    /// own runtime, stops and joins its threads. Idempotent.
+    /// first for a graceful exit): closes its sockets, closes the event
+    /// channel after the last events and, if it has its own runtime, stops
+    /// and joins its threads. Idempotent; may be called from any thread,
+    /// delegate hooks included.
     pub fn shutdown(&self) {
         if self.shut.swap(true, Ordering::SeqCst) {
             return;
         }
         self.node.transport.shutdown();
         let (tx, rx) = crossbeam_channel::bounded(1);
-        if self
-            .runtime
-            .work()
-            .send(WorkItem::Remove(self.node.key, tx))
-            .is_ok()
-            && !self.runtime.is_own_thread()
-        {
+        let on_worker = self.runtime.is_own_thread() || RunningNode::in_any_step();
+        let removing = if on_worker {
+            self.runtime
+                .work()
+                .try_send(WorkItem::Remove(self.node.key, tx))
+                .is_ok()
+        } else {
+            self.runtime
+                .work()
+                .send_timeout(WorkItem::Remove(self.node.key, tx), Duration::from_secs(5))
+                .is_ok()
+        };
+        if removing && !on_worker {
             let _ = rx.recv_timeout(Duration::from_secs(5));
         }
+        self.node.close_events();
         if self.owns_runtime {
             self.runtime.shutdown();
         }
     }
 }
 
-fn wait(rx: &Receiver<()>, timeout: Duration, what: &'static str) -> Result<(), Error> {
-    let result = if timeout.is_zero() {
-        rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
-    } else {
-        rx.recv_timeout(timeout)
-    };
-    result.map_err(|_| Error::Timeout(what))
+fn wait(rx: &Receiver<()>, timeout: Duration, what: Waited) -> Result<(), Error> {
+    rx.recv_timeout(timeout).map_err(|_| Error::Timeout(what))
 }
 
 impl Drop for Memberlist {

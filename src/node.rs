@@ -76,6 +76,13 @@ pub struct Node {
     pub versions: [u8; 6],
 }
 
+impl fmt::Display for Node {
+    /// `name (addr:port, state)`, e.g. `node-1 (10.0.0.1:7946, alive)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}, {})", self.name, self.socket_addr(), self.state)
+    }
+}
+
 impl Node {
     /// The address to send to.
     pub fn socket_addr(&self) -> SocketAddr {
@@ -113,6 +120,7 @@ pub(crate) fn ip_to_wire(ip: IpAddr) -> Vec<u8> {
 
 /// Why a member left the view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum LeaveReason {
     /// Declared dead by the failure detector.
     Failed,
@@ -120,8 +128,33 @@ pub enum LeaveReason {
     Left,
 }
 
-/// A membership change.
+impl fmt::Display for LeaveReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Failed => "failed",
+            Self::Left => "left",
+        })
+    }
+}
+
+/// A membership change, read from
+/// [`Memberlist::events`](crate::Memberlist::events).
+///
+/// ```no_run
+/// use swimlist::{Config, Event, LeaveReason, Memberlist};
+///
+/// let node = Memberlist::create(Config::lan().with_name("watcher"))?;
+/// for event in node.events().iter() {
+///     match event {
+///         Event::Join(n) => println!("{} joined from {}", n.name, n.socket_addr()),
+///         Event::Leave(n, LeaveReason::Failed) => println!("{} failed", n.name),
+///         other => println!("{other}"),
+///     }
+/// }
+/// # Ok::<(), swimlist::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// A node joined (or came back after being dead or left).
     Join(Node),
@@ -135,7 +168,32 @@ pub enum Event {
     Alive(Node),
 }
 
+impl fmt::Display for Event {
+    /// E.g. `join: node-1 (10.0.0.1:7946, alive)`, `leave (failed): …`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Join(n) => write!(f, "join: {n}"),
+            Self::Leave(n, reason) => write!(f, "leave ({reason}): {n}"),
+            Self::Update(n) => write!(f, "update: {n}"),
+            Self::Suspect(n) => write!(f, "suspect: {n}"),
+            Self::Alive(n) => write!(f, "alive again: {n}"),
+        }
+    }
+}
+
 impl Event {
+    /// A short name of the kind of event: `join`, `leave`, `update`,
+    /// `suspect` or `alive`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Join(_) => "join",
+            Self::Leave(..) => "leave",
+            Self::Update(_) => "update",
+            Self::Suspect(_) => "suspect",
+            Self::Alive(_) => "alive",
+        }
+    }
+
     /// The node the event is about.
     pub fn node(&self) -> &Node {
         match self {

@@ -34,7 +34,11 @@ fn cluster(
     for node in &nodes[1..] {
         assert_eq!(node.join(&[addr(0).to_string()]).unwrap(), 1);
     }
-    wait_all(&nodes, |n| n.num_members() == nodes.len(), "convergence");
+    wait_all(
+        &nodes,
+        |n| n.num_members().unwrap() == nodes.len(),
+        "convergence",
+    );
     nodes
 }
 
@@ -48,7 +52,7 @@ fn wait_all(nodes: &[Memberlist], done: impl Fn(&Memberlist) -> bool, what: &str
             assert!(
                 events.recv_timeout(left).is_ok() || done(node),
                 "{}: no {what} within {DEADLINE:?}",
-                node.local_node().name
+                node.local_node().unwrap().name
             );
         }
     }
@@ -64,10 +68,14 @@ fn partition_is_detected_and_heals_by_itself() {
     let (left, right): (Vec<SocketAddr>, Vec<SocketAddr>) =
         ((0..3).map(addr).collect(), (3..6).map(addr).collect());
     net.partition(&[&left, &right]);
-    wait_all(&nodes, |n| n.num_members() == 3, "split into halves");
+    wait_all(
+        &nodes,
+        |n| n.num_members().unwrap() == 3,
+        "split into halves",
+    );
     net.heal();
     // No rejoin call: partition healing merges the halves.
-    wait_all(&nodes, |n| n.num_members() == 6, "healing");
+    wait_all(&nodes, |n| n.num_members().unwrap() == 6, "healing");
 }
 
 #[test]
@@ -91,8 +99,11 @@ fn lossy_network_keeps_everyone_alive() {
         }
     }
     net.set_loss(0.0);
-    assert!(nodes.iter().all(|n| n.num_members() == 5));
-    let probes: u64 = nodes.iter().map(|n| n.stats().protocol.probes).sum();
+    assert!(nodes.iter().all(|n| n.num_members().unwrap() == 5));
+    let probes: u64 = nodes
+        .iter()
+        .map(|n| n.stats().unwrap().protocol.probes)
+        .sum();
     assert!(probes >= 30, "only {probes} probes in 10 s");
 }
 
@@ -102,11 +113,11 @@ fn tcp_fallback_saves_a_node_whose_udp_is_blocked() {
     let rt = Runtime::new().unwrap();
     let nodes = cluster(&net, &rt, 3, |_| {});
     net.block_udp_to(addr(2), true);
-    let before = nodes[2].stats().protocol.streams_in;
+    let before = nodes[2].stats().unwrap().protocol.streams_in;
     // Others probe node 2 about once a second each; wait until several of
     // those probes went over TCP.
     let end = Instant::now() + DEADLINE;
-    while nodes[2].stats().protocol.streams_in < before + 4 {
+    while nodes[2].stats().unwrap().protocol.streams_in < before + 4 {
         assert!(Instant::now() < end, "no TCP fallback pings reached node 2");
         let _ = nodes[2].events().recv_timeout(Duration::from_millis(100));
     }
@@ -118,7 +129,7 @@ fn tcp_fallback_saves_a_node_whose_udp_is_blocked() {
         assert!(
             !suspected,
             "{} suspected mem-2 despite TCP",
-            node.local_node().name
+            node.local_node().unwrap().name
         );
     }
 }

@@ -171,7 +171,8 @@ mod tests {
         }
         assert!(m.broadcasts.len() >= 1000);
         let news = vec![b'u'; 200];
-        m.queue_broadcast(Instant::ZERO, &news, None);
+        m.queue_broadcast(Instant::ZERO, &news, None)
+            .expect("fits a packet");
         let budget = 1400 - 2;
         let first = m.take_broadcasts(2, budget, "node-0042");
         let user: Vec<_> = first.iter().filter(|b| b[0] == 8).collect();

@@ -20,6 +20,7 @@ use super::action::{Action, DialId, JoinId, NotifyToken};
 use super::awareness::Awareness;
 use super::broadcast_queue::BroadcastQueue;
 use super::node_table::{NodeRecord, NodeTable};
+use super::notification::Notification;
 use super::stats::Stats;
 use super::suspicion::SuspicionTimer;
 use super::time::Instant;
@@ -29,9 +30,12 @@ use crate::config::{CompressionMode, Config, ConfigError};
 use crate::delegate::Delegate;
 use crate::node::{ip_to_wire, Event, Node, NodeState};
 use crate::wire::{
-    decode_packet, label::label_overhead, packet::encode_compound, read_stream, seal_packet,
-    seal_stream, Alive, Compression, Context, DecodedStream, Encryption, EncryptionVersion,
-    Features, Inbound, Message, Outbound, StreamOutbound, WireError, META_MAX_SIZE,
+    decode_packet,
+    label::label_overhead,
+    packet::{encode_compound, COMPOUND_HEADER_OVERHEAD, COMPOUND_OVERHEAD_PER_PART},
+    read_stream, seal_packet, seal_stream, Alive, Compression, Context, DecodedStream, Encryption,
+    EncryptionVersion, Features, Inbound, Message, Outbound, StreamOutbound, WireError,
+    MAX_USER_MSG_BYTES, META_MAX_SIZE,
 };
 
 /// Why an API call could not be carried out.
@@ -46,7 +50,34 @@ pub enum ProtocolError {
     NodeNameRequired,
     /// The message could not be framed (e.g. too large for a stream).
     Wire(WireError),
+    /// The message is larger than what its way of sending carries.
+    MessageTooLarge {
+        /// How it was to be sent.
+        kind: MessageKind,
+        /// Its size in bytes (for a best-effort message: the datagram it
+        /// makes, envelopes included).
+        size: usize,
+        /// The most that way carries.
+        limit: usize,
+    },
 }
+
+/// The ways of sending an application message, for
+/// [`ProtocolError::MessageTooLarge`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MessageKind {
+    /// One datagram to one node: at most [`MAX_DATAGRAM`] bytes once framed.
+    BestEffort,
+    /// A stream to one node: at most 20 MiB, what receivers accept.
+    Reliable,
+    /// Gossip: the message must fit a gossip packet (`udp_buffer_size`
+    /// less the envelopes).
+    Broadcast,
+}
+
+/// The largest UDP datagram an IPv4 socket sends.
+pub const MAX_DATAGRAM: usize = 65_507;
 
 impl std::fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -57,6 +88,24 @@ impl std::fmt::Display for ProtocolError {
             }
             Self::NodeNameRequired => f.write_str("node names are required by configuration"),
             Self::Wire(e) => write!(f, "cannot encode message: {e}"),
+            Self::MessageTooLarge { kind, size, limit } => match kind {
+                MessageKind::BestEffort => write!(
+                    f,
+                    "a best-effort message must fit one datagram of {limit} bytes once framed, \
+                     this one makes {size}: send it with send_reliable"
+                ),
+                MessageKind::Reliable => write!(
+                    f,
+                    "a reliable message is {size} bytes, receivers accept at most {limit}: \
+                     split it"
+                ),
+                MessageKind::Broadcast => write!(
+                    f,
+                    "a broadcast is {size} bytes, at most {limit} fit a gossip packet \
+                     (udp_buffer_size less envelopes): raise udp_buffer_size or send it \
+                     with send_reliable to each member"
+                ),
+            },
         }
     }
 }
@@ -149,6 +198,7 @@ pub struct Membership {
     pub(super) heal_memory: VecDeque<(String, SocketAddr, Instant)>,
     pub(super) seeds: Vec<SocketAddr>,
     pub(super) actions: VecDeque<Action>,
+    pub(super) notifications: VecDeque<Notification>,
     pub(super) stats: Stats,
 }
 
@@ -204,6 +254,7 @@ impl Membership {
             heal_memory: VecDeque::new(),
             seeds: Vec::new(),
             actions: VecDeque::new(),
+            notifications: VecDeque::new(),
             stats: Stats::default(),
         };
         m.incarnation = 1;
@@ -270,6 +321,19 @@ impl Membership {
         self.next_id
     }
 
+    /// Counts a dropped packet, message or stream by reason, and logs it
+    /// at warn (the 1st, 10th, 100th, … of each reason).
+    pub(super) fn drop_for(&mut self, reason: &'static str) {
+        let count = self.stats.drop_for(reason);
+        if super::stats::worth_logging(count) {
+            log::warn!("{}: drop ({reason}): {count} so far", self.config.name);
+        }
+    }
+
+    pub(super) fn notify(&mut self, notification: Notification) {
+        self.notifications.push_back(notification);
+    }
+
     pub(super) fn emit(&mut self, event: Event) {
         self.actions.push_back(Action::Event(event));
     }
@@ -292,9 +356,20 @@ impl Membership {
 
     // ---- driving the machine ------------------------------------------
 
-    /// The next thing for the runtime to do.
+    /// The next thing for the runtime to do. Call after every `handle_*`
+    /// call and API call, until it returns `None`.
+    #[must_use]
     pub fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
+    }
+
+    /// The next delegate call to make (user messages, remote state,
+    /// conflicts, completed pings). Call after every `handle_*` call, until
+    /// it returns `None`, and deliver each with
+    /// [`Notification::deliver`] once this machine is no longer borrowed.
+    #[must_use]
+    pub fn poll_notification(&mut self) -> Option<Notification> {
+        self.notifications.pop_front()
     }
 
     /// When [`Membership::handle_timeout`] must next be called.
@@ -331,14 +406,14 @@ impl Membership {
         // Beyond Go, which filters only alive messages: with an allow-list,
         // nothing from outside it is processed at all.
         if !self.ip_allowed(from.ip()) {
-            self.stats.drop_for("address not allowed");
+            self.drop_for("address not allowed");
             return;
         }
         let decoded = match decode_packet(datagram, &self.inbound()) {
             Ok(d) => d,
             Err(e) => {
                 log::debug!("{}: dropping packet from {from}: {e}", self.config.name);
-                self.stats.drop_for(drop_reason(&e));
+                self.drop_for(drop_reason(&e));
                 return;
             }
         };
@@ -354,7 +429,7 @@ impl Membership {
                 }
                 Err(e) => {
                     log::debug!("{}: dropping message from {from}: {e}", self.config.name);
-                    self.stats.drop_for(drop_reason(&e));
+                    self.drop_for(drop_reason(&e));
                 }
             }
         }
@@ -371,12 +446,12 @@ impl Membership {
                 if self.alive_packet_allowed(&a) {
                     self.alive_node(now, a, None, false);
                 } else {
-                    self.stats.drop_for("address not allowed");
+                    self.drop_for("address not allowed");
                 }
             }
             Message::Suspect(s) => self.suspect_node(now, s),
             Message::Dead(d) => self.dead_node(now, d, None),
-            Message::User(payload) => self.delegate.notify_msg(&payload),
+            Message::User(payload) => self.notify(Notification::Message(payload)),
             // Stream-only types never come out of the packet decoder.
             Message::PushPull(_) | Message::Err(_) => {}
         }
@@ -450,7 +525,7 @@ impl Membership {
     /// Whether a send to `dest` is allowed under `require_node_names`.
     pub(super) fn name_ok(&mut self, dest: &str) -> bool {
         if self.config.require_node_names && dest.is_empty() {
-            self.stats.drop_for("node name required");
+            self.drop_for("node name required");
             return false;
         }
         true
@@ -503,7 +578,7 @@ impl Membership {
                 Ok(()) => self.transmit(to, dest, &compound),
                 Err(e) => {
                     log::warn!("{}: cannot frame compound: {e}", self.config.name);
-                    self.stats.drop_for("unsendable compound");
+                    self.drop_for("unsendable compound");
                 }
             }
         }
@@ -525,6 +600,20 @@ impl Membership {
     /// Seals one packet payload (a message or compound, already counted)
     /// for `dest` and hands it to the runtime.
     pub(super) fn transmit(&mut self, to: SocketAddr, dest: &str, payload: &[u8]) {
+        match self.seal(dest, payload) {
+            Ok(bytes) => {
+                self.stats.packets_out.add(bytes.len());
+                self.actions.push_back(Action::Transmit { to, bytes });
+            }
+            Err(e) => {
+                log::warn!("{}: cannot seal packet: {e}", self.config.name);
+                self.drop_for("unsendable packet");
+            }
+        }
+    }
+
+    /// Wraps one packet payload in the envelopes due to `dest`.
+    fn seal(&mut self, dest: &str, payload: &[u8]) -> Result<Vec<u8>, WireError> {
         let peer = self.table.get(dest);
         let crc = peer.is_some_and(|p| p.protocol_max() >= 5);
         let compression = self.compression_for(peer);
@@ -541,16 +630,8 @@ impl Membership {
             }),
         };
         let mut bytes = Vec::with_capacity(payload.len() + 64);
-        match seal_packet(payload, &outbound, &mut bytes) {
-            Ok(()) => {
-                self.stats.packets_out.add(bytes.len());
-                self.actions.push_back(Action::Transmit { to, bytes });
-            }
-            Err(e) => {
-                log::warn!("{}: cannot seal packet: {e}", self.config.name);
-                self.stats.drop_for("unsendable packet");
-            }
-        }
+        seal_packet(payload, &outbound, &mut bytes)?;
+        Ok(bytes)
     }
 
     /// Frames one stream message. `peer` picks the compression; `dialer`
@@ -628,6 +709,8 @@ impl Membership {
     /// The error reply Go sends when a stream request cannot be read; none
     /// for label problems (Go closes silently) or an empty connection.
     pub fn stream_error_reply(&mut self, error: &WireError) -> Option<Vec<u8>> {
+        log::debug!("{}: refusing a stream: {error}", self.config.name);
+        self.drop_for(drop_reason(error));
         if error.is_label_error() {
             return None;
         }
@@ -725,8 +808,17 @@ impl Membership {
         }
         let mut msg = Vec::with_capacity(payload.len() + 1);
         Message::User(payload.to_vec()).encode(Context::Packet, &mut msg);
+        let bytes = self.seal(name, &msg).map_err(ProtocolError::Wire)?;
+        if bytes.len() > MAX_DATAGRAM {
+            return Err(ProtocolError::MessageTooLarge {
+                kind: MessageKind::BestEffort,
+                size: bytes.len(),
+                limit: MAX_DATAGRAM,
+            });
+        }
         self.count_sent(&msg);
-        self.transmit(to, name, &msg);
+        self.stats.packets_out.add(bytes.len());
+        self.actions.push_back(Action::Transmit { to, bytes });
         Ok(())
     }
 
@@ -738,6 +830,13 @@ impl Membership {
         name: &str,
         payload: &[u8],
     ) -> Result<DialId, ProtocolError> {
+        if payload.len() > MAX_USER_MSG_BYTES {
+            return Err(ProtocolError::MessageTooLarge {
+                kind: MessageKind::Reliable,
+                size: payload.len(),
+                limit: MAX_USER_MSG_BYTES,
+            });
+        }
         let msg = Message::User(payload.to_vec());
         self.dial(now, to, Some(name), &msg, Dial::UserMessage, None)
     }
@@ -745,8 +844,22 @@ impl Membership {
     /// Queues an application broadcast for every member alive now; it
     /// rides on packets to each of them until all have it (see
     /// `user_broadcasts.rs`). A named broadcast replaces a queued one with
-    /// the same name.
-    pub fn queue_broadcast(&mut self, now: Instant, payload: &[u8], name: Option<&str>) {
+    /// the same name. Refused if it cannot fit a gossip packet
+    /// ([`Membership::max_broadcast_size`]).
+    pub fn queue_broadcast(
+        &mut self,
+        now: Instant,
+        payload: &[u8],
+        name: Option<&str>,
+    ) -> Result<(), ProtocolError> {
+        let limit = self.max_broadcast_size();
+        if payload.len() > limit {
+            return Err(ProtocolError::MessageTooLarge {
+                kind: MessageKind::Broadcast,
+                size: payload.len(),
+                limit,
+            });
+        }
         let mut msg = Vec::with_capacity(payload.len() + 1);
         Message::User(payload.to_vec()).encode(Context::Packet, &mut msg);
         let recipients = self
@@ -756,6 +869,17 @@ impl Membership {
             .map(|n| n.name.clone())
             .collect();
         self.user_broadcasts.queue(name, msg, recipients, now);
+        Ok(())
+    }
+
+    /// The largest application broadcast that fits a gossip packet:
+    /// `udp_buffer_size` less the compound framing, the message type byte
+    /// and the envelopes (label, encryption).
+    pub fn max_broadcast_size(&self) -> usize {
+        let framing = COMPOUND_HEADER_OVERHEAD + COMPOUND_OVERHEAD_PER_PART + 1;
+        self.config
+            .udp_buffer_size
+            .saturating_sub(framing + self.packet_overhead(true))
     }
 
     // ---- lifecycle -------------------------------------------------------

@@ -12,6 +12,7 @@
 use std::net::SocketAddr;
 
 use super::membership::{AckHandler, Dial, Membership, Probe};
+use super::notification::Notification;
 use super::time::Instant;
 use super::timers::Timer;
 use crate::node::{ip_from_wire, ip_to_wire, NodeState};
@@ -230,7 +231,7 @@ impl Membership {
 
     pub(super) fn handle_ping(&mut self, _now: Instant, from: SocketAddr, p: Ping) {
         if !p.node.is_empty() && p.node != self.config.name {
-            self.stats.drop_for("ping for another node");
+            self.drop_for("ping for another node");
             return;
         }
         let ack = Ack {
@@ -255,7 +256,7 @@ impl Membership {
             req.port
         };
         let Some(target_ip) = ip_from_wire(&req.target) else {
-            self.stats.drop_for("invalid address");
+            self.drop_for("invalid address");
             return;
         };
         let seq = self.next_seq();
@@ -306,7 +307,7 @@ impl Membership {
                 if rtt <= self.config.probe_timeout {
                     if let Some(node) = self.table.get(&probe.target).and_then(|n| n.to_node()) {
                         let payload = ack.payload.unwrap_or_default();
-                        self.delegate.notify_ping_complete(&node, rtt, &payload);
+                        self.notify(Notification::PingComplete { node, rtt, payload });
                     }
                 }
                 self.probe_succeeded(ack.seq_no);
@@ -320,14 +321,14 @@ impl Membership {
                 .encode(Context::Packet, &mut msg);
                 self.send_message(to, &name, msg, true);
             }
-            None => self.stats.drop_for("ack for unknown sequence number"),
+            None => self.drop_for("ack for unknown sequence number"),
         }
     }
 
     pub(super) fn handle_nack(&mut self, seq: u32) {
         match self.probe.as_mut().filter(|p| p.seq == seq) {
             Some(probe) if self.acks.contains_key(&seq) => probe.nacks += 1,
-            _ => self.stats.drop_for("nack for unknown sequence number"),
+            _ => self.drop_for("nack for unknown sequence number"),
         }
     }
 }

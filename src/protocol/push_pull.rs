@@ -19,6 +19,7 @@ use rand::Rng;
 
 use super::action::{Action, DialId, JoinId};
 use super::membership::{Dial, JoinProgress, Membership, ProtocolError};
+use super::notification::Notification;
 use super::time::Instant;
 use super::timers::Timer;
 use crate::node::{ip_from_wire, Node, NodeState};
@@ -135,7 +136,7 @@ impl Membership {
     ) -> Option<Vec<u8>> {
         self.stats.streams_in += 1;
         if !self.ip_allowed(from.ip()) {
-            self.stats.drop_for("address not allowed");
+            self.drop_for("address not allowed");
             return None;
         }
         let reply = match message {
@@ -158,7 +159,7 @@ impl Membership {
             }
             Message::User(payload) => {
                 if !payload.is_empty() {
-                    self.delegate.notify_msg(&payload);
+                    self.notify(Notification::Message(payload));
                 }
                 None
             }
@@ -262,7 +263,10 @@ impl Membership {
         }
         self.merge_state(now, records);
         if !remote.user_state.is_empty() {
-            self.delegate.merge_remote_state(&remote.user_state, join);
+            self.notify(Notification::RemoteState {
+                state: remote.user_state,
+                join,
+            });
         }
         Ok(())
     }

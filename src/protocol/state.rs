@@ -8,6 +8,7 @@
 
 use super::membership::{Membership, Suspicion};
 use super::node_table::NodeRecord;
+use super::notification::Notification;
 use super::suspicion::SuspicionTimer;
 use super::time::Instant;
 use super::timers::Timer;
@@ -48,7 +49,7 @@ impl Membership {
             return;
         }
         if a.vsn.len() >= 3 && (a.vsn[0] == 0 || a.vsn[1] == 0 || a.vsn[0] > a.vsn[1]) {
-            self.stats.drop_for("invalid protocol versions");
+            self.drop_for("invalid protocol versions");
             return;
         }
         if a.port == 0 || self.config.protocol_version < 2 {
@@ -71,7 +72,7 @@ impl Membership {
         // An address that is not an IP cannot be probed; Go would add it
         // and fail every send, we refuse it up front.
         let Some(candidate) = alive_as_node(&a) else {
-            self.stats.drop_for("invalid address");
+            self.drop_for("invalid address");
             return;
         };
         if let Err(reason) = self.delegate.notify_alive(&candidate) {
@@ -87,7 +88,7 @@ impl Membership {
         match self.table.get(&a.node) {
             None => {
                 if !is_local && !self.addr_allowed(&a.addr) {
-                    self.stats.drop_for("address not allowed");
+                    self.drop_for("address not allowed");
                     return;
                 }
                 let record = NodeRecord {
@@ -105,7 +106,7 @@ impl Membership {
             }
             Some(existing) if existing.addr != a.addr || existing.port != a.port => {
                 if !self.addr_allowed(&a.addr) {
-                    self.stats.drop_for("address not allowed");
+                    self.drop_for("address not allowed");
                     return;
                 }
                 let dead_long_enough = existing.state == NodeState::Dead
@@ -130,7 +131,10 @@ impl Membership {
                         a.port
                     );
                     if let Some(existing) = existing.to_node() {
-                        self.delegate.notify_conflict(&existing, &candidate);
+                        self.notify(Notification::Conflict {
+                            existing,
+                            other: candidate,
+                        });
                     }
                     return;
                 }

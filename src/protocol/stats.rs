@@ -51,7 +51,21 @@ pub struct Stats {
 }
 
 impl Stats {
-    pub(crate) fn drop_for(&mut self, reason: &'static str) {
-        *self.dropped.entry(reason).or_default() += 1;
+    /// Counts a drop; returns the new count for its reason.
+    pub(crate) fn drop_for(&mut self, reason: &'static str) -> u64 {
+        let count = self.dropped.entry(reason).or_default();
+        *count += 1;
+        *count
     }
+}
+
+/// Whether the `count`-th drop for a reason is logged: the 1st, 10th,
+/// 100th, … so a flood of bad traffic cannot flood the log, yet every
+/// reason shows up with its running count.
+pub(crate) fn worth_logging(count: u64) -> bool {
+    let mut c = count;
+    while c >= 10 && c % 10 == 0 {
+        c /= 10;
+    }
+    c == 1
 }

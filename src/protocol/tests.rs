@@ -243,6 +243,14 @@ fn standalone_with(config: Config, delegate: Arc<dyn Delegate>) -> Membership {
     m
 }
 
+/// Hands `m`'s queued notifications to its delegate, as a runtime does.
+fn deliver(m: &mut Membership) {
+    let delegate = Arc::clone(&m.delegate);
+    while let Some(n) = m.poll_notification() {
+        n.deliver(&*delegate);
+    }
+}
+
 /// Runs every timer of `m` due up to `until`, each at its own deadline.
 fn advance(m: &mut Membership, until: Instant) {
     while let Some(at) = m.poll_timeout().filter(|at| *at <= until) {
@@ -423,6 +431,9 @@ impl Net {
     fn pump(&mut self) {
         let addrs: Vec<SocketAddr> = self.nodes.keys().copied().collect();
         for from in addrs {
+            if let Some(m) = self.nodes.get_mut(&from) {
+                deliver(m);
+            }
             while let Some(action) = self.nodes.get_mut(&from).and_then(Membership::poll_action) {
                 match action {
                     Action::Transmit { to, bytes } => {
@@ -1066,6 +1077,7 @@ fn invoke_ack_handler_channel_ack() {
         payload: Some(vec![0, 0, 0]),
     };
     m.handle_ack(T0 + ms(1), ack);
+    deliver(&mut m);
 
     assert!(m.probe.is_none(), "probe should be complete");
     let log = recorder.log();
@@ -1088,6 +1100,7 @@ fn invoke_ack_handler_channel_nack() {
     let recorder = Arc::new(Recorder::default());
     let mut m = probing(recorder.clone());
     m.handle_nack(1);
+    deliver(&mut m);
     assert_eq!(
         m.probe.as_ref().map(|p| p.nacks),
         Some(1),
@@ -1104,6 +1117,7 @@ fn invoke_ack_handler_channel_nack() {
             payload: Some(vec![0, 0, 0]),
         },
     );
+    deliver(&mut m);
     assert!(m.probe.is_none(), "probe should be complete");
     assert!(matches!(
         &recorder.log().pings[..],

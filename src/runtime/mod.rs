@@ -18,6 +18,7 @@ mod memory;
 mod metrics;
 mod net;
 pub(crate) mod node;
+mod notifier;
 mod transport;
 mod worker;
 
@@ -32,6 +33,8 @@ use parking_lot::Mutex;
 pub use memory::{MemoryNetwork, MemoryTransport};
 pub(crate) use net::IoHandle;
 pub use net::NetTransport;
+pub use node::NodeStats;
+pub(crate) use notifier::Notifier;
 pub(crate) use transport::Clock;
 pub use transport::{ConnId, DialRequest, Incoming, IncomingSink, StreamCodec, Transport};
 pub(crate) use worker::WorkItem;
@@ -62,7 +65,7 @@ struct RuntimeInner {
     io: IoHandle,
     threads: Mutex<Vec<JoinHandle<()>>>,
     thread_ids: Vec<ThreadId>,
-    next_key: AtomicU64,
+    notifier: Arc<Notifier>,
     stopped: AtomicBool,
     queued: Arc<AtomicUsize>,
 }
@@ -89,7 +92,7 @@ impl Runtime {
                 io,
                 threads: Mutex::new(vec![worker, io_thread]),
                 thread_ids,
-                next_key: AtomicU64::new(0),
+                notifier: Arc::new(Notifier::default()),
                 stopped: AtomicBool::new(false),
                 queued,
             }),
@@ -123,12 +126,19 @@ impl Runtime {
         Arc::clone(&self.inner.queued)
     }
 
+    /// A key for a new node, unique in the process (a thread marks the
+    /// node it is stepping by its key, whatever its runtime).
     pub(crate) fn next_key(&self) -> u64 {
-        self.inner.next_key.fetch_add(1, Ordering::Relaxed)
+        static NEXT_KEY: AtomicU64 = AtomicU64::new(0);
+        NEXT_KEY.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Whether the calling thread is one of this runtime's (joining it
-    /// from there would deadlock).
+    pub(crate) fn notifier(&self) -> Arc<Notifier> {
+        Arc::clone(&self.inner.notifier)
+    }
+
+    /// Whether the calling thread is this runtime's worker or I/O thread:
+    /// waiting there for the worker would wait forever.
     pub(crate) fn is_own_thread(&self) -> bool {
         self.inner.thread_ids.contains(&std::thread::current().id())
     }
@@ -139,6 +149,7 @@ impl RuntimeInner {
         if self.stopped.swap(true, Ordering::SeqCst) {
             return;
         }
+        self.notifier.stop();
         let _ = self.work.send(WorkItem::Stop);
         self.io.send(net::IoCommand::Stop);
         let current = std::thread::current().id();

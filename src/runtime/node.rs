@@ -1,21 +1,49 @@
-//! A running node's shared state: its state machine, transport, event
-//! channel and the waiters of blocking API calls. The worker thread and
-//! the application's handle both act through [`RunningNode::with_machine`],
-//! which routes whatever the machine asks for.
+//! A running node: its state machine, transport, event channel and the
+//! waiters of blocking calls. The worker thread and the application's
+//! handle both act through [`RunningNode::with_machine`], which runs one
+//! step of the machine under the node's lock, then carries out what the
+//! step produced with the lock released: datagrams and streams to the
+//! transport, events to the channel, notifications to the delegate thread,
+//! results to waiting callers.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crossbeam_channel::{Sender, TrySendError};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 
+use super::notifier::Notifier;
 use super::transport::{Clock, DialRequest, Incoming, StreamCodec, Transport};
+use crate::delegate::Delegate;
 use crate::node::Event;
-use crate::protocol::{Action, DialId, Instant, JoinId, Membership, NotifyToken};
+use crate::protocol::{
+    Action, DialId, Instant, JoinId, Membership, Notification, NotifyToken, Stats,
+};
+use parking_lot::RwLock;
 
 /// The outcome of a join: addresses joined, and failures.
 pub(crate) type JoinOutcome = (usize, Vec<(std::net::SocketAddr, String)>);
+
+/// Counters of a running node: the protocol's, plus what the runtime
+/// dropped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NodeStats {
+    /// The protocol's counters.
+    pub protocol: Stats,
+    /// Events dropped because the event channel was full.
+    pub events_dropped: u64,
+    /// Delegate notifications (user messages, remote state, conflicts,
+    /// completed pings) dropped because the delegate fell 16,384 behind.
+    pub notifications_dropped: u64,
+    /// Incoming datagrams and stream results dropped because the protocol
+    /// worker was behind.
+    pub incoming_dropped: u64,
+    /// Datagrams the OS refused to send.
+    pub send_errors: u64,
+}
 
 #[derive(Default)]
 pub(crate) struct Waiters {
@@ -24,38 +52,141 @@ pub(crate) struct Waiters {
     pub(crate) dials: HashMap<DialId, Sender<Result<(), String>>>,
 }
 
+thread_local! {
+    /// The node whose state machine this thread is stepping, if any: a
+    /// delegate query hook (called inside the step) that calls back into the
+    /// same node must get an error, not wait for its own lock.
+    static STEPPING: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+/// Marks the current thread as stepping a node until dropped; restores the
+/// previous mark, since a hook of one node may step another.
+struct SteppingMark(Option<u64>);
+
+impl SteppingMark {
+    fn set(key: u64) -> Self {
+        SteppingMark(STEPPING.with(|s| s.replace(Some(key))))
+    }
+}
+
+impl Drop for SteppingMark {
+    fn drop(&mut self) {
+        STEPPING.with(|s| s.set(self.0));
+    }
+}
+
+/// A call into a node from one of its own delegate query hooks, which run
+/// while the node's state is being changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Reentered;
+
 pub(crate) struct RunningNode {
     pub(crate) key: u64,
-    pub(crate) machine: Mutex<Membership>,
+    name: String,
+    machine: Mutex<Membership>,
+    /// Taken before the machine's lock is released, so that what two
+    /// threads' steps produce is carried out in the order of the steps.
+    carrying_out: Mutex<()>,
     pub(crate) transport: Arc<dyn Transport>,
     pub(crate) codec: Arc<RwLock<StreamCodec>>,
-    pub(crate) events: Sender<Event>,
-    pub(crate) events_dropped: AtomicU64,
+    /// Closed (set to `None`) when the node shuts down.
+    events: Mutex<Option<Sender<Event>>>,
+    delegate: Option<Arc<dyn Delegate>>,
+    notifier: Arc<Notifier>,
+    events_dropped: AtomicU64,
+    notifications_dropped: AtomicU64,
     pub(crate) incoming_dropped: Arc<AtomicU64>,
-    pub(crate) send_errors: AtomicU64,
+    send_errors: AtomicU64,
     pub(crate) waiters: Mutex<Waiters>,
-    pub(crate) clock: Clock,
+    clock: Clock,
     /// When counters were last published (feature `metrics`).
     #[cfg(feature = "metrics")]
-    pub(crate) published: Mutex<Option<Instant>>,
+    published: Mutex<Option<Instant>>,
+}
+
+/// What a [`RunningNode`] is made of.
+pub(crate) struct NodeParts {
+    pub(crate) key: u64,
+    pub(crate) machine: Membership,
+    pub(crate) transport: Arc<dyn Transport>,
+    pub(crate) events: Sender<Event>,
+    pub(crate) delegate: Option<Arc<dyn Delegate>>,
+    pub(crate) notifier: Arc<Notifier>,
+    pub(crate) clock: Clock,
 }
 
 impl RunningNode {
+    pub(crate) fn new(parts: NodeParts) -> Self {
+        let node = RunningNode {
+            key: parts.key,
+            name: parts.machine.name().to_owned(),
+            machine: Mutex::new(parts.machine),
+            carrying_out: Mutex::new(()),
+            transport: parts.transport,
+            codec: Arc::new(RwLock::new(StreamCodec::default())),
+            events: Mutex::new(Some(parts.events)),
+            delegate: parts.delegate,
+            notifier: parts.notifier,
+            events_dropped: AtomicU64::new(0),
+            notifications_dropped: AtomicU64::new(0),
+            incoming_dropped: Arc::new(AtomicU64::new(0)),
+            send_errors: AtomicU64::new(0),
+            waiters: Mutex::new(Waiters::default()),
+            clock: parts.clock,
+            #[cfg(feature = "metrics")]
+            published: Mutex::new(None),
+        };
+        node.refresh_codec(&node.machine.lock());
+        node
+    }
+
     /// Runs `f` on the state machine at the current time, then carries out
-    /// every action it produced.
+    /// everything the step produced, with the machine unlocked.
     pub(crate) fn with_machine<R>(&self, f: impl FnOnce(&mut Membership, Instant) -> R) -> R {
         let mut m = self.machine.lock();
-        let r = f(&mut m, self.clock.now());
-        self.dispatch(&mut m);
+        let r = {
+            let _mark = SteppingMark::set(self.key);
+            f(&mut m, self.clock.now())
+        };
+        let actions: Vec<Action> = std::iter::from_fn(|| m.poll_action()).collect();
+        let notifications: Vec<Notification> =
+            std::iter::from_fn(|| m.poll_notification()).collect();
+        let order = self.carrying_out.lock();
+        drop(m);
+        self.carry_out(actions);
+        if let Some(d) = self.delegate.as_ref().filter(|_| !notifications.is_empty()) {
+            self.notifier
+                .send(d, notifications, &self.notifications_dropped);
+        }
+        drop(order);
         r
     }
 
-    fn dispatch(&self, m: &mut Membership) {
-        while let Some(action) = m.poll_action() {
+    /// As [`RunningNode::with_machine`], unless the calling thread is in
+    /// the middle of a step of this node (a delegate query hook calling
+    /// back), which would wait for itself.
+    pub(crate) fn try_with_machine<R>(
+        &self,
+        f: impl FnOnce(&mut Membership, Instant) -> R,
+    ) -> Result<R, Reentered> {
+        if STEPPING.with(Cell::get) == Some(self.key) {
+            return Err(Reentered);
+        }
+        Ok(self.with_machine(f))
+    }
+
+    /// Whether the calling thread is inside a step of any node (a delegate
+    /// query hook): it must not wait for the worker.
+    pub(crate) fn in_any_step() -> bool {
+        STEPPING.with(Cell::get).is_some()
+    }
+
+    fn carry_out(&self, actions: Vec<Action>) {
+        for action in actions {
             match action {
                 Action::Transmit { to, bytes } => {
                     if let Err(e) = self.transport.send_packet(to, &bytes) {
-                        log::debug!("{}: send to {to} failed: {e}", m.name());
+                        log::debug!("{}: send to {to} failed: {e}", self.name);
                         self.send_errors.fetch_add(1, Ordering::Relaxed);
                     }
                 }
@@ -72,12 +203,19 @@ impl RunningNode {
                     expect_reply,
                     deadline: self.clock.to_std(deadline),
                 }),
-                Action::Event(event) => match self.events.try_send(event) {
-                    Ok(()) => {}
-                    Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                Action::Event(event) => {
+                    let sent = match &*self.events.lock() {
+                        Some(tx) => match tx.try_send(event) {
+                            Ok(()) => true,
+                            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+                        },
+                        // Shut down: nobody is owed events any more.
+                        None => true,
+                    };
+                    if !sent {
                         self.events_dropped.fetch_add(1, Ordering::Relaxed);
                     }
-                },
+                }
                 Action::JoinFinished { id, joined, errors } => {
                     if let Some(w) = self.waiters.lock().joins.remove(&id) {
                         let _ = w.send((joined, errors));
@@ -90,6 +228,13 @@ impl RunningNode {
                 }
             }
         }
+    }
+
+    /// Closes the event channel: after the node's last events, readers see
+    /// it disconnected.
+    pub(crate) fn close_events(&self) {
+        let _order = self.carrying_out.lock();
+        *self.events.lock() = None;
     }
 
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
@@ -108,13 +253,15 @@ impl RunningNode {
     }
 
     /// The node's counters, the protocol's and the runtime's.
-    pub(crate) fn stats(&self) -> crate::memberlist::NodeStats {
-        crate::memberlist::NodeStats {
-            protocol: self.machine.lock().stats(),
+    pub(crate) fn stats(&self) -> Result<NodeStats, Reentered> {
+        let protocol = self.try_with_machine(|m, _| m.stats())?;
+        Ok(NodeStats {
+            protocol,
             events_dropped: self.events_dropped.load(Ordering::Relaxed),
+            notifications_dropped: self.notifications_dropped.load(Ordering::Relaxed),
             incoming_dropped: self.incoming_dropped.load(Ordering::Relaxed),
             send_errors: self.send_errors.load(Ordering::Relaxed),
-        }
+        })
     }
 
     #[cfg(feature = "metrics")]
@@ -128,7 +275,7 @@ impl RunningNode {
             }
             *last = Some(now);
         }
-        let stats = self.stats();
+        let Ok(stats) = self.stats() else { return };
         let (name, members, health) = {
             let m = self.machine.lock();
             (m.name().to_owned(), m.num_members(), m.health_score())
@@ -171,9 +318,23 @@ impl RunningNode {
         }
     }
 
+    /// Changes the keyring and tells the transport.
+    pub(crate) fn change_keyring<E>(
+        &self,
+        f: impl FnOnce(&mut crate::wire::Keyring) -> Result<(), E>,
+    ) -> Result<Result<(), E>, Reentered> {
+        if STEPPING.with(Cell::get) == Some(self.key) {
+            return Err(Reentered);
+        }
+        let mut m = self.machine.lock();
+        let result = f(m.keyring_mut());
+        self.refresh_codec(&m);
+        Ok(result)
+    }
+
     /// Keeps the transport's view of label and keys in step with the
     /// machine's configuration.
-    pub(crate) fn refresh_codec(&self, m: &Membership) {
+    fn refresh_codec(&self, m: &Membership) {
         let config = m.config();
         *self.codec.write() = StreamCodec {
             label: config.label.as_bytes().to_vec(),

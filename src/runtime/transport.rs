@@ -76,7 +76,8 @@ pub struct DialRequest {
 }
 
 /// Moves a node's datagrams and streams. Implementations must not block in
-/// any method: they are called with the node's state locked.
+/// any method: they are called from the protocol worker, which serves every
+/// node of its runtime.
 pub trait Transport: Send + Sync + 'static {
     /// The address the node is reachable at.
     fn local_addr(&self) -> SocketAddr;

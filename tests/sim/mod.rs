@@ -197,6 +197,8 @@ impl Sim {
 
     /// Routes everything node `i` asked for.
     fn drain(&mut self, i: usize) {
+        // The simulated nodes have no delegate to tell.
+        while self.nodes[i].m.poll_notification().is_some() {}
         while let Some(action) = self.nodes[i].m.poll_action() {
             match action {
                 Action::Transmit { to, bytes } => {

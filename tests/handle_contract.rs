@@ -1,0 +1,278 @@
+//! The handle keeps its word: the event channel ends at shutdown, delegate
+//! hooks may call back into the handle, sends that cannot be carried out
+//! are refused with the limit they break, and calls after leave or
+//! shutdown say so. Every wait has a deadline.
+
+use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use swimlist::protocol::{MessageKind, ProtocolError};
+use swimlist::{Config, Delegate, Error, Event, Lifecycle, Memberlist, NodeState};
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+fn config(name: &str) -> Config {
+    Config::local()
+        .with_name(name)
+        .with_bind_addr(IpAddr::from([127, 0, 0, 1]))
+        .with_bind_port(0)
+}
+
+fn addr(node: &Memberlist) -> String {
+    node.local_addr().to_string()
+}
+
+/// Waits until `node` has seen `name` join.
+fn wait_join(node: &Memberlist, name: &str) {
+    let end = Instant::now() + DEADLINE;
+    let events = node.events();
+    loop {
+        match events.recv_timeout(end.saturating_duration_since(Instant::now())) {
+            Ok(Event::Join(n)) if n.name == name => return,
+            Ok(_) => {}
+            Err(e) => panic!("no join of {name}: {e}"),
+        }
+    }
+}
+
+fn recv<T>(rx: &Receiver<T>, what: &str) -> T {
+    rx.recv_timeout(DEADLINE)
+        .unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
+#[test]
+fn the_event_channel_ends_after_shutdown() {
+    let node = Memberlist::create(config("ends")).unwrap();
+    let events = node.events();
+    let (done_tx, done) = crossbeam_channel::bounded(1);
+    // Reads as the README does: until the channel ends.
+    let reader = std::thread::spawn(move || {
+        let seen: Vec<Event> = events.iter().collect();
+        let _ = done_tx.send(seen);
+    });
+    node.shutdown();
+    let seen = recv(&done, "the event loop did not end after shutdown");
+    reader.join().unwrap();
+    // The node's own join came out before the end.
+    assert!(
+        matches!(&seen[..], [Event::Join(n)] if n.name == "ends"),
+        "{seen:?}"
+    );
+    assert_eq!(
+        node.events().recv_timeout(Duration::from_millis(10)),
+        Err(RecvTimeoutError::Disconnected)
+    );
+}
+
+/// Answers every "ping" with a reliable "pong" from inside `notify_msg`,
+/// after asking the handle how many members there are; and calls the
+/// handle from a query hook, where it must get an error at once.
+struct Responder {
+    handle: OnceLock<Arc<Memberlist>>,
+    answered: Sender<Result<usize, String>>,
+    from_query_hook: Sender<String>,
+}
+
+impl Delegate for Responder {
+    fn notify_msg(&self, msg: &[u8]) {
+        let Some(me) = self.handle.get() else { return };
+        if msg != b"ping" {
+            return;
+        }
+        let result = (|| {
+            let members = me.num_members().map_err(|e| e.to_string())?;
+            let peer = me
+                .members()
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .find(|n| n.name == "caller")
+                .ok_or("no caller")?;
+            me.send_reliable(&peer, b"pong")
+                .map_err(|e| e.to_string())?;
+            Ok(members)
+        })();
+        let _ = self.answered.send(result);
+    }
+
+    fn local_state(&self, _join: bool) -> Vec<u8> {
+        if let Some(me) = self.handle.get() {
+            let outcome = match me.num_members() {
+                Err(e @ Error::InQueryHook { .. }) => e.to_string(),
+                other => format!("unexpected: {other:?}"),
+            };
+            let _ = self.from_query_hook.send(outcome);
+        }
+        Vec::new()
+    }
+}
+
+struct Inbox(Sender<Vec<u8>>);
+
+impl Delegate for Inbox {
+    fn notify_msg(&self, msg: &[u8]) {
+        let _ = self.0.send(msg.to_vec());
+    }
+}
+
+#[test]
+fn delegate_hooks_may_call_the_handle() {
+    let (answered_tx, answered) = crossbeam_channel::unbounded();
+    let (query_tx, from_query_hook) = crossbeam_channel::unbounded();
+    let responder = Arc::new(Responder {
+        handle: OnceLock::new(),
+        answered: answered_tx,
+        from_query_hook: query_tx,
+    });
+    let b = Arc::new(
+        Memberlist::builder(config("responder"))
+            .delegate(Arc::clone(&responder) as Arc<dyn Delegate>)
+            .build()
+            .unwrap(),
+    );
+    assert!(responder.handle.set(Arc::clone(&b)).is_ok());
+    let (inbox_tx, inbox) = crossbeam_channel::unbounded();
+    let a = Memberlist::builder(config("caller"))
+        .delegate(Arc::new(Inbox(inbox_tx)))
+        .build()
+        .unwrap();
+    // The join's push/pull runs the responder's local_state query hook.
+    a.join(&[addr(&b)]).unwrap();
+    let outcome = recv(&from_query_hook, "local_state was not called");
+    assert!(outcome.contains("query hook"), "{outcome}");
+    wait_join(&b, "caller");
+
+    let peer = a
+        .members()
+        .unwrap()
+        .into_iter()
+        .find(|n| n.name == "responder")
+        .unwrap();
+    a.send_reliable(&peer, b"ping").unwrap();
+    assert_eq!(recv(&answered, "notify_msg did not answer"), Ok(2));
+    assert_eq!(recv(&inbox, "no pong"), b"pong");
+    // Nothing froze: both nodes still answer.
+    assert_eq!(a.num_members().unwrap(), 2);
+    assert_eq!(b.num_members().unwrap(), 2);
+    b.shutdown();
+}
+
+/// Bytes that do not compress, so a datagram's size is the payload's.
+fn noise(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn too_large(result: Result<(), Error>) -> (MessageKind, usize, usize) {
+    match result {
+        Err(Error::Protocol(ProtocolError::MessageTooLarge { kind, size, limit })) => {
+            (kind, size, limit)
+        }
+        other => panic!("expected MessageTooLarge, got {other:?}"),
+    }
+}
+
+#[test]
+fn sends_beyond_their_limits_are_refused_with_the_limit() {
+    let a = Memberlist::create(config("limits-a")).unwrap();
+    let (inbox_tx, inbox) = crossbeam_channel::unbounded();
+    let b = Memberlist::builder(config("limits-b"))
+        .delegate(Arc::new(Inbox(inbox_tx)))
+        .build()
+        .unwrap();
+    a.join(&[addr(&b)]).unwrap();
+    let peer = a
+        .members()
+        .unwrap()
+        .into_iter()
+        .find(|n| n.name == "limits-b")
+        .unwrap();
+
+    let (kind, size, limit) = too_large(a.send_reliable(&peer, &vec![7; 30 << 20]));
+    assert_eq!(
+        (kind, size, limit),
+        (MessageKind::Reliable, 30 << 20, 20 << 20)
+    );
+
+    let (kind, size, limit) = too_large(a.send_best_effort(&peer, &noise(10 << 20)));
+    assert_eq!(kind, MessageKind::BestEffort);
+    assert!(size > 10 << 20 && limit == swimlist::protocol::MAX_DATAGRAM);
+
+    let max = a.max_broadcast_size().unwrap();
+    assert!(max < 1400 && max > 1300, "{max}");
+    let (kind, size, limit) = too_large(a.broadcast(&vec![7; 2048], None));
+    assert_eq!((kind, size, limit), (MessageKind::Broadcast, 2048, max));
+    let message = too_large(a.broadcast(&vec![7; max + 1], None));
+    assert_eq!(message.1, max + 1);
+
+    // At the limit, everything arrives.
+    a.broadcast(&vec![1; max], None).unwrap();
+    assert_eq!(recv(&inbox, "largest broadcast"), vec![1; max]);
+    let best_effort = noise(60_000);
+    a.send_best_effort(&peer, &best_effort).unwrap();
+    assert_eq!(recv(&inbox, "large datagram"), best_effort);
+    let reliable = vec![3; 20 << 20];
+    a.send_reliable(&peer, &reliable).unwrap();
+    assert_eq!(recv(&inbox, "20 MiB message").len(), reliable.len());
+}
+
+#[test]
+fn after_leave_and_shutdown_calls_say_so() {
+    let a = Memberlist::create(config("life-a")).unwrap();
+    let b = Memberlist::create(config("life-b")).unwrap();
+    assert_eq!(b.lifecycle(), Lifecycle::Created);
+    b.join(&[addr(&a)]).unwrap();
+    assert_eq!(b.lifecycle(), Lifecycle::Joined);
+    wait_join(&a, "life-b");
+    assert_eq!(a.lifecycle(), Lifecycle::Joined, "joined by a peer");
+
+    assert!(matches!(
+        b.leave(Duration::ZERO),
+        Err(Error::ZeroTimeout { method: "leave" })
+    ));
+    b.leave(Duration::from_secs(5)).unwrap();
+    assert_eq!(b.lifecycle(), Lifecycle::Left);
+    assert!(matches!(b.leave(Duration::from_secs(1)), Err(Error::Left)));
+    assert!(matches!(b.broadcast(b"x", None), Err(Error::Left)));
+    assert!(matches!(b.join(&[addr(&a)]), Err(Error::Left)));
+    assert!(matches!(
+        b.update_node(Duration::from_secs(1)),
+        Err(Error::Left)
+    ));
+    let peer = b
+        .members()
+        .unwrap()
+        .into_iter()
+        .find(|n| n.name == "life-a");
+    let peer = peer.expect("a left node still answers reads");
+    assert!(matches!(b.send_best_effort(&peer, b"x"), Err(Error::Left)));
+    assert!(matches!(b.send_reliable(&peer, b"x"), Err(Error::Left)));
+    assert_eq!(b.local_node().unwrap().state, NodeState::Left);
+
+    b.shutdown();
+    assert_eq!(b.lifecycle(), Lifecycle::ShutDown);
+    assert!(matches!(b.members(), Err(Error::Shutdown)));
+    assert!(matches!(b.num_members(), Err(Error::Shutdown)));
+    assert!(matches!(b.local_node(), Err(Error::Shutdown)));
+    assert!(matches!(b.add_key(&[0; 16]), Err(Error::Shutdown)));
+    assert!(matches!(b.join(&[addr(&a)]), Err(Error::Shutdown)));
+    assert!(matches!(b.broadcast(b"x", None), Err(Error::Shutdown)));
+    // The counters stay readable.
+    assert!(b.stats().unwrap().protocol.packets_out.count > 0);
+
+    // A node that never left, shut down.
+    a.shutdown();
+    assert!(matches!(
+        a.leave(Duration::from_secs(1)),
+        Err(Error::Shutdown)
+    ));
+    assert!(matches!(a.health_score(), Err(Error::Shutdown)));
+}
