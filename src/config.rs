@@ -12,6 +12,7 @@ use crate::wire::{label::MAX_LABEL_LEN, Keyring, PROTOCOL_VERSION_MAX, PROTOCOL_
 
 /// Which compression a node sends (it always reads LZW and LZ4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum CompressionMode {
     /// Send uncompressed.
     None,
@@ -114,6 +115,7 @@ pub type NodePredicate = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 /// config.validate().unwrap();
 /// ```
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct Config {
     /// Unique node name (Go default: the host name).
     pub name: String,
@@ -138,9 +140,11 @@ pub struct Config {
     pub suspicion_mult: usize,
     /// Upper bound of the suspicion timeout, as a multiple of its minimum.
     pub suspicion_max_timeout_mult: usize,
-    /// Period of full state syncs with a random node; zero disables them.
-    pub push_pull_interval: Duration,
-    /// Period of failure-detection probes; zero disables probing.
+    /// Period of full state syncs with a random node; `None` turns the
+    /// periodic syncs off (joins still push/pull). `Some(0)` is invalid.
+    pub push_pull_interval: Option<Duration>,
+    /// Period of failure-detection probes; must be above zero (failure
+    /// detection cannot be turned off: it also sets the suspicion timeout).
     pub probe_interval: Duration,
     /// Time to wait for a direct ack before probing indirectly.
     pub probe_timeout: Duration,
@@ -150,9 +154,9 @@ pub struct Config {
     pub disable_tcp_pings_for_node: Option<NodePredicate>,
     /// Lifeguard: the health score ranges over `0..awareness_max_multiplier`.
     pub awareness_max_multiplier: usize,
-    /// Period of gossip rounds; zero disables gossip.
+    /// Period of gossip rounds; must be above zero.
     pub gossip_interval: Duration,
-    /// Nodes gossiped to per round; zero disables gossip.
+    /// Nodes gossiped to per round; at least 1.
     pub gossip_nodes: usize,
     /// How long dead nodes are still gossiped to (so they can refute), and
     /// after which dead entries are forgotten.
@@ -175,8 +179,6 @@ pub struct Config {
     pub delegate_protocol_min: u8,
     /// Highest application protocol version understood.
     pub delegate_protocol_max: u8,
-    /// Most queued state messages per priority awaiting processing.
-    pub handoff_queue_depth: usize,
     /// Size budget of one outgoing UDP packet.
     pub udp_buffer_size: usize,
     /// After this long dead, a node's name may be reused from another
@@ -242,7 +244,7 @@ impl Config {
             retransmit_mult: 4,
             suspicion_mult: 4,
             suspicion_max_timeout_mult: 6,
-            push_pull_interval: Duration::from_secs(30),
+            push_pull_interval: Some(Duration::from_secs(30)),
             probe_interval: Duration::from_secs(1),
             probe_timeout: Duration::from_millis(500),
             disable_tcp_pings: false,
@@ -260,7 +262,6 @@ impl Config {
             delegate_protocol_version: 0,
             delegate_protocol_min: 0,
             delegate_protocol_max: 0,
-            handoff_queue_depth: 1024,
             udp_buffer_size: 1400,
             dead_node_reclaim_time: Duration::ZERO,
             require_node_names: false,
@@ -277,7 +278,7 @@ impl Config {
         Config {
             tcp_timeout: Duration::from_secs(30),
             suspicion_mult: 6,
-            push_pull_interval: Duration::from_secs(60),
+            push_pull_interval: Some(Duration::from_secs(60)),
             probe_interval: Duration::from_secs(5),
             probe_timeout: Duration::from_secs(3),
             gossip_interval: Duration::from_millis(500),
@@ -296,7 +297,7 @@ impl Config {
             indirect_checks: 1,
             retransmit_mult: 2,
             suspicion_mult: 3,
-            push_pull_interval: Duration::from_secs(15),
+            push_pull_interval: Some(Duration::from_secs(15)),
             probe_timeout: Duration::from_millis(200),
             gossip_interval: Duration::from_millis(100),
             gossip_to_the_dead_time: Duration::from_secs(15),
@@ -389,11 +390,14 @@ impl Config {
         };
         zero("tcp_timeout", self.tcp_timeout)?;
         zero("gossip_to_the_dead_time", self.gossip_to_the_dead_time)?;
-        if !self.probe_interval.is_zero() {
-            zero("probe_timeout", self.probe_timeout)?;
-            if self.probe_timeout > self.probe_interval {
-                return Err(ConfigError::ProbeTimeoutExceedsInterval);
-            }
+        zero("probe_interval", self.probe_interval)?;
+        zero("probe_timeout", self.probe_timeout)?;
+        zero("gossip_interval", self.gossip_interval)?;
+        if let Some(interval) = self.push_pull_interval {
+            zero("push_pull_interval", interval)?;
+        }
+        if self.probe_timeout > self.probe_interval {
+            return Err(ConfigError::ProbeTimeoutExceedsInterval);
         }
         if self.partition_healing {
             zero(
@@ -415,7 +419,7 @@ impl Config {
         )?;
         positive("awareness_max_multiplier", self.awareness_max_multiplier)?;
         positive("retransmit_mult", self.retransmit_mult)?;
-        positive("handoff_queue_depth", self.handoff_queue_depth)?;
+        positive("gossip_nodes", self.gossip_nodes)?;
         positive("max_concurrent_push_pulls", self.max_concurrent_push_pulls)?;
         // A packet must hold at least a ping with its envelopes.
         if self.udp_buffer_size < 128 || self.udp_buffer_size > 65_507 {
@@ -526,6 +530,31 @@ impl std::error::Error for ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nothing_is_turned_off_by_a_zero() {
+        type Breaker = fn(&mut Config);
+        let cases: [(&str, Breaker); 5] = [
+            ("probe_interval", |c| c.probe_interval = Duration::ZERO),
+            ("gossip_interval", |c| c.gossip_interval = Duration::ZERO),
+            ("push_pull_interval", |c| {
+                c.push_pull_interval = Some(Duration::ZERO)
+            }),
+            ("probe_timeout", |c| c.probe_timeout = Duration::ZERO),
+            ("gossip_nodes", |c| c.gossip_nodes = 0),
+        ];
+        for (field, break_it) in cases {
+            let mut c = Config::lan();
+            break_it(&mut c);
+            let err = c.validate().expect_err(field);
+            assert!(err.to_string().contains(field), "{field}: {err}");
+        }
+        // Periodic push/pull is the one thing that can be turned off, and
+        // only by saying so.
+        let mut c = Config::lan();
+        c.push_pull_interval = None;
+        assert_eq!(c.validate(), Ok(()));
+    }
 
     #[test]
     fn presets_match_go_defaults() {

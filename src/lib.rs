@@ -46,9 +46,18 @@ pub mod protocol;
 pub mod runtime;
 pub mod wire;
 
+/// The channels events arrive on: `crossbeam-channel`, re-exported so that
+/// `Receiver`, `select!` and friends match the version swimlist uses.
+pub use crossbeam_channel as channel;
+
 pub use config::{CompressionMode, Config, ConfigError, IpNet, NodePredicate};
 pub use delegate::{Delegate, NoDelegate};
 pub use memberlist::{Builder, Error, Lifecycle, Memberlist, Waited};
 pub use node::{Event, LeaveReason, Node, NodeState};
 pub use runtime::NodeStats;
 pub use runtime::Runtime;
+
+/// Compiles the README's Rust code blocks as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -128,7 +128,7 @@ fn partition_of_twenty_and_twenty_heals_within_two_push_pull_intervals() {
     }
     sim.heal();
     let lifted = sim.now;
-    let limit = lifted + config.push_pull_interval * 2;
+    let limit = lifted + config.push_pull_interval.expect("lan syncs periodically") * 2;
     let at = sim.run_until_true(limit, Duration::from_millis(100), Sim::converged);
     let at = at.expect("the partition healed within two push/pull intervals");
     println!("healed {:?} after the cut was lifted", at - lifted);

@@ -285,15 +285,11 @@ impl Membership {
         let gossip = self.config.gossip_interval;
         let push_pull = self.config.push_pull_interval;
         let heal = self.config.partition_healing_interval;
-        if !probe.is_zero() {
-            let at = now + self.random_fraction(probe);
-            self.timers.arm(at, Timer::ProbeTick);
-        }
-        if !gossip.is_zero() && self.config.gossip_nodes > 0 {
-            let at = now + self.random_fraction(gossip);
-            self.timers.arm(at, Timer::GossipTick);
-        }
-        if !push_pull.is_zero() {
+        let at = now + self.random_fraction(probe);
+        self.timers.arm(at, Timer::ProbeTick);
+        let at = now + self.random_fraction(gossip);
+        self.timers.arm(at, Timer::GossipTick);
+        if let Some(push_pull) = push_pull {
             let at = now + self.random_fraction(push_pull);
             self.timers.arm(at, Timer::PushPullTick);
         }
@@ -334,7 +330,13 @@ impl Membership {
         self.notifications.push_back(notification);
     }
 
+    /// Queues a membership event, and logs it: joins, leaves and failures
+    /// at info, metadata updates, suspicions and recoveries at debug.
     pub(super) fn emit(&mut self, event: Event) {
+        match &event {
+            Event::Join(_) | Event::Leave(..) => log::info!("{}: {event}", self.config.name),
+            _ => log::debug!("{}: {event}", self.config.name),
+        }
         self.actions.push_back(Action::Event(event));
     }
 

@@ -27,6 +27,7 @@ pub use broadcast_queue::{retransmit_limit, BroadcastQueue};
 pub use membership::{Membership, MessageKind, ProtocolError, MAX_DATAGRAM};
 pub use notification::Notification;
 pub use push_pull::{push_pull_scale, JoinTarget};
+pub(crate) use stats::worth_logging;
 pub use stats::{Stats, Traffic};
 pub use suspicion::{suspicion_timeout, SuspicionTimer};
 pub use time::Instant;

@@ -74,7 +74,10 @@ impl Membership {
     }
 
     pub(super) fn push_pull_tick(&mut self, now: Instant) {
-        let next = push_pull_scale(self.config.push_pull_interval, self.table.estimate());
+        let Some(interval) = self.config.push_pull_interval else {
+            return;
+        };
+        let next = push_pull_scale(interval, self.table.estimate());
         self.timers.arm(now + next, Timer::PushPullTick);
         let local = self.config.name.clone();
         let peer = self.random_nodes(1, |n| n.name != local && n.state == NodeState::Alive);

@@ -280,7 +280,7 @@ impl Membership {
         if state.state != NodeState::Suspect || state.state_change != started {
             return;
         }
-        log::info!(
+        log::debug!(
             "{}: marking {name} as failed, suspect timeout reached",
             self.config.name
         );

@@ -20,6 +20,7 @@ impl Traffic {
 
 /// A snapshot of a node's counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Stats {
     /// Datagrams received.
     pub packets_in: Traffic,
@@ -68,4 +69,15 @@ pub(crate) fn worth_logging(count: u64) -> bool {
         c /= 10;
     }
     c == 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::worth_logging;
+
+    #[test]
+    fn drops_are_logged_at_powers_of_ten() {
+        let logged: Vec<u64> = (1..=2000).filter(|&c| worth_logging(c)).collect();
+        assert_eq!(logged, [1, 10, 100, 1000]);
+    }
 }

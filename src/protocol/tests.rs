@@ -1728,7 +1728,7 @@ fn push_pull() {
         1,
         Config {
             gossip_interval: Duration::from_secs(10),
-            push_pull_interval: ms(1),
+            push_pull_interval: Some(ms(1)),
             ..config("m1")
         },
     );
@@ -2095,7 +2095,7 @@ fn delegate_meta_update() {
 fn user_data() {
     let fast = |c: Config| Config {
         gossip_interval: ms(100),
-        push_pull_interval: ms(100),
+        push_pull_interval: Some(ms(100)),
         ..c
     };
     let broadcasts: [&[u8]; 2] = [b"test", b"foobar"];
@@ -2126,7 +2126,7 @@ fn user_data() {
 fn send_to() {
     let fast = |c: Config| Config {
         gossip_interval: ms(1),
-        push_pull_interval: ms(1),
+        push_pull_interval: Some(ms(1)),
         ..c
     };
     let d1 = Arc::new(Recorder::mock(b"", b"", &[]));

@@ -15,7 +15,7 @@ use crossbeam_channel::{Sender, TrySendError};
 use parking_lot::Mutex;
 
 use crate::delegate::Delegate;
-use crate::protocol::Notification;
+use crate::protocol::{worth_logging, Notification};
 
 /// Notifications waiting for the delegate thread, across all nodes of a
 /// runtime; beyond it new ones are dropped and counted per node.
@@ -60,11 +60,13 @@ impl Notifier {
             match sender.try_send(delivery) {
                 Ok(()) => {}
                 Err(TrySendError::Full(d) | TrySendError::Disconnected(d)) => {
-                    dropped.fetch_add(1, Ordering::Relaxed);
-                    log::warn!(
-                        "delegate is too slow: dropped a notification ({})",
-                        d.notification
-                    );
+                    let count = dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                    if worth_logging(count) {
+                        log::warn!(
+                            "the delegate is too slow: dropped {} ({count} dropped so far)",
+                            d.notification
+                        );
+                    }
                 }
             }
         }
