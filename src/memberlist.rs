@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 use crate::config::{Config, ConfigError};
 use crate::delegate::{Delegate, NoDelegate};
 use crate::node::{Event, Node};
-use crate::protocol::{JoinTarget, Membership, ProtocolError};
+use crate::protocol::{stream_time_limit, JoinTarget, Membership, ProtocolError};
 use crate::runtime::node::{NodeParts, Reentered, RunningNode};
 use crate::runtime::{IncomingSink, NetTransport, NodeStats, Runtime, Transport, WorkItem};
 use crate::wire::KeyringError;
@@ -776,6 +776,9 @@ impl Memberlist {
     }
 
     /// Sends `msg` to `node` over a stream, returning once it is written.
+    /// The stream may go `tcp_timeout` without progress; a large message
+    /// that keeps flowing gets the time it needs
+    /// ([`stream_time_limit`](crate::protocol::stream_time_limit)).
     /// At most 20 MiB ([`MAX_USER_MSG_BYTES`](crate::wire::MAX_USER_MSG_BYTES)),
     /// what receivers accept; larger is [`ProtocolError::MessageTooLarge`].
     pub fn send_reliable(&self, node: &Node, msg: &[u8]) -> Result<(), Error> {
@@ -786,7 +789,8 @@ impl Memberlist {
                 .send_reliable(now, node.socket_addr(), &node.name, msg)
                 .map_err(Error::Protocol)?;
             self.node.waiters.lock().dials.insert(id, tx);
-            Ok::<_, Error>(m.config().tcp_timeout + Duration::from_secs(1))
+            let limit = stream_time_limit(m.config().tcp_timeout, msg.len());
+            Ok::<_, Error>(limit + Duration::from_secs(1))
         })??;
         self.wake();
         match rx.recv_timeout(wait) {

@@ -224,6 +224,53 @@ fn sends_beyond_their_limits_are_refused_with_the_limit() {
     assert_eq!(recv(&inbox, "20 MiB message").len(), reliable.len());
 }
 
+/// A peer on a slow link: it reads a stream 128 KiB at a time with pauses,
+/// so the whole transfer takes several times `tcp_timeout` while bytes
+/// keep flowing. Returns how many bytes it read.
+fn slow_reader(listener: std::net::TcpListener) -> std::thread::JoinHandle<usize> {
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let (mut stream, _) = listener.accept().expect("the sender dials");
+        let mut buf = vec![0; 128 * 1024];
+        let mut total = 0;
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => return total,
+                Ok(n) => total += n,
+            }
+            std::thread::sleep(Duration::from_millis(40));
+        }
+    })
+}
+
+#[test]
+fn a_large_message_that_keeps_flowing_is_not_cut_short() {
+    let tcp_timeout = Duration::from_secs(1);
+    let mut c = config("flowing");
+    c.tcp_timeout = tcp_timeout;
+    c.compression = swimlist::CompressionMode::None;
+    let sender = Memberlist::create(c).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let peer = swimlist::Node {
+        name: "slow".to_owned(),
+        addr: IpAddr::from([127, 0, 0, 1]),
+        port: listener.local_addr().unwrap().port(),
+        meta: Vec::new(),
+        state: NodeState::Alive,
+        incarnation: 1,
+        versions: [1, 5, 2, 0, 0, 0],
+    };
+    let reader = slow_reader(listener);
+    let message = noise(16 << 20);
+    let started = Instant::now();
+    sender.send_reliable(&peer, &message).unwrap();
+    let took = started.elapsed();
+    let read = reader.join().unwrap();
+    assert!(read > message.len(), "the peer read {read} bytes");
+    // The transfer really outlasted the timeout (else this proves nothing).
+    assert!(took > tcp_timeout * 2, "took only {took:?}");
+}
+
 #[test]
 fn after_leave_and_shutdown_calls_say_so() {
     let a = Memberlist::create(config("life-a")).unwrap();

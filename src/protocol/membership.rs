@@ -76,6 +76,16 @@ pub enum MessageKind {
     Broadcast,
 }
 
+/// How long a stream carrying `bytes` may take in all: `tcp_timeout` to
+/// connect and start, plus another `tcp_timeout` for every 64 KiB. A
+/// transport gives a stream `tcp_timeout` without progress, extended by
+/// each 64 KiB moved, so a large message that keeps flowing is never cut
+/// short by a timeout meant for small ones.
+pub fn stream_time_limit(tcp_timeout: Duration, bytes: usize) -> Duration {
+    let chunks = u32::try_from(bytes / (64 * 1024)).unwrap_or(u32::MAX);
+    tcp_timeout.saturating_mul(chunks.saturating_add(1))
+}
+
 /// The largest UDP datagram an IPv4 socket sends.
 pub const MAX_DATAGRAM: usize = 65_507;
 
@@ -840,7 +850,8 @@ impl Membership {
             });
         }
         let msg = Message::User(payload.to_vec());
-        self.dial(now, to, Some(name), &msg, Dial::UserMessage, None)
+        let deadline = now + stream_time_limit(self.config.tcp_timeout, payload.len());
+        self.dial(now, to, Some(name), &msg, Dial::UserMessage, Some(deadline))
     }
 
     /// Queues an application broadcast for every member alive now; it

@@ -30,6 +30,10 @@ const MAX_STREAM_BYTES: usize = 64 * 1024 * 1024;
 const MAX_BUFFERED_BYTES: usize = 256 * 1024 * 1024;
 /// Streams up to this size are decoded again on every readable event.
 const SMALL_STREAM: usize = 64 * 1024;
+/// Every this many bytes moved on a stream earn it another `tcp_timeout`
+/// (up to its hard deadline): a large transfer that keeps flowing is not
+/// cut short, while a silent or trickling peer still times out.
+const PROGRESS_CHUNK: usize = 64 * 1024;
 /// Larger ones wait, between tries, 40 ns per byte held by all streams:
 /// re-parsing stays near 25 MB/s in total however many peers trickle.
 const RETRY_NANOS_PER_BYTE: u64 = 40;
@@ -133,7 +137,14 @@ struct Conn {
     node: u64,
     stream: TcpStream,
     peer: SocketAddr,
+    /// When the connection times out unless it makes progress.
     deadline: std::time::Instant,
+    /// Progress never extends `deadline` beyond this.
+    hard_deadline: std::time::Instant,
+    /// How much each [`PROGRESS_CHUNK`] extends `deadline` by.
+    idle: Duration,
+    /// Bytes moved since `deadline` was last extended.
+    progress: usize,
     read: Vec<u8>,
     /// Length of `read` at the last decode try that found it incomplete.
     tried_len: usize,
@@ -149,7 +160,7 @@ impl Conn {
         node: u64,
         stream: TcpStream,
         peer: SocketAddr,
-        deadline: std::time::Instant,
+        (idle, hard_deadline): (Duration, std::time::Instant),
         write: Vec<u8>,
         role: Role,
     ) -> Self {
@@ -157,7 +168,10 @@ impl Conn {
             node,
             stream,
             peer,
-            deadline,
+            deadline: (std::time::Instant::now() + idle).min(hard_deadline),
+            hard_deadline,
+            idle,
+            progress: 0,
             read: Vec::new(),
             tried_len: 0,
             retry_at: None,
@@ -169,6 +183,17 @@ impl Conn {
 }
 
 impl Conn {
+    /// Counts `n` bytes moved; each full [`PROGRESS_CHUNK`] pushes the
+    /// deadline `idle` past now (never past the hard deadline).
+    fn moved(&mut self, n: usize) {
+        self.progress += n;
+        if self.progress >= PROGRESS_CHUNK {
+            self.progress = 0;
+            let extended = (std::time::Instant::now() + self.idle).min(self.hard_deadline);
+            self.deadline = self.deadline.max(extended);
+        }
+    }
+
     /// Tries to decode what was read, unless that would re-parse a large
     /// buffer that has barely grown. Decoding starts from the first byte each
     /// time, so a peer trickling a large plaintext push/pull byte by byte
@@ -386,7 +411,13 @@ impl EventLoop {
                 continue;
             }
             n.inbound += 1;
-            let deadline = std::time::Instant::now() + n.tcp_timeout;
+            // However it trickles, a request ends by the time its largest
+            // size would take at one chunk per tcp_timeout.
+            let chunks = u32::try_from(MAX_STREAM_BYTES / PROGRESS_CHUNK).unwrap_or(u32::MAX);
+            let timing = (
+                n.tcp_timeout,
+                std::time::Instant::now() + n.tcp_timeout * chunks,
+            );
             let token = self.token();
             if let Err(e) = self
                 .registry()
@@ -400,7 +431,7 @@ impl EventLoop {
             }
             self.sources.insert(token, Source::Conn);
             let role = Role::Accepted(Accepted::Reading);
-            let conn = Conn::new(node, stream, peer, deadline, Vec::new(), role);
+            let conn = Conn::new(node, stream, peer, timing, Vec::new(), role);
             self.conns.insert(token, conn);
         }
     }
@@ -410,6 +441,7 @@ impl EventLoop {
             return;
         };
         let sink = n.sink.clone();
+        let idle = n.tcp_timeout;
         let fail = |e: String| {
             sink.deliver(Incoming::DialResult {
                 id: request.id,
@@ -435,7 +467,7 @@ impl EventLoop {
             node,
             stream,
             request.to,
-            request.deadline,
+            (idle, request.deadline),
             request.bytes,
             role,
         );
@@ -643,6 +675,7 @@ fn fill(c: &mut Conn) -> io::Result<bool> {
             Ok(0) => return Ok(true),
             Ok(n) => {
                 c.read.extend_from_slice(&chunk[..n]);
+                c.moved(n);
                 if c.read.len() > MAX_STREAM_BYTES {
                     return Ok(false);
                 }
@@ -659,7 +692,10 @@ fn flush(c: &mut Conn) -> io::Result<bool> {
     while c.written < c.write.len() {
         match c.stream.write(&c.write[c.written..]) {
             Ok(0) => return Err(ErrorKind::WriteZero.into()),
-            Ok(n) => c.written += n,
+            Ok(n) => {
+                c.written += n;
+                c.moved(n);
+            }
             Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
