@@ -52,7 +52,7 @@ pub use crossbeam_channel as channel;
 
 pub use config::{CompressionMode, Config, ConfigError, IpNet, NodePredicate};
 pub use delegate::{Delegate, NoDelegate};
-pub use memberlist::{Builder, Error, Lifecycle, Memberlist, Waited};
+pub use memberlist::{Builder, Error, JoinCause, JoinFailure, Lifecycle, Memberlist, Waited};
 pub use node::{Event, LeaveReason, Node, NodeState};
 pub use runtime::NodeStats;
 pub use runtime::Runtime;

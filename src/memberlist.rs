@@ -13,7 +13,9 @@ use rand::{Rng, SeedableRng};
 use crate::config::{Config, ConfigError};
 use crate::delegate::{Delegate, NoDelegate};
 use crate::node::{Event, Node};
-use crate::protocol::{stream_time_limit, JoinTarget, Membership, ProtocolError};
+use crate::protocol::{
+    stream_time_limit, DialError, JoinError, JoinTarget, Membership, ProtocolError,
+};
 use crate::runtime::node::{NodeParts, Reentered, RunningNode};
 use crate::runtime::{IncomingSink, NetTransport, NodeStats, Runtime, Transport, WorkItem};
 use crate::wire::KeyringError;
@@ -50,11 +52,19 @@ pub enum Error {
         reason: String,
     },
     /// No join target could be joined; every failure, by address.
-    JoinFailed(Vec<(String, String)>),
+    JoinFailed(Vec<JoinFailure>),
+    /// Another live member already holds this node's name (seen in a
+    /// join's push/pull): the node did not join; give it another name.
+    NameConflict {
+        /// The name.
+        name: String,
+        /// Where the member holding it is.
+        holder: SocketAddr,
+    },
     /// Waiting for something took longer than allowed.
     Timeout(Waited),
     /// A reliable message could not be delivered.
-    Delivery(String),
+    Delivery(DialError),
     /// Bound to an unspecified address (0.0.0.0 or ::) on a host with no
     /// usable address of that family: set `advertise_addr`.
     NoAdvertiseAddress,
@@ -123,11 +133,15 @@ impl fmt::Display for Error {
             }
             Self::JoinFailed(errors) => {
                 f.write_str("failed to join")?;
-                for (addr, e) in errors {
-                    write!(f, "; {addr}: {e}")?;
+                for e in errors {
+                    write!(f, "; {e}")?;
                 }
                 Ok(())
             }
+            Self::NameConflict { name, holder } => write!(
+                f,
+                "the name {name:?} is already held by the member at {holder}: give this node another name"
+            ),
             Self::Timeout(what) => write!(
                 f,
                 "timed out waiting for {what}: the peer may be down or the network slow; retry or raise the timeout"
@@ -162,7 +176,37 @@ impl std::error::Error for Error {
             Self::Io(e) => Some(e),
             Self::Protocol(e) => Some(e),
             Self::Keyring(e) => Some(e),
+            Self::Delivery(e) => Some(e),
             _ => None,
+        }
+    }
+}
+
+/// Why joining through one address failed ([`Error::JoinFailed`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct JoinFailure {
+    /// The address, as given or as resolved.
+    pub address: String,
+    /// Why.
+    pub cause: JoinCause,
+}
+
+/// The cause of a [`JoinFailure`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum JoinCause {
+    /// The address could not be parsed or resolved.
+    Address(Box<Error>),
+    /// The exchange with the member failed.
+    Exchange(JoinError),
+}
+
+impl fmt::Display for JoinFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.cause {
+            JoinCause::Address(e) => e.fmt(f),
+            JoinCause::Exchange(e) => write!(f, "{}: {e}", self.address),
         }
     }
 }
@@ -629,7 +673,10 @@ impl Memberlist {
         for s in existing {
             match resolve(s.as_ref(), port) {
                 Ok(t) => targets.extend(t),
-                Err(e) => errors.push((s.as_ref().to_owned(), e.to_string())),
+                Err(e) => errors.push(JoinFailure {
+                    address: s.as_ref().to_owned(),
+                    cause: JoinCause::Address(Box::new(e)),
+                }),
             }
         }
         let (tx, rx) = crossbeam_channel::bounded(1);
@@ -642,7 +689,15 @@ impl Memberlist {
         let (joined, failures) = rx
             .recv_timeout(wait)
             .map_err(|_| Error::Timeout(Waited::Join))?;
-        errors.extend(failures.into_iter().map(|(a, e)| (a.to_string(), e)));
+        for (addr, e) in failures {
+            if let JoinError::NameConflict { name, holder } = e {
+                return Err(Error::NameConflict { name, holder });
+            }
+            errors.push(JoinFailure {
+                address: addr.to_string(),
+                cause: JoinCause::Exchange(e),
+            });
+        }
         if joined == 0 && !existing.is_empty() {
             return Err(Error::JoinFailed(errors));
         }

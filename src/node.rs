@@ -166,6 +166,11 @@ pub enum Event {
     Suspect(Node),
     /// A suspected node proved it is alive (Go has no such event).
     Alive(Node),
+    /// A node at another address claims the name of a live member: the
+    /// member this node knows (first) keeps it, the claimant (second) is
+    /// refused. The claimant's `join` fails with
+    /// [`Error::NameConflict`](crate::Error::NameConflict).
+    Conflict(Node, Node),
 }
 
 impl fmt::Display for Event {
@@ -177,6 +182,12 @@ impl fmt::Display for Event {
             Self::Update(n) => write!(f, "update: {n}"),
             Self::Suspect(n) => write!(f, "suspect: {n}"),
             Self::Alive(n) => write!(f, "alive again: {n}"),
+            Self::Conflict(holder, claimant) => write!(
+                f,
+                "name conflict: {} at {} claims the name of {holder}",
+                claimant.name,
+                claimant.socket_addr()
+            ),
         }
     }
 }
@@ -191,17 +202,20 @@ impl Event {
             Self::Update(_) => "update",
             Self::Suspect(_) => "suspect",
             Self::Alive(_) => "alive",
+            Self::Conflict(..) => "conflict",
         }
     }
 
-    /// The node the event is about.
+    /// The node the event is about (for a conflict, the member holding
+    /// the name).
     pub fn node(&self) -> &Node {
         match self {
             Self::Join(n)
             | Self::Leave(n, _)
             | Self::Update(n)
             | Self::Suspect(n)
-            | Self::Alive(n) => n,
+            | Self::Alive(n)
+            | Self::Conflict(n, _) => n,
         }
     }
 }

@@ -323,3 +323,76 @@ fn after_leave_and_shutdown_calls_say_so() {
     ));
     assert!(matches!(a.health_score(), Err(Error::Shutdown)));
 }
+
+#[test]
+fn a_duplicate_name_is_refused_on_join_and_reported_by_the_holder() {
+    let holder = Memberlist::create(config("dup")).unwrap();
+    let other = Memberlist::create(config("other")).unwrap();
+    other.join(&[addr(&holder)]).unwrap();
+    wait_join(&holder, "other");
+
+    let claimant = Memberlist::create(config("dup")).unwrap();
+    for seed in [&holder, &other] {
+        match claimant.join(&[addr(seed)]) {
+            Err(Error::NameConflict { name, holder: at }) => {
+                assert_eq!(name, "dup");
+                assert_eq!(at, holder.local_addr());
+            }
+            result => panic!("joining through {}: {result:?}", addr(seed)),
+        }
+    }
+    assert_eq!(claimant.lifecycle(), Lifecycle::Created);
+    // The seeds saw the claim and kept the holder.
+    for seed in [&holder, &other] {
+        let end = Instant::now() + DEADLINE;
+        let events = seed.events();
+        let (known, claimant_node) = loop {
+            match events.recv_timeout(end.saturating_duration_since(Instant::now())) {
+                Ok(Event::Conflict(known, by)) => break (known, by),
+                Ok(_) => {}
+                Err(e) => panic!("no conflict event: {e}"),
+            }
+        };
+        assert_eq!(known.socket_addr(), holder.local_addr());
+        assert_eq!(claimant_node.socket_addr(), claimant.local_addr());
+        assert_eq!(seed.num_members().unwrap(), 2);
+    }
+}
+
+#[test]
+fn joining_something_that_is_not_memberlist_says_so() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut buf = [0; 1024];
+        let _ = stream.read(&mut buf);
+        let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+    });
+    let node = Memberlist::create(config("prober")).unwrap();
+    let err = node.join(&[target.to_string()]).unwrap_err();
+    server.join().unwrap();
+    let Error::JoinFailed(failures) = &err else {
+        panic!("{err:?}");
+    };
+    assert!(
+        matches!(
+            &failures[..],
+            [swimlist::JoinFailure {
+                cause: swimlist::JoinCause::Exchange(swimlist::protocol::JoinError::Dial(
+                    swimlist::protocol::DialError::NotMemberlist { .. }
+                )),
+                ..
+            }]
+        ),
+        "{failures:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains(&target.to_string())
+            && text.contains("not memberlist")
+            && text.contains("HTTP"),
+        "{text}"
+    );
+}

@@ -54,7 +54,7 @@ pub enum Action {
         /// Addresses whose push/pull and merge succeeded.
         joined: usize,
         /// The failures, by address.
-        errors: Vec<(SocketAddr, String)>,
+        errors: Vec<(SocketAddr, super::JoinError)>,
     },
     /// A broadcast someone waits for has been sent often enough (or was
     /// superseded).

@@ -19,6 +19,7 @@ use rand::{Rng, RngCore, SeedableRng};
 use super::action::{Action, DialId, JoinId, NotifyToken};
 use super::awareness::Awareness;
 use super::broadcast_queue::BroadcastQueue;
+use super::dial_error::{DialError, JoinError};
 use super::node_table::{NodeRecord, NodeTable};
 use super::notification::Notification;
 use super::stats::Stats;
@@ -176,7 +177,7 @@ pub(super) enum Dial {
 pub(super) struct JoinProgress {
     pub(super) pending: usize,
     pub(super) joined: usize,
-    pub(super) errors: Vec<(SocketAddr, String)>,
+    pub(super) errors: Vec<(SocketAddr, JoinError)>,
 }
 
 /// One node's protocol state machine. See the [module docs](super).
@@ -345,6 +346,7 @@ impl Membership {
     pub(super) fn emit(&mut self, event: Event) {
         match &event {
             Event::Join(_) | Event::Leave(..) => log::info!("{}: {event}", self.config.name),
+            Event::Conflict(..) => log::warn!("{}: {event}", self.config.name),
             _ => log::debug!("{}: {event}", self.config.name),
         }
         self.actions.push_back(Action::Event(event));
@@ -403,7 +405,7 @@ impl Membership {
                 Timer::Suspicion(name) => self.suspicion_timeout(now, &name),
                 Timer::DialExpiry(id) => {
                     if self.dials.contains_key(&id) {
-                        let lost = Err("no result from the transport".to_owned());
+                        let lost = Err(DialError::Lost);
                         self.handle_dial_result(now, id, lost);
                     }
                 }

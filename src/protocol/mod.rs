@@ -6,6 +6,7 @@
 mod action;
 mod awareness;
 mod broadcast_queue;
+mod dial_error;
 mod gossip;
 mod membership;
 mod node_table;
@@ -24,6 +25,7 @@ mod user_broadcasts;
 pub use action::{Action, DialId, JoinId, NotifyToken};
 pub use awareness::Awareness;
 pub use broadcast_queue::{retransmit_limit, BroadcastQueue};
+pub use dial_error::{DialError, JoinError};
 pub use membership::{stream_time_limit, Membership, MessageKind, ProtocolError, MAX_DATAGRAM};
 pub use notification::Notification;
 pub use push_pull::{push_pull_scale, JoinTarget};

@@ -18,11 +18,12 @@ use std::time::Duration;
 use rand::Rng;
 
 use super::action::{Action, DialId, JoinId};
+use super::dial_error::{DialError, JoinError};
 use super::membership::{Dial, JoinProgress, Membership, ProtocolError};
 use super::notification::Notification;
 use super::time::Instant;
 use super::timers::Timer;
-use crate::node::{ip_from_wire, Node, NodeState};
+use crate::node::{ip_from_wire, ip_to_wire, Node, NodeState};
 use crate::wire::{Ack, Message, PushNodeState, PushPull};
 
 /// Most reaped dead nodes remembered for partition healing.
@@ -114,7 +115,7 @@ impl Membership {
         for t in targets {
             match self.start_push_pull(now, t.addr, t.name.as_deref(), Some(id)) {
                 Ok(_) => progress.pending += 1,
-                Err(e) => progress.errors.push((t.addr, e.to_string())),
+                Err(e) => progress.errors.push((t.addr, JoinError::NotStarted(e))),
             }
         }
         if progress.pending == 0 {
@@ -178,7 +179,7 @@ impl Membership {
         &mut self,
         now: Instant,
         id: DialId,
-        result: Result<Option<Message>, String>,
+        result: Result<Option<Message>, DialError>,
     ) {
         let Some(purpose) = self.dials.remove(&id) else {
             return;
@@ -186,16 +187,16 @@ impl Membership {
         match purpose {
             Dial::PushPull { join, addr } => {
                 let outcome = match result {
-                    Ok(Some(Message::PushPull(remote))) => {
-                        self.merge_remote_state(now, join.is_some(), remote)
-                    }
-                    Ok(Some(Message::Err(e))) => Err(format!("remote error: {}", e.error)),
-                    Ok(Some(other)) => Err(format!(
-                        "unexpected reply {} to push/pull",
-                        other.message_type().name()
-                    )),
-                    Ok(None) => Err("no reply to push/pull".to_owned()),
-                    Err(e) => Err(e),
+                    Ok(Some(Message::PushPull(remote))) => match join {
+                        Some(_) => self
+                            .check_name_free(&remote.nodes)
+                            .and_then(|()| self.merge_remote_state(now, true, remote)),
+                        None => self.merge_remote_state(now, false, remote),
+                    },
+                    Ok(Some(Message::Err(e))) => Err(JoinError::Remote(e.error)),
+                    Ok(Some(other)) => Err(JoinError::UnexpectedReply(other.message_type().name())),
+                    Ok(None) => Err(JoinError::Dial(DialError::ClosedBeforeReply)),
+                    Err(e) => Err(JoinError::Dial(e)),
                 };
                 if let Err(e) = &outcome {
                     log::debug!("{}: push/pull with {addr} failed: {e}", self.config.name);
@@ -226,7 +227,7 @@ impl Membership {
         self.flush_finished();
     }
 
-    fn join_progress(&mut self, id: JoinId, addr: SocketAddr, outcome: Result<(), String>) {
+    fn join_progress(&mut self, id: JoinId, addr: SocketAddr, outcome: Result<(), JoinError>) {
         let Some(progress) = self.joins.get_mut(&id) else {
             return;
         };
@@ -252,17 +253,20 @@ impl Membership {
         now: Instant,
         join: bool,
         remote: PushPull,
-    ) -> Result<(), String> {
+    ) -> Result<(), JoinError> {
         let mut records = remote.nodes;
         for r in &mut records {
             if r.port == 0 || self.config.protocol_version < 2 {
                 r.port = self.config.bind_port;
             }
         }
-        self.verify_protocol(&records)?;
+        self.verify_protocol(&records)
+            .map_err(JoinError::IncompatibleVersions)?;
         if join {
             let peers: Vec<Node> = records.iter().filter_map(record_as_node).collect();
-            self.delegate.notify_merge(&peers)?;
+            self.delegate
+                .notify_merge(&peers)
+                .map_err(JoinError::MergeRefused)?;
         }
         self.merge_state(now, records);
         if !remote.user_state.is_empty() {
@@ -272,6 +276,28 @@ impl Membership {
             });
         }
         Ok(())
+    }
+
+    /// Refuses to join (as the joiner) a cluster where a live member
+    /// already holds this node's name at another address: merging would start a refutation
+    /// war, and the joiner would never be admitted (Go only logs it on the
+    /// seed). A dead or left holder is not a conflict.
+    fn check_name_free(&self, remote: &[PushNodeState]) -> Result<(), JoinError> {
+        let own = ip_to_wire(self.local_addr.ip());
+        let live = [NodeState::Alive, NodeState::Suspect].map(NodeState::wire_value);
+        let holder = remote.iter().find(|r| {
+            r.name == self.config.name
+                && live.contains(&r.state)
+                && (r.addr != own || r.port != self.local_addr.port())
+        });
+        match holder {
+            Some(r) => Err(JoinError::NameConflict {
+                name: r.name.clone(),
+                holder: ip_from_wire(&r.addr)
+                    .map_or(self.local_addr, |ip| SocketAddr::new(ip, r.port)),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Refuses a merge when some node would speak a protocol version

@@ -123,14 +123,9 @@ impl Membership {
                     );
                     reclaim = true;
                 } else {
-                    log::warn!(
-                        "{}: conflicting address for {}: {:?}:{} claims it",
-                        self.config.name,
-                        a.node,
-                        candidate.addr,
-                        a.port
-                    );
+                    // The event (logged at warn) says who claims what.
                     if let Some(existing) = existing.to_node() {
+                        self.emit(Event::Conflict(existing.clone(), candidate.clone()));
                         self.notify(Notification::Conflict {
                             existing,
                             other: candidate,

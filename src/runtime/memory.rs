@@ -19,7 +19,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::transport::{ConnId, DialRequest, Incoming, IncomingSink, Transport};
-use crate::protocol::DialId;
+use crate::protocol::{DialError, DialId};
 
 enum Delivery {
     Packet {
@@ -36,7 +36,7 @@ enum Delivery {
     Result {
         to: SocketAddr,
         id: DialId,
-        result: Result<Option<Vec<u8>>, String>,
+        result: Result<Option<Vec<u8>>, DialError>,
     },
     /// The dial of this accepted stream gives up if still unanswered.
     Deadline(ConnId),
@@ -226,7 +226,7 @@ fn route(state: &mut State, d: Delivery) -> Option<(IncomingSink, Incoming)> {
             let Some(sink) = state.sinks.get(&to).cloned().flatten() else {
                 let open = state.open.remove(&conn)?;
                 let at = Instant::now();
-                let result = Err("connection reset".to_owned());
+                let result = Err(DialError::Read(std::io::ErrorKind::ConnectionReset));
                 state.schedule(
                     at,
                     Delivery::Result {
@@ -257,8 +257,8 @@ fn route(state: &mut State, d: Delivery) -> Option<(IncomingSink, Incoming)> {
                 None => Ok(None),
                 Some(bytes) => match sink.decode_stream(&bytes, false) {
                     Ok(Some(d)) => Ok(Some(d.message)),
-                    Ok(None) => Err("connection closed before the reply".to_owned()),
-                    Err(e) => Err(e.to_string()),
+                    Ok(None) => Err(DialError::ClosedBeforeReply),
+                    Err(e) => Err(DialError::from_reply(e, &bytes)),
                 },
             });
             Some((sink, Incoming::DialResult { id, result }))
@@ -270,7 +270,7 @@ fn route(state: &mut State, d: Delivery) -> Option<(IncomingSink, Incoming)> {
                 sink,
                 Incoming::DialResult {
                     id: open.id,
-                    result: Err("i/o timeout".to_owned()),
+                    result: Err(DialError::TimedOut),
                 },
             ))
         }
@@ -341,7 +341,7 @@ impl Transport for MemoryTransport {
             let at = Instant::now() + s.delay;
             let reachable = matches!(s.sinks.get(&request.to), Some(Some(_)));
             if s.partitioned(dialer, request.to) {
-                let result = Err("i/o timeout".to_owned());
+                let result = Err(DialError::TimedOut);
                 s.schedule(
                     request.deadline,
                     Delivery::Result {
@@ -353,7 +353,7 @@ impl Transport for MemoryTransport {
                 return;
             }
             if !reachable {
-                let result = Err(format!("dial {}: connection refused", request.to));
+                let result = Err(DialError::Connect(std::io::ErrorKind::ConnectionRefused));
                 s.schedule(
                     at,
                     Delivery::Result {
@@ -396,7 +396,7 @@ impl Transport for MemoryTransport {
             let result = match (open.expect_reply, bytes) {
                 (false, _) => Ok(None),
                 (true, Some(reply)) => Ok(Some(reply)),
-                (true, None) => Err("connection closed before the reply".to_owned()),
+                (true, None) => Err(DialError::ClosedBeforeReply),
             };
             s.schedule(
                 at,

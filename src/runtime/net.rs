@@ -20,7 +20,7 @@ use parking_lot::Mutex;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::transport::{ConnId, DialRequest, Incoming, IncomingSink, Transport};
-use crate::protocol::DialId;
+use crate::protocol::{DialError, DialId};
 
 /// Largest stream accepted from a peer (a full 20 MiB encrypted frame, or a
 /// large plaintext push/pull, fits).
@@ -442,7 +442,7 @@ impl EventLoop {
         };
         let sink = n.sink.clone();
         let idle = n.tcp_timeout;
-        let fail = |e: String| {
+        let fail = |e: DialError| {
             sink.deliver(Incoming::DialResult {
                 id: request.id,
                 result: Err(e),
@@ -450,12 +450,12 @@ impl EventLoop {
         };
         let mut stream = match TcpStream::connect(request.to) {
             Ok(s) => s,
-            Err(e) => return fail(format!("dial {}: {e}", request.to)),
+            Err(e) => return fail(DialError::Connect(e.kind())),
         };
         let token = self.token();
         let interest = Interest::WRITABLE | Interest::READABLE;
         if let Err(e) = self.registry().register(&mut stream, token, interest) {
-            return fail(format!("dial {}: {e}", request.to));
+            return fail(DialError::Connect(e.kind()));
         }
         self.sources.insert(token, Source::Conn);
         let role = Role::Dialed {
@@ -563,18 +563,18 @@ impl EventLoop {
                 expect_reply,
                 connected,
             } => {
-                let fail = |e: String| {
+                let fail = |e: DialError| {
                     sink.deliver(Incoming::DialResult { id, result: Err(e) });
                     Next::Close
                 };
                 if !connected {
                     if let Ok(Some(e)) | Err(e) = c.stream.take_error() {
-                        return fail(format!("dial: {e}"));
+                        return fail(DialError::Connect(e.kind()));
                     }
                     match c.stream.peer_addr() {
                         Ok(_) => {}
                         Err(e) if e.kind() == ErrorKind::NotConnected => return Next::Keep,
-                        Err(e) => return fail(format!("dial: {e}")),
+                        Err(e) => return fail(DialError::Connect(e.kind())),
                     }
                     c.role = Role::Dialed {
                         id,
@@ -585,7 +585,7 @@ impl EventLoop {
                 match flush(c) {
                     Ok(true) => {}
                     Ok(false) => return Next::Keep,
-                    Err(e) => return fail(format!("write: {e}")),
+                    Err(e) => return fail(DialError::Write(e.kind())),
                 }
                 if !expect_reply {
                     sink.deliver(Incoming::DialResult {
@@ -596,7 +596,7 @@ impl EventLoop {
                 }
                 let eof = match fill(c) {
                     Ok(eof) => eof,
-                    Err(e) => return fail(format!("read: {e}")),
+                    Err(e) => return fail(DialError::Read(e.kind())),
                 };
                 let Some(decoded) = c.decode(&sink, false, eof, buffered) else {
                     return Next::Keep;
@@ -609,12 +609,10 @@ impl EventLoop {
                         });
                         Next::Close
                     }
-                    Ok(None) if eof => fail("connection closed before the reply".to_owned()),
-                    Ok(None) if c.read.len() > MAX_STREAM_BYTES => {
-                        fail("reply too large".to_owned())
-                    }
+                    Ok(None) if eof => fail(DialError::ClosedBeforeReply),
+                    Ok(None) if c.read.len() > MAX_STREAM_BYTES => fail(DialError::ReplyTooLarge),
                     Ok(None) => Next::Keep,
-                    Err(e) => fail(e.to_string()),
+                    Err(e) => fail(DialError::from_reply(e, &c.read)),
                 }
             }
         }
@@ -657,7 +655,7 @@ impl EventLoop {
                     if let Some(n) = self.nodes.get(&c.node) {
                         n.sink.deliver(Incoming::DialResult {
                             id,
-                            result: Err("i/o timeout".to_owned()),
+                            result: Err(DialError::TimedOut),
                         });
                     }
                 }

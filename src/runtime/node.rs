@@ -19,12 +19,13 @@ use super::transport::{Clock, DialRequest, Incoming, StreamCodec, Transport};
 use crate::delegate::Delegate;
 use crate::node::Event;
 use crate::protocol::{
-    Action, DialId, Instant, JoinId, Membership, Notification, NotifyToken, Stats,
+    Action, DialError, DialId, Instant, JoinError, JoinId, Membership, Notification, NotifyToken,
+    Stats,
 };
 use parking_lot::RwLock;
 
 /// The outcome of a join: addresses joined, and failures.
-pub(crate) type JoinOutcome = (usize, Vec<(std::net::SocketAddr, String)>);
+pub(crate) type JoinOutcome = (usize, Vec<(std::net::SocketAddr, JoinError)>);
 
 /// Counters of a running node: the protocol's, plus what the runtime
 /// dropped.
@@ -49,7 +50,7 @@ pub struct NodeStats {
 pub(crate) struct Waiters {
     pub(crate) joins: HashMap<JoinId, Sender<JoinOutcome>>,
     pub(crate) broadcasts: HashMap<NotifyToken, Sender<()>>,
-    pub(crate) dials: HashMap<DialId, Sender<Result<(), String>>>,
+    pub(crate) dials: HashMap<DialId, Sender<Result<(), DialError>>>,
 }
 
 thread_local! {

@@ -15,7 +15,7 @@ use crossbeam_channel::{Sender, TrySendError};
 use parking_lot::RwLock;
 
 use super::worker::WorkItem;
-use crate::protocol::{DialId, Instant};
+use crate::protocol::{DialError, DialId, Instant};
 use crate::wire::{read_stream, DecodedStream, Inbound, Keyring, Message, WireError};
 
 /// Identifies an accepted stream awaiting its reply.
@@ -55,7 +55,7 @@ pub enum Incoming {
         /// The dial.
         id: DialId,
         /// The reply (`None` if none was expected), or why it failed.
-        result: Result<Option<Message>, String>,
+        result: Result<Option<Message>, DialError>,
     },
 }
 

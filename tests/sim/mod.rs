@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use swimlist::protocol::{Action, DialId, Instant, JoinTarget, Membership};
+use swimlist::protocol::{Action, DialError, DialId, Instant, JoinError, JoinTarget, Membership};
 use swimlist::{Config, Delegate, Event, LeaveReason, NoDelegate};
 
 /// What a simulated process is doing.
@@ -46,7 +46,7 @@ enum Delivery {
     DialResult {
         node: usize,
         id: DialId,
-        result: Result<Option<Vec<u8>>, String>,
+        result: Result<Option<Vec<u8>>, DialError>,
     },
 }
 
@@ -60,7 +60,7 @@ impl Delivery {
 }
 
 /// A finished join: the node, how many targets it joined, the failures.
-pub type JoinOutcome = (usize, usize, Vec<(SocketAddr, String)>);
+pub type JoinOutcome = (usize, usize, Vec<(SocketAddr, JoinError)>);
 
 /// An event seen by a node, with when.
 #[derive(Debug, Clone)]
@@ -225,7 +225,7 @@ impl Sim {
                     let unreachable = target.is_some_and(|j| self.blocked(i, j));
                     let at = self.now + self.delay();
                     if unreachable {
-                        let result = Err("i/o timeout".to_owned());
+                        let result = Err(DialError::TimedOut);
                         self.schedule(
                             deadline,
                             Delivery::DialResult {
@@ -235,7 +235,7 @@ impl Sim {
                             },
                         );
                     } else if refused {
-                        let result = Err("connection refused".to_owned());
+                        let result = Err(DialError::Connect(std::io::ErrorKind::ConnectionRefused));
                         self.schedule(
                             at,
                             Delivery::DialResult {
@@ -274,7 +274,7 @@ impl Sim {
         match self.nodes[target].run {
             Run::Killed => {
                 if let Delivery::Stream { from, id, .. } = d {
-                    let result = Err("connection reset".to_owned());
+                    let result = Err(DialError::Read(std::io::ErrorKind::ConnectionReset));
                     let at = self.now + self.delay();
                     self.schedule(
                         at,
@@ -318,7 +318,7 @@ impl Sim {
                 let result = match (expect_reply, reply) {
                     (false, _) => Ok(None),
                     (true, Some(reply)) => Ok(Some(reply)),
-                    (true, None) => Err("EOF".to_owned()),
+                    (true, None) => Err(DialError::ClosedBeforeReply),
                 };
                 let at = (self.now + self.delay()).min(deadline);
                 self.schedule(
@@ -336,8 +336,8 @@ impl Sim {
                     None => Ok(None),
                     Some(bytes) => match m.decode_stream(&bytes, false) {
                         Ok(Some(d)) => Ok(Some(d.message)),
-                        Ok(None) => Err("truncated reply".to_owned()),
-                        Err(e) => Err(e.to_string()),
+                        Ok(None) => Err(DialError::ClosedBeforeReply),
+                        Err(e) => Err(DialError::from_reply(e, &bytes)),
                     },
                 });
                 m.handle_dial_result(now, id, result);
