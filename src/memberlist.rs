@@ -13,11 +13,9 @@ use rand::{Rng, SeedableRng};
 use crate::config::{Config, ConfigError};
 use crate::delegate::{Delegate, NoDelegate};
 use crate::node::{Event, Node};
-use crate::protocol::{
-    stream_time_limit, DialError, JoinError, JoinTarget, Membership, ProtocolError,
-};
-use crate::runtime::node::{NodeParts, Reentered, RunningNode};
-use crate::runtime::{IncomingSink, NetTransport, NodeStats, Runtime, Transport, WorkItem};
+use crate::protocol::{DialError, JoinError, JoinTarget, Membership, ProtocolError};
+use crate::runtime::running_node::{NotStarted, Reentered, RunningNode};
+use crate::runtime::{NetTransport, NodeStats, Runtime, StartError, Transport};
 use crate::wire::KeyringError;
 
 /// Everything that can go wrong using a [`Memberlist`]. Each variant says
@@ -319,34 +317,17 @@ impl Builder {
         let advertise = advertise_addr(&config, bound)?;
         let seeds = resolve_seeds(&config.seeds, config.bind_port);
         let seed: [u8; 32] = StdRng::from_os_rng().random();
-        let clock = runtime.clock();
         let machine_delegate = delegate.clone().unwrap_or_else(|| Arc::new(NoDelegate));
-        let mut machine = Membership::new(config, machine_delegate, advertise, seed, clock.now())
+        let mut machine = Membership::new(config, machine_delegate, advertise, seed, runtime.now())
             .map_err(Error::Protocol)?;
         machine.set_seeds(seeds);
         let (events_tx, events_rx) = crossbeam_channel::bounded(event_capacity);
-        let node = Arc::new(RunningNode::new(NodeParts {
-            key: runtime.next_key(),
-            machine,
-            transport: Arc::clone(&transport),
-            events: events_tx,
-            delegate,
-            notifier: runtime.notifier(),
-            clock,
-        }));
-        transport.start(IncomingSink {
-            node: node.key,
-            work: runtime.work(),
-            codec: Arc::clone(&node.codec),
-            dropped: Arc::clone(&node.incoming_dropped),
-            queued: runtime.queued(),
-        })?;
-        // Deliver what creation produced (the local join event).
-        node.with_machine(|_, _| ());
-        runtime
-            .work()
-            .send(WorkItem::Add(Arc::clone(&node)))
-            .map_err(|_| Error::Shutdown)?;
+        let node = runtime
+            .start_node(machine, transport, events_tx, delegate)
+            .map_err(|e| match e {
+                StartError::Io(e) => Error::Io(e),
+                StartError::Stopped => Error::Shutdown,
+            })?;
         Ok(Memberlist {
             node,
             runtime,
@@ -602,19 +583,21 @@ impl Memberlist {
             .map_err(|_: Reentered| Error::InQueryHook { method })
     }
 
-    /// As [`Memberlist::machine`], for calls that talk to the cluster:
-    /// refused once the node has left.
-    fn active_machine<R>(
-        &self,
-        method: &'static str,
-        f: impl FnOnce(&mut Membership, crate::protocol::Instant) -> R,
-    ) -> Result<R, Error> {
-        self.machine(method, |m, now| {
-            if m.has_left() {
-                return Err(Error::Left);
-            }
-            Ok(f(m, now))
-        })?
+    /// Maps why the runtime did not start a call that talks to the cluster.
+    fn not_started(&self, method: &'static str, e: NotStarted) -> Error {
+        match e {
+            NotStarted::Reentered => Error::InQueryHook { method },
+            NotStarted::Left => Error::Left,
+            NotStarted::Protocol(e) => Error::Protocol(e),
+        }
+    }
+
+    /// Refuses calls once the node is shut down.
+    fn running(&self) -> Result<(), Error> {
+        if self.shut.load(Ordering::SeqCst) {
+            return Err(Error::Shutdown);
+        }
+        Ok(())
     }
 
     /// Refuses a blocking call from a thread that the wait would block: a
@@ -624,11 +607,6 @@ impl Memberlist {
             return Err(Error::InQueryHook { method });
         }
         Ok(())
-    }
-
-    /// Lets the worker re-read the node's timers after an API call.
-    fn wake(&self) {
-        let _ = self.runtime.work().try_send(WorkItem::Wake(self.node.key));
     }
 
     /// Where the node is in its life.
@@ -679,15 +657,13 @@ impl Memberlist {
                 }),
             }
         }
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let wait = self.active_machine("join", |m, now| {
-            let id = m.join(now, &targets);
-            self.node.waiters.lock().joins.insert(id, tx);
-            m.config().tcp_timeout + Duration::from_secs(5)
-        })?;
-        self.wake();
-        let (joined, failures) = rx
-            .recv_timeout(wait)
+        let pending = self
+            .node
+            .join(&targets)
+            .map_err(|e| self.not_started("join", e))?;
+        let (joined, failures) = pending
+            .rx
+            .recv_timeout(pending.limit)
             .map_err(|_| Error::Timeout(Waited::Join))?;
         for (addr, e) in failures {
             if let JoinError::NameConflict { name, holder } = e {
@@ -773,16 +749,12 @@ impl Memberlist {
             });
         }
         self.may_block("update_node")?;
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let waiting = self.active_machine("update_node", |m, now| {
-            let token = m.update_node(now).map_err(Error::Protocol)?;
-            if let Some(t) = token {
-                self.node.waiters.lock().broadcasts.insert(t, tx);
-            }
-            Ok::<_, Error>(token.is_some())
-        })??;
-        self.wake();
-        if waiting {
+        self.running()?;
+        let waiter = self
+            .node
+            .update_node()
+            .map_err(|e| self.not_started("update_node", e))?;
+        if let Some(rx) = waiter {
             wait(&rx, timeout, Waited::UpdateBroadcast)?;
         }
         Ok(())
@@ -797,16 +769,12 @@ impl Memberlist {
             return Err(Error::ZeroTimeout { method: "leave" });
         }
         self.may_block("leave")?;
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let waiting = self.active_machine("leave", |m, now| {
-            let token = m.leave(now);
-            if let Some(t) = token {
-                self.node.waiters.lock().broadcasts.insert(t, tx);
-            }
-            token.is_some()
-        })?;
-        self.wake();
-        if waiting {
+        self.running()?;
+        let waiter = self
+            .node
+            .leave()
+            .map_err(|e| self.not_started("leave", e))?;
+        if let Some(rx) = waiter {
             wait(&rx, timeout, Waited::LeaveBroadcast)?;
         }
         Ok(())
@@ -816,18 +784,20 @@ impl Memberlist {
     /// framed datagram must fit [`MAX_DATAGRAM`](crate::protocol::MAX_DATAGRAM)
     /// bytes (about 64 KiB), else [`ProtocolError::MessageTooLarge`].
     pub fn send_best_effort(&self, node: &Node, msg: &[u8]) -> Result<(), Error> {
-        self.active_machine("send_best_effort", |m, _| {
-            m.send_best_effort(node.socket_addr(), &node.name, msg)
-        })?
-        .map_err(Error::Protocol)
+        self.running()?;
+        self.node
+            .send_best_effort(node.socket_addr(), &node.name, msg)
+            .map_err(|e| self.not_started("send_best_effort", e))
     }
 
     /// Sends `msg` to an address in one datagram, without naming the node
     /// (refused under `require_node_names`). Limits as
     /// [`Memberlist::send_best_effort`].
     pub fn send_to_address(&self, addr: SocketAddr, msg: &[u8]) -> Result<(), Error> {
-        self.active_machine("send_to_address", |m, _| m.send_best_effort(addr, "", msg))?
-            .map_err(Error::Protocol)
+        self.running()?;
+        self.node
+            .send_best_effort(addr, "", msg)
+            .map_err(|e| self.not_started("send_to_address", e))
     }
 
     /// Sends `msg` to `node` over a stream, returning once it is written.
@@ -838,17 +808,12 @@ impl Memberlist {
     /// what receivers accept; larger is [`ProtocolError::MessageTooLarge`].
     pub fn send_reliable(&self, node: &Node, msg: &[u8]) -> Result<(), Error> {
         self.may_block("send_reliable")?;
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let wait = self.active_machine("send_reliable", |m, now| {
-            let id = m
-                .send_reliable(now, node.socket_addr(), &node.name, msg)
-                .map_err(Error::Protocol)?;
-            self.node.waiters.lock().dials.insert(id, tx);
-            let limit = stream_time_limit(m.config().tcp_timeout, msg.len());
-            Ok::<_, Error>(limit + Duration::from_secs(1))
-        })??;
-        self.wake();
-        match rx.recv_timeout(wait) {
+        self.running()?;
+        let pending = self
+            .node
+            .send_reliable(node.socket_addr(), &node.name, msg)
+            .map_err(|e| self.not_started("send_reliable", e))?;
+        match pending.rx.recv_timeout(pending.limit) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(Error::Delivery(e)),
             Err(_) => Err(Error::Timeout(Waited::ReliableMessage)),
@@ -861,10 +826,10 @@ impl Memberlist {
     /// [`ProtocolError::MessageTooLarge`]: send larger data with
     /// [`Memberlist::send_reliable`] to each member.
     pub fn broadcast(&self, msg: &[u8], name: Option<&str>) -> Result<(), Error> {
-        self.active_machine("broadcast", |m, now| m.queue_broadcast(now, msg, name))?
-            .map_err(Error::Protocol)?;
-        self.wake();
-        Ok(())
+        self.running()?;
+        self.node
+            .broadcast(msg, name)
+            .map_err(|e| self.not_started("broadcast", e))
     }
 
     /// The largest message [`Memberlist::broadcast`] takes: `udp_buffer_size`
@@ -912,24 +877,7 @@ impl Memberlist {
         if self.shut.swap(true, Ordering::SeqCst) {
             return;
         }
-        self.node.transport.shutdown();
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let on_worker = self.runtime.is_own_thread() || RunningNode::in_any_step();
-        let removing = if on_worker {
-            self.runtime
-                .work()
-                .try_send(WorkItem::Remove(self.node.key, tx))
-                .is_ok()
-        } else {
-            self.runtime
-                .work()
-                .send_timeout(WorkItem::Remove(self.node.key, tx), Duration::from_secs(5))
-                .is_ok()
-        };
-        if removing && !on_worker {
-            let _ = rx.recv_timeout(Duration::from_secs(5));
-        }
-        self.node.close_events();
+        self.runtime.stop_node(&self.node);
         if self.owns_runtime {
             self.runtime.shutdown();
         }

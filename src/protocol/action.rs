@@ -7,15 +7,15 @@ use crate::node::Event;
 
 /// Identifies an outgoing stream the runtime was asked to open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct DialId(pub u64);
+pub struct DialId(pub(super) u64);
 
 /// Identifies a join started with [`Membership::join`](super::Membership::join).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct JoinId(pub u64);
+pub struct JoinId(pub(super) u64);
 
 /// Identifies a broadcast a caller waits for (leave, metadata update).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct NotifyToken(pub u64);
+pub struct NotifyToken(pub(super) u64);
 
 /// One thing for the runtime to do. Take them with
 /// [`Membership::poll_action`](super::Membership::poll_action).

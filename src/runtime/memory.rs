@@ -365,7 +365,7 @@ impl Transport for MemoryTransport {
                 return;
             }
             s.seq += 1;
-            let conn = ConnId(s.seq);
+            let conn = ConnId::new(s.seq);
             s.open.insert(
                 conn,
                 OpenStream {

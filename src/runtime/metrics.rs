@@ -4,7 +4,7 @@
 //! health score are gauges. Values are published at most once a second per
 //! node, from the protocol worker.
 
-use super::node::NodeStats;
+use super::running_node::NodeStats;
 
 /// Publishes one snapshot.
 pub(crate) fn publish(node: &str, stats: &NodeStats, members: usize, health: u32) {

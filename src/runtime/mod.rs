@@ -17,8 +17,8 @@ mod memory;
 #[cfg(feature = "metrics")]
 mod metrics;
 mod net;
-pub(crate) mod node;
 mod notifier;
+pub(crate) mod running_node;
 mod transport;
 mod worker;
 
@@ -27,17 +27,33 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::{JoinHandle, ThreadId};
 
+use std::time::Duration;
+
 use crossbeam_channel::Sender;
 use parking_lot::Mutex;
 
+use crate::delegate::Delegate;
+use crate::node::Event;
+use crate::protocol::Membership;
+use running_node::{NodeParts, RunningNode};
+
 pub use memory::{MemoryNetwork, MemoryTransport};
 pub(crate) use net::IoHandle;
-pub use net::NetTransport;
-pub use node::NodeStats;
+pub(crate) use net::NetTransport;
 pub(crate) use notifier::Notifier;
+pub use running_node::NodeStats;
 pub(crate) use transport::Clock;
-pub use transport::{ConnId, DialRequest, Incoming, IncomingSink, StreamCodec, Transport};
+pub use transport::{ConnId, DialRequest, Incoming, IncomingSink, Transport};
 pub(crate) use worker::WorkItem;
+
+/// Why a node could not be started on a runtime.
+#[derive(Debug)]
+pub(crate) enum StartError {
+    /// The transport could not start.
+    Io(io::Error),
+    /// The runtime has been shut down.
+    Stopped,
+}
 
 /// Capacity of the queue from transports to the worker; beyond it,
 /// incoming traffic is dropped and counted (Go's handoff queue depth).
@@ -110,11 +126,73 @@ impl Runtime {
         self.inner.stop();
     }
 
-    pub(crate) fn clock(&self) -> Clock {
-        self.inner.clock
+    /// The protocol time now, for a state machine about to join.
+    pub(crate) fn now(&self) -> crate::protocol::Instant {
+        self.inner.clock.now()
     }
 
-    pub(crate) fn work(&self) -> Sender<WorkItem> {
+    /// Puts a state machine to work: wraps it in a running node, starts its
+    /// transport and hands it to the worker.
+    pub(crate) fn start_node(
+        &self,
+        machine: Membership,
+        transport: Arc<dyn Transport>,
+        events: Sender<Event>,
+        delegate: Option<Arc<dyn Delegate>>,
+    ) -> Result<Arc<RunningNode>, StartError> {
+        let node = Arc::new(RunningNode::new(NodeParts {
+            key: self.next_key(),
+            machine,
+            transport: Arc::clone(&transport),
+            events,
+            delegate,
+            notifier: Arc::clone(&self.inner.notifier),
+            work: self.work(),
+            clock: self.inner.clock,
+        }));
+        transport
+            .start(IncomingSink {
+                node: node.key,
+                work: self.work(),
+                codec: Arc::clone(&node.codec),
+                dropped: Arc::clone(&node.incoming_dropped),
+                queued: Arc::clone(&self.inner.queued),
+            })
+            .map_err(StartError::Io)?;
+        // Deliver what creation produced (the local join event).
+        node.with_machine(|_, _| ());
+        self.inner
+            .work
+            .send(WorkItem::Add(Arc::clone(&node)))
+            .map_err(|_| StartError::Stopped)?;
+        Ok(node)
+    }
+
+    /// Stops a node: closes its transport, takes it off the worker (waiting
+    /// up to 5 s, unless called from the worker itself) and closes its
+    /// event channel after its last events.
+    pub(crate) fn stop_node(&self, node: &RunningNode) {
+        node.transport.shutdown();
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let on_worker = self.is_own_thread() || RunningNode::in_any_step();
+        let removing = if on_worker {
+            self.inner
+                .work
+                .try_send(WorkItem::Remove(node.key, tx))
+                .is_ok()
+        } else {
+            self.inner
+                .work
+                .send_timeout(WorkItem::Remove(node.key, tx), Duration::from_secs(5))
+                .is_ok()
+        };
+        if removing && !on_worker {
+            let _ = rx.recv_timeout(Duration::from_secs(5));
+        }
+        node.close_events();
+    }
+
+    fn work(&self) -> Sender<WorkItem> {
         self.inner.work.clone()
     }
 
@@ -122,19 +200,11 @@ impl Runtime {
         self.inner.io.clone()
     }
 
-    pub(crate) fn queued(&self) -> Arc<AtomicUsize> {
-        Arc::clone(&self.inner.queued)
-    }
-
     /// A key for a new node, unique in the process (a thread marks the
     /// node it is stepping by its key, whatever its runtime).
-    pub(crate) fn next_key(&self) -> u64 {
+    fn next_key(&self) -> u64 {
         static NEXT_KEY: AtomicU64 = AtomicU64::new(0);
         NEXT_KEY.fetch_add(1, Ordering::Relaxed)
-    }
-
-    pub(crate) fn notifier(&self) -> Arc<Notifier> {
-        Arc::clone(&self.inner.notifier)
     }
 
     /// Whether the calling thread is this runtime's worker or I/O thread:

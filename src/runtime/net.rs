@@ -475,7 +475,7 @@ impl EventLoop {
     }
 
     fn reply(&mut self, node: u64, conn: ConnId, bytes: Option<Vec<u8>>) {
-        let token = Token(conn.0 as usize);
+        let token = Token(conn.get() as usize);
         let Some(c) = self.conns.get_mut(&token).filter(|c| c.node == node) else {
             return;
         };
@@ -533,7 +533,7 @@ impl EventLoop {
                     Ok(eof) => eof,
                     Err(_) => return Next::Close,
                 };
-                let conn = ConnId(token.0 as u64);
+                let conn = ConnId::new(token.0 as u64);
                 let Some(decoded) = c.decode(&sink, true, eof, buffered) else {
                     return Next::Keep;
                 };

@@ -18,9 +18,23 @@ use super::worker::WorkItem;
 use crate::protocol::{DialError, DialId, Instant};
 use crate::wire::{read_stream, DecodedStream, Inbound, Keyring, Message, WireError};
 
-/// Identifies an accepted stream awaiting its reply.
+/// Identifies an accepted stream awaiting its reply. A transport numbers
+/// its accepted streams as it likes ([`ConnId::new`]) and gets the number
+/// back in [`Transport::reply`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ConnId(pub u64);
+pub struct ConnId(u64);
+
+impl ConnId {
+    /// The id a transport gives an accepted stream.
+    pub fn new(id: u64) -> Self {
+        ConnId(id)
+    }
+
+    /// The number given to [`ConnId::new`].
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
 
 /// Something that arrived for a node.
 #[derive(Debug)]
@@ -96,7 +110,7 @@ pub trait Transport: Send + Sync + 'static {
 /// What a transport needs to find where stream messages end: the node's
 /// label and keys (kept current as keys rotate).
 #[derive(Debug, Clone, Default)]
-pub struct StreamCodec {
+pub(crate) struct StreamCodec {
     pub(crate) label: Vec<u8>,
     pub(crate) skip_inbound_label_check: bool,
     pub(crate) keyring: Keyring,

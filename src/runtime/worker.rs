@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-use super::node::RunningNode;
+use super::running_node::RunningNode;
 use super::transport::{Clock, Incoming};
 use crate::protocol::Instant;
 

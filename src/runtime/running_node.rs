@@ -11,16 +11,20 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crossbeam_channel::{Sender, TrySendError};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 use parking_lot::Mutex;
 
 use super::notifier::Notifier;
 use super::transport::{Clock, DialRequest, Incoming, StreamCodec, Transport};
+use super::worker::WorkItem;
 use crate::delegate::Delegate;
 use crate::node::Event;
 use crate::protocol::{
-    Action, DialError, DialId, Instant, JoinError, JoinId, Membership, Notification, NotifyToken,
-    Stats,
+    stream_time_limit, Action, DialError, DialId, Instant, JoinError, JoinId, JoinTarget,
+    Membership, Notification, NotifyToken, ProtocolError, Stats,
 };
 use parking_lot::RwLock;
 
@@ -47,10 +51,10 @@ pub struct NodeStats {
 }
 
 #[derive(Default)]
-pub(crate) struct Waiters {
-    pub(crate) joins: HashMap<JoinId, Sender<JoinOutcome>>,
-    pub(crate) broadcasts: HashMap<NotifyToken, Sender<()>>,
-    pub(crate) dials: HashMap<DialId, Sender<Result<(), DialError>>>,
+struct Waiters {
+    joins: HashMap<JoinId, Sender<JoinOutcome>>,
+    broadcasts: HashMap<NotifyToken, Sender<()>>,
+    dials: HashMap<DialId, Sender<Result<(), DialError>>>,
 }
 
 thread_local! {
@@ -81,6 +85,30 @@ impl Drop for SteppingMark {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Reentered;
 
+/// Why a call that talks to the cluster was not started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum NotStarted {
+    /// Called from one of the node's own query hooks.
+    Reentered,
+    /// The node has left the cluster.
+    Left,
+    /// The protocol refused the request.
+    Protocol(ProtocolError),
+}
+
+impl From<Reentered> for NotStarted {
+    fn from(_: Reentered) -> Self {
+        NotStarted::Reentered
+    }
+}
+
+/// The result of a started call, to be waited for: it arrives on `rx`
+/// within `limit` (the caller's wait must not be shorter).
+pub(crate) struct Pending<T> {
+    pub(crate) rx: Receiver<T>,
+    pub(crate) limit: Duration,
+}
+
 pub(crate) struct RunningNode {
     pub(crate) key: u64,
     name: String,
@@ -98,7 +126,9 @@ pub(crate) struct RunningNode {
     notifications_dropped: AtomicU64,
     pub(crate) incoming_dropped: Arc<AtomicU64>,
     send_errors: AtomicU64,
-    pub(crate) waiters: Mutex<Waiters>,
+    waiters: Mutex<Waiters>,
+    /// To tell the worker that the node's timers may have changed.
+    work: Sender<WorkItem>,
     clock: Clock,
     /// When counters were last published (feature `metrics`).
     #[cfg(feature = "metrics")]
@@ -113,6 +143,7 @@ pub(crate) struct NodeParts {
     pub(crate) events: Sender<Event>,
     pub(crate) delegate: Option<Arc<dyn Delegate>>,
     pub(crate) notifier: Arc<Notifier>,
+    pub(crate) work: Sender<WorkItem>,
     pub(crate) clock: Clock,
 }
 
@@ -133,6 +164,7 @@ impl RunningNode {
             incoming_dropped: Arc::new(AtomicU64::new(0)),
             send_errors: AtomicU64::new(0),
             waiters: Mutex::new(Waiters::default()),
+            work: parts.work,
             clock: parts.clock,
             #[cfg(feature = "metrics")]
             published: Mutex::new(None),
@@ -229,6 +261,93 @@ impl RunningNode {
                 }
             }
         }
+    }
+
+    /// Runs an API call that talks to the cluster (refused once the node
+    /// has left), then lets the worker re-read the node's timers.
+    fn act<R>(
+        &self,
+        f: impl FnOnce(&mut Membership, Instant) -> Result<R, ProtocolError>,
+    ) -> Result<R, NotStarted> {
+        let r = self.try_with_machine(|m, now| {
+            if m.has_left() {
+                return Err(NotStarted::Left);
+            }
+            f(m, now).map_err(NotStarted::Protocol)
+        })??;
+        // A full queue means the worker is busy and will look anyway.
+        let _ = self.work.try_send(WorkItem::Wake(self.key));
+        Ok(r)
+    }
+
+    /// Starts joining through `targets`.
+    pub(crate) fn join(&self, targets: &[JoinTarget]) -> Result<Pending<JoinOutcome>, NotStarted> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let limit = self.act(|m, now| {
+            let id = m.join(now, targets);
+            self.waiters.lock().joins.insert(id, tx);
+            // Every dial ends by tcp_timeout, and its expiry a second later.
+            Ok(m.config().tcp_timeout + Duration::from_secs(2))
+        })?;
+        Ok(Pending { rx, limit })
+    }
+
+    /// Leaves; the receiver hears when the news has gone out (`None`:
+    /// nobody needs telling).
+    pub(crate) fn leave(&self) -> Result<Option<Receiver<()>>, NotStarted> {
+        self.announce(|m, now| Ok(m.leave(now)))
+    }
+
+    /// Advertises the delegate's metadata anew, as [`RunningNode::leave`].
+    pub(crate) fn update_node(&self) -> Result<Option<Receiver<()>>, NotStarted> {
+        self.announce(|m, now| m.update_node(now))
+    }
+
+    fn announce(
+        &self,
+        f: impl FnOnce(&mut Membership, Instant) -> Result<Option<NotifyToken>, ProtocolError>,
+    ) -> Result<Option<Receiver<()>>, NotStarted> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let token = self.act(|m, now| {
+            let token = f(m, now)?;
+            // Before the step's output is carried out, which may finish it.
+            if let Some(t) = token {
+                self.waiters.lock().broadcasts.insert(t, tx);
+            }
+            Ok(token)
+        })?;
+        Ok(token.map(|_| rx))
+    }
+
+    /// Sends a user message over a stream.
+    pub(crate) fn send_reliable(
+        &self,
+        to: SocketAddr,
+        name: &str,
+        msg: &[u8],
+    ) -> Result<Pending<Result<(), DialError>>, NotStarted> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let limit = self.act(|m, now| {
+            let id = m.send_reliable(now, to, name, msg)?;
+            self.waiters.lock().dials.insert(id, tx);
+            Ok(stream_time_limit(m.config().tcp_timeout, msg.len()) + Duration::from_secs(1))
+        })?;
+        Ok(Pending { rx, limit })
+    }
+
+    /// Sends a user message in one datagram.
+    pub(crate) fn send_best_effort(
+        &self,
+        to: SocketAddr,
+        name: &str,
+        msg: &[u8],
+    ) -> Result<(), NotStarted> {
+        self.act(|m, _| m.send_best_effort(to, name, msg))
+    }
+
+    /// Queues an application broadcast.
+    pub(crate) fn broadcast(&self, msg: &[u8], name: Option<&str>) -> Result<(), NotStarted> {
+        self.act(|m, now| m.queue_broadcast(now, msg, name))
     }
 
     /// Closes the event channel: after the node's last events, readers see
