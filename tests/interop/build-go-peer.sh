@@ -10,6 +10,7 @@
 # as "go build -modfile" expects) each older one. Without arguments, every
 # pinned version is built. VERSION goes to target/go-peer-VERSION; the
 # version of go.mod is also linked as target/go-peer, the tests' default.
+# Releases from v0.3.0 on are built with the "labels" tag (label.go).
 #
 # Builds run with -mod=readonly (go.mod and go.sum are never edited: a
 # mismatch fails) and -trimpath. A binary newer than the peer's sources,
@@ -161,6 +162,10 @@ mkdir -p "$target"
 for v in $versions; do
 	modfile=$(modfile_for "$v") || exit 1
 	out="$target/go-peer-$v"
+	tags=
+	if ver_ge "${v#v}" 0.3.0; then
+		tags=labels
+	fi
 
 	# Up to date? Compare with every input that could change the binary
 	# (the module cache is pinned by the .sum files under $peer).
@@ -169,12 +174,13 @@ for v in $versions; do
 	else
 		set -- -mod=readonly -trimpath -buildvcs=false
 		[ "$modfile" = go.mod ] || set -- "$@" "-modfile=$modfile"
+		[ -z "$tags" ] || set -- "$@" -tags "$tags"
 		(cd "$peer" && "$go" build "$@" -o "$out.tmp" .) || die "building $out with $go failed"
 		# The binary must embed the version asked for.
 		built=$("$go" version -m "$out.tmp" | awk -v p="$memberlist" '$1 == "dep" && $2 == p { print $3 }')
 		[ "$built" = "$v" ] || die "$out.tmp embeds memberlist ${built:-?}, not $v"
 		mv -f "$out.tmp" "$out"
-		echo "build-go-peer: built $out (memberlist $v, $("$go" env GOVERSION))"
+		echo "build-go-peer: built $out (memberlist $v, $("$go" env GOVERSION)${tags:+, tags $tags})"
 	fi
 	if [ "$v" = "$default_version" ]; then
 		ln -sfn "go-peer-$v" "$target/go-peer"
