@@ -5,7 +5,8 @@
 //! `tests/interop/build-go-peer.sh` builds the Go peer from Go modules, once
 //! per pinned memberlist release, into `target/go-peer-VERSION` (v0.2.2,
 //! v0.5.4, v0.7.0), and links the newest as `target/go-peer`. The tests run
-//! against `$SWIMLIST_GO_PEER`, else `target/go-peer`. Without
+//! against `$SWIMLIST_GO_PEER`, else `target/go-peer`; the mixed-version test
+//! also needs `target/go-peer-v0.2.2` and `target/go-peer-v0.7.0`. Without
 //! a peer a test says SKIPPED and passes, unless `SWIMLIST_INTEROP=1` (as in
 //! CI), which makes a missing peer a failure. The label tests skip (with a
 //! message) on a peer without labels (memberlist before v0.3.0). The
@@ -46,6 +47,17 @@ fn bins() -> Option<Bins> {
         rust: rust_agent(),
         go: go_peer_or_skip(go)?,
     })
+}
+
+/// The Go peer built against memberlist `version` by build-go-peer.sh, or
+/// `None` (after saying why) when it is not built and interop is not
+/// required.
+fn go_release(version: &str) -> Option<PathBuf> {
+    go_peer_or_skip(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target")
+            .join(format!("go-peer-{version}")),
+    )
 }
 
 fn go_peer_or_skip(go: PathBuf) -> Option<PathBuf> {
@@ -830,4 +842,48 @@ fn skip_inbound_label_check_admits_unlabelled_traffic_but_go_still_labels_its_ow
         rust.describe()
     );
     assert!(member_names(&mut rust).contains(&"skip-g0".to_owned()));
+}
+
+// ---- several memberlist releases at once --------------------------------
+
+#[test]
+fn one_cluster_of_swimlist_and_go_v0_2_2_and_v0_7_0_detects_crashes() {
+    let (Some(old), Some(new)) = (go_release("v0.2.2"), go_release("v0.7.0")) else {
+        return;
+    };
+    let rust = rust_agent();
+    let members = [
+        (rust.as_path(), "r"),
+        (old.as_path(), "old"),
+        (new.as_path(), "new"),
+        (rust.as_path(), "r"),
+        (old.as_path(), "old"),
+        (new.as_path(), "new"),
+    ];
+    let mut nodes = cluster_of("mix", &members, &[]);
+    for (node, (_, tag)) in nodes.iter_mut().zip(&members) {
+        let ready = node.wait("ready", |v| v["ev"] == "ready");
+        let want = match *tag {
+            "old" => Value::from("v0.2.2"),
+            "new" => Value::from("v0.7.0"),
+            _ => Value::Null, // swimlist's ready has no "memberlist"
+        };
+        assert_eq!(ready["memberlist"], want, "{}: {ready}", node.name);
+        assert_eq!(member_names(node).len(), 6, "{}", node.name);
+    }
+    // Local config bound, as in killed_nodes_are_detected_across_implementations.
+    let bound = 6.0 + 2.0 + 18.0 + 4.0;
+    let mut all = Vec::new();
+    for victim in [5, 4, 3] {
+        let name = nodes[victim].name.clone();
+        let times = detection_times(&mut nodes[..=victim], victim);
+        println!("killed {name} seen failed by: {times:?}");
+        all.extend(times);
+    }
+    for (who, t) in &all {
+        assert!(*t < bound, "{who} took {t:.2} s (bound {bound} s)");
+    }
+    for node in &mut nodes[..3] {
+        assert_eq!(member_names(node).len(), 3, "{}", node.name);
+    }
 }
