@@ -65,7 +65,7 @@ pinned() {
 		for f in "$peer"/versions/*.mod; do
 			[ -f "$f" ] && required_memberlist "$f"
 		done
-	} | sort -V -u | tr '\n' ' '
+	} | sort -V -u | tr '\n' ' ' | sed 's/ $//'
 }
 
 default_version=$(required_memberlist "$peer/go.mod")
