@@ -1,12 +1,17 @@
-//! Interoperability with real Go memberlist nodes (v0.2.2, as Debian ships
-//! it): mixed clusters of `examples/node.rs` processes and the Go peer of
-//! tests/interop/go-peer, which speak the same JSON-lines contract.
+//! Interoperability with real Go memberlist nodes: mixed clusters of
+//! `examples/node.rs` processes and the Go peer of tests/interop/go-peer,
+//! which speak the same JSON-lines contract.
 //!
-//! The Go peer is built by `tests/interop/build-go-peer.sh` into
-//! `target/go-peer` (or `$SWIMLIST_GO_PEER`). Without it every test here
-//! says SKIPPED and passes, unless `SWIMLIST_INTEROP=1` (as in CI), which
-//! makes a missing peer a failure. The TCP-fallback test also needs root and
-//! nftables to block UDP; it skips with a message where it cannot.
+//! `tests/interop/build-go-peer.sh` builds the Go peer from Go modules, once
+//! per pinned memberlist release, into `target/go-peer-VERSION` (v0.2.2,
+//! v0.5.4, v0.7.0), and links the newest as `target/go-peer`. The tests run
+//! against `$SWIMLIST_GO_PEER`, else `target/go-peer`; the mixed-version test
+//! also needs `target/go-peer-v0.2.2` and `target/go-peer-v0.7.0`. Without
+//! a peer a test says SKIPPED and passes, unless `SWIMLIST_INTEROP=1` (as in
+//! CI), which makes a missing peer a failure. The label tests skip (with a
+//! message) on a peer without labels (memberlist before v0.3.0). The
+//! TCP-fallback test also needs root and nftables to block UDP; it skips
+//! with a message where it cannot.
 
 mod agent;
 mod example_binary;
@@ -38,57 +43,109 @@ fn bins() -> Option<Bins> {
     let go = std::env::var_os("SWIMLIST_GO_PEER")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/go-peer"));
-    if !go.is_file() {
-        assert!(
-            std::env::var_os("SWIMLIST_INTEROP").is_none(),
-            "SWIMLIST_INTEROP is set but the Go peer {} is missing: run tests/interop/build-go-peer.sh",
-            go.display()
-        );
-        eprintln!(
-            "SKIPPED: Go peer {} not built (run tests/interop/build-go-peer.sh)",
-            go.display()
-        );
-        return None;
-    }
     Some(Bins {
         rust: rust_agent(),
-        go,
+        go: go_peer_or_skip(go)?,
     })
 }
 
+/// The Go peer built against memberlist `version` by build-go-peer.sh, or
+/// `None` (after saying why) when it is not built and interop is not
+/// required.
+fn go_release(version: &str) -> Option<PathBuf> {
+    go_peer_or_skip(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target")
+            .join(format!("go-peer-{version}")),
+    )
+}
+
+fn go_peer_or_skip(go: PathBuf) -> Option<PathBuf> {
+    if go.is_file() {
+        return Some(go);
+    }
+    assert!(
+        std::env::var_os("SWIMLIST_INTEROP").is_none(),
+        "SWIMLIST_INTEROP is set but the Go peer {} is missing: run tests/interop/build-go-peer.sh",
+        go.display()
+    );
+    eprintln!(
+        "SKIPPED: Go peer {} not built (run tests/interop/build-go-peer.sh)",
+        go.display()
+    );
+    None
+}
+
+/// Starts `bin` as node `name` with Go's local timings.
+fn spawn_node(bin: &Path, name: &str, args: &[&str]) -> Agent {
+    let mut agent = Agent::spawn(bin, name, &[&["--config", "local"], args].concat());
+    agent.step = Duration::from_secs(30);
+    agent
+}
+
+/// Starts one node per `(binary, tag)`, named `<prefix>-<tag><index>`;
+/// every node after the first joins the first; waits until all see all.
+fn cluster_of(prefix: &str, members: &[(&Path, &str)], args: &[&str]) -> Vec<Agent> {
+    let mut nodes: Vec<Agent> = Vec::new();
+    let mut seed = String::new();
+    for (i, (bin, tag)) in members.iter().enumerate() {
+        let name = format!("{prefix}-{tag}{i}");
+        let join = ["--join", seed.as_str()];
+        let extra: &[&str] = if i == 0 { &[] } else { &join };
+        let mut node = spawn_node(bin, &name, &[args, extra].concat());
+        let port = node.ready();
+        if i == 0 {
+            seed = format!("127.0.0.1:{port}");
+        } else {
+            let joined = node.joined();
+            assert_eq!(joined["n"], 1, "{name}: {joined}");
+        }
+        nodes.push(node);
+    }
+    converge(&mut nodes);
+    nodes
+}
+
 impl Bins {
-    fn spawn(&self, side: Side, name: &str, args: &[&str]) -> Agent {
-        let bin = match side {
+    fn bin(&self, side: Side) -> &Path {
+        match side {
             Side::Rust => &self.rust,
             Side::Go => &self.go,
-        };
-        let mut agent = Agent::spawn(bin, name, &[&["--config", "local"], args].concat());
-        agent.step = Duration::from_secs(30);
-        agent
+        }
+    }
+
+    fn spawn(&self, side: Side, name: &str, args: &[&str]) -> Agent {
+        spawn_node(self.bin(side), name, args)
     }
 
     /// Starts `sides` (named `<prefix>-r0`, `<prefix>-g1`, …); every node
     /// after the first joins the first; waits until all see all.
     fn cluster(&self, prefix: &str, sides: &[Side], args: &[&str]) -> Vec<Agent> {
-        let mut nodes: Vec<Agent> = Vec::new();
-        let mut seed = String::new();
-        for (i, side) in sides.iter().enumerate() {
-            let tag = if *side == Side::Rust { 'r' } else { 'g' };
-            let name = format!("{prefix}-{tag}{i}");
-            let join = ["--join", seed.as_str()];
-            let extra: &[&str] = if i == 0 { &[] } else { &join };
-            let mut node = self.spawn(*side, &name, &[args, extra].concat());
-            let port = node.ready();
-            if i == 0 {
-                seed = format!("127.0.0.1:{port}");
-            } else {
-                let joined = node.joined();
-                assert_eq!(joined["n"], 1, "{name}: {joined}");
-            }
-            nodes.push(node);
+        let members: Vec<(&Path, &str)> = sides
+            .iter()
+            .map(|&side| (self.bin(side), if side == Side::Rust { "r" } else { "g" }))
+            .collect();
+        cluster_of(prefix, &members, args)
+    }
+
+    /// Whether the Go peer takes `--label` (memberlist v0.3.0 and later);
+    /// one without labels refuses it as a usage error (exit status 2). When
+    /// it does not, says that `test` is skipped.
+    fn go_has_labels(&self, test: &str) -> bool {
+        let mut probe = self.spawn(Side::Go, &format!("{test}-probe"), &["--label", "probe"]);
+        let first = probe.wait("ready or error", |v| {
+            v["ev"] == "ready" || (v["ev"] == "error" && v["cmd"] == "start")
+        });
+        if first["ev"] == "ready" {
+            return true;
         }
-        converge(&mut nodes);
-        nodes
+        let status = probe.stop(true);
+        assert_eq!(status.code(), Some(2), "{test}: {first}");
+        eprintln!(
+            "SKIPPED {test}: the Go peer has no labels: {}",
+            first["err"]
+        );
+        false
     }
 }
 
@@ -588,4 +645,245 @@ fn tcp_fallback_ping_keeps_a_udp_blocked_node_alive() {
 fn observer_streams(node: &mut Agent) -> u64 {
     let stats = node.command("stats", "stats");
     stats["streams_out"].as_u64().unwrap_or(0) + stats["streams_in"].as_u64().unwrap_or(0)
+}
+
+// ---- labels (Go memberlist v0.3.0 and later) ---------------------------------
+
+/// The members `node` lists, by name.
+fn member_names(node: &mut Agent) -> Vec<String> {
+    let members = node.command("members", "members");
+    members["members"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}: {members}", node.name))
+        .iter()
+        .filter_map(|m| m["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// How many datagrams a Rust node dropped for their label.
+fn label_drops(node: &mut Agent) -> u64 {
+    node.command("stats", "stats")["dropped"]["label"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+/// Waits (up to the node's step) until a Rust node has dropped a datagram
+/// for its label.
+fn wait_label_drop(node: &mut Agent) {
+    let deadline = Instant::now() + node.step;
+    while label_drops(node) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{}: no datagram dropped for its label\n{}",
+            node.name,
+            node.describe()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn matching_labels_form_a_mixed_cluster() {
+    let Some(bins) = bins() else { return };
+    if !bins.go_has_labels("matching_labels_form_a_mixed_cluster") {
+        return;
+    }
+    use Side::{Go, Rust};
+    // With a key, the label is also GCM additional data on both sides.
+    for (prefix, args) in [
+        ("lbl", vec!["--label", "blue"]),
+        ("lblkey", vec!["--label", "blue", "--key", KEY128]),
+    ] {
+        let mut nodes = bins.cluster(prefix, &[Go, Rust, Go, Rust], &args);
+        for node in &mut nodes {
+            assert_eq!(member_names(node).len(), 4, "{}", node.name);
+        }
+        // Labelled datagrams and streams, Go to Rust and back.
+        for (from, to) in [(0, 1), (2, 3), (1, 2), (3, 0)] {
+            let target = nodes[to].name.clone();
+            for (cmd, kind) in [("sendbe", "datagram"), ("send", "stream")] {
+                let text = format!("{kind} to {target}");
+                nodes[from].send(&format!("{cmd} {target} {text}"));
+                nodes[to].msg(&text);
+            }
+        }
+        for i in [1, 3] {
+            let layers = layers_in(&mut nodes[i]);
+            assert!(layers["label"].as_u64().unwrap_or(0) > 0, "{layers}");
+            if args.contains(&"--key") {
+                assert!(layers["aes-v1"].as_u64().unwrap_or(0) > 0, "{layers}");
+            }
+            assert_rust_accepted_everything(&mut nodes[i]);
+        }
+    }
+}
+
+#[test]
+fn mismatched_labels_are_refused_both_ways() {
+    let Some(bins) = bins() else { return };
+    if !bins.go_has_labels("mismatched_labels_are_refused_both_ways") {
+        return;
+    }
+    use Side::{Go, Rust};
+    // Joins (push/pull streams) across a label mismatch fail, whichever
+    // side seeds: another label, no label against a label, a label against
+    // none. Go says why in its log; swimlist closes such streams silently.
+    for (seed_side, joiner_side) in [(Go, Rust), (Rust, Go)] {
+        for (i, (seed_label, joiner_label)) in [("blue", "red"), ("blue", ""), ("", "blue")]
+            .into_iter()
+            .enumerate()
+        {
+            let prefix = format!("lblx{seed_side:?}{i}");
+            let label = |l: &'static str| {
+                if l.is_empty() {
+                    vec![]
+                } else {
+                    vec!["--label", l]
+                }
+            };
+            let mut seed = bins.spawn(seed_side, &format!("{prefix}-seed"), &label(seed_label));
+            seed.ready();
+            let mut joiner = spawn_join(
+                &bins,
+                joiner_side,
+                &format!("{prefix}-joiner"),
+                &seed,
+                &label(joiner_label),
+            );
+            let joined = joiner.joined();
+            assert_eq!(joined["n"], 0, "{}: {joined}", joiner.name);
+            assert!(joined["err"].is_string(), "{joined}");
+            if seed_side == Go {
+                seed.wait_stderr(&format!(
+                    "discarding stream with unacceptable label {joiner_label:?}"
+                ));
+            }
+            assert_eq!(member_names(&mut seed), [seed.name.clone()]);
+            assert_eq!(member_names(&mut joiner), [joiner.name.clone()]);
+        }
+    }
+
+    // Datagrams: a member crashes and a node with another label starts at
+    // its address (what labels guard against). The survivor keeps probing
+    // that address with its own label; the newcomer drops every probe, so
+    // the survivor declares the member failed and nobody admits anyone.
+    // A Go cluster "blue", and a swimlist node "red" in its member's place:
+    // swimlist counts the drops.
+    let mut go = bins.cluster("lblgo", &[Go, Go], &["--label", "blue"]);
+    let port = seed_port(&go[1]).to_string();
+    go[1].kill();
+    let mut rust = bins.spawn(Rust, "lblgo-red", &["--label", "red", "--port", &port]);
+    rust.ready();
+    wait_label_drop(&mut rust);
+    let v = go[0].event("leave", "lblgo-g1");
+    assert_eq!(v["reason"], "failed", "{v}");
+    assert_eq!(member_names(&mut rust), ["lblgo-red"]);
+    assert_eq!(member_names(&mut go[0]), ["lblgo-g0"]);
+    // A swimlist cluster "red", and a Go node "blue" in its member's place:
+    // Go logs the drops.
+    let mut rs = bins.cluster("lblrs", &[Rust, Rust], &["--label", "red"]);
+    let port = seed_port(&rs[1]).to_string();
+    rs[1].kill();
+    let mut go = bins.spawn(Go, "lblrs-blue", &["--label", "blue", "--port", &port]);
+    go.ready();
+    go.wait_stderr("discarding packet with unacceptable label \"red\"");
+    let v = rs[0].event("leave", "lblrs-r1");
+    assert_eq!(v["reason"], "failed", "{v}");
+    assert_eq!(member_names(&mut go), ["lblrs-blue"]);
+    assert_eq!(member_names(&mut rs[0]), ["lblrs-r0"]);
+}
+
+#[test]
+fn skip_inbound_label_check_admits_unlabelled_traffic_but_go_still_labels_its_own() {
+    let Some(bins) = bins() else { return };
+    let test = "skip_inbound_label_check_admits_unlabelled_traffic_but_go_still_labels_its_own";
+    if !bins.go_has_labels(test) {
+        return;
+    }
+    use Side::{Go, Rust};
+    // memberlist's SkipInboundLabelCheck: inbound packets and streams must
+    // carry no label and count as carrying the configured one; what the
+    // node sends (datagrams, and streams it dials) still carries its label.
+    let mut go = bins.spawn(
+        Go,
+        "skip-g0",
+        &["--label", "blue", "--skip-inbound-label-check"],
+    );
+    go.ready();
+    // A labelled node is refused, even with the same label.
+    let mut labelled = spawn_join(&bins, Rust, "skip-blue", &go, &["--label", "blue"]);
+    let joined = labelled.joined();
+    assert_eq!(joined["n"], 0, "{joined}");
+    go.wait_stderr("unexpected double stream label header");
+    drop(labelled);
+    // An unlabelled node is let in: its join stream is accepted, and the
+    // reply on that stream has no label header, so both sides admit each
+    // other.
+    let mut rust = spawn_join(&bins, Rust, "skip-r1", &go, &[]);
+    assert_eq!(rust.joined()["n"], 1);
+    go.event("join", "skip-r1");
+    rust.event("join", "skip-g0");
+    // But Go's own datagrams are labelled "blue", which the unlabelled node
+    // drops; Go's probes of it (UDP, then the TCP fallback ping it dials
+    // with the label) all fail, so Go declares it failed. (It comes back
+    // when it refutes; the two keep flapping.)
+    wait_label_drop(&mut rust);
+    let v = go.event("leave", "skip-r1");
+    assert_eq!(v["reason"], "failed", "{v}");
+    // Meanwhile swimlist's probes of Go lose only the labelled UDP acks:
+    // its TCP fallback ping is unlabelled and answered on the same stream,
+    // so it never suspects Go.
+    assert!(
+        !rust
+            .seen
+            .iter()
+            .any(|v| (v["ev"] == "suspect" || v["ev"] == "leave") && v["name"] == "skip-g0"),
+        "swimlist suspected Go: {}",
+        rust.describe()
+    );
+    assert!(member_names(&mut rust).contains(&"skip-g0".to_owned()));
+}
+
+// ---- several memberlist releases at once --------------------------------
+
+#[test]
+fn one_cluster_of_swimlist_and_go_v0_2_2_and_v0_7_0_detects_crashes() {
+    let (Some(old), Some(new)) = (go_release("v0.2.2"), go_release("v0.7.0")) else {
+        return;
+    };
+    let rust = rust_agent();
+    let members = [
+        (rust.as_path(), "r"),
+        (old.as_path(), "old"),
+        (new.as_path(), "new"),
+        (rust.as_path(), "r"),
+        (old.as_path(), "old"),
+        (new.as_path(), "new"),
+    ];
+    let mut nodes = cluster_of("mix", &members, &[]);
+    for (node, (_, tag)) in nodes.iter_mut().zip(&members) {
+        let ready = node.wait("ready", |v| v["ev"] == "ready");
+        let want = match *tag {
+            "old" => Value::from("v0.2.2"),
+            "new" => Value::from("v0.7.0"),
+            _ => Value::Null, // swimlist's ready has no "memberlist"
+        };
+        assert_eq!(ready["memberlist"], want, "{}: {ready}", node.name);
+        assert_eq!(member_names(node).len(), 6, "{}", node.name);
+    }
+    // Local config bound, as in killed_nodes_are_detected_across_implementations.
+    let bound = 6.0 + 2.0 + 18.0 + 4.0;
+    let mut all = Vec::new();
+    for victim in [5, 4, 3] {
+        let name = nodes[victim].name.clone();
+        let times = detection_times(&mut nodes[..=victim], victim);
+        println!("killed {name} seen failed by: {times:?}");
+        all.extend(times);
+    }
+    for (who, t) in &all {
+        assert!(*t < bound, "{who} took {t:.2} s (bound {bound} s)");
+    }
+    for node in &mut nodes[..3] {
+        assert_eq!(member_names(node).len(), 3, "{}", node.name);
+    }
 }

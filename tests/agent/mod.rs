@@ -105,6 +105,26 @@ impl Agent {
         )
     }
 
+    /// Everything the process wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Waits up to [`Agent::step`] for `needle` to appear on stderr (the
+    /// process's log), checking every 50 ms.
+    pub fn wait_stderr(&self, needle: &str) {
+        let deadline = Instant::now() + self.step;
+        while !self.stderr().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "{}: timed out waiting for {needle:?} on stderr\n{}",
+                self.name,
+                self.describe()
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Kills the process at once (a crash: no leave, no shutdown).
     pub fn kill(&mut self) {
         let _ = self.child.kill();

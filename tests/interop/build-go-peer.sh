@@ -1,77 +1,188 @@
 #!/bin/sh
-# Build the Go interop peer (tests/interop/go-peer) against HashiCorp
-# memberlist v0.2.2 as Debian packages it, in GOPATH mode, using the
-# package's sources in place under /usr/share/gocode.
+# Build the Go interop peer (tests/interop/go-peer, a Go module) against one
+# or more HashiCorp memberlist releases, with nothing but the Go toolchain
+# and the Go module proxy (no apt packages of memberlist, no GOPATH mode).
 #
-#   tests/interop/build-go-peer.sh [OUT]     OUT defaults to target/go-peer
+#   tests/interop/build-go-peer.sh [VERSION...]
 #
-# Installs golang-go and golang-github-hashicorp-memberlist-dev with apt-get
-# when go or the memberlist sources are missing (as root, or through sudo).
-# Does nothing when OUT is newer than the peer's sources, this script and the
-# memberlist sources; delete OUT to force a rebuild.
+# Each VERSION (v0.7.0, or 0.7.0) must be pinned by the peer: go-peer/go.mod
+# pins the newest, go-peer/versions/VERSION.mod (with VERSION.sum beside it,
+# as "go build -modfile" expects) each older one. Without arguments, every
+# pinned version is built. VERSION goes to target/go-peer-VERSION; the
+# version of go.mod is also linked as target/go-peer, the tests' default.
+# Releases from v0.3.0 on are built with the "labels" tag (label.go).
+#
+# Builds run with -mod=readonly (go.mod and go.sum are never edited: a
+# mismatch fails) and -trimpath. A binary newer than the peer's sources,
+# its module files, this script and the Go toolchain is left alone; delete
+# it to force a rebuild.
+#
+# Go: $GO if set, else the first of "go" on PATH and /usr/local/go/bin/go
+# that is at least as new as the highest "go" directive among the module
+# files used. With no go at all, Debian's golang-go is installed with apt-get
+# (as root, or through sudo) when it is new enough, else this fails and says
+# what is needed.
 set -eu
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
+script="$root/tests/interop/build-go-peer.sh"
 peer="$root/tests/interop/go-peer"
-gocode=/usr/share/gocode
-memberlist="$gocode/src/github.com/hashicorp/memberlist"
+target="$root/target"
+memberlist=github.com/hashicorp/memberlist
 
-out=${1:-"$root/target/go-peer"}
-case $out in
-/*) ;;
-*) out="$(pwd)/$out" ;;
-esac
+die() {
+	echo "build-go-peer: $*" >&2
+	exit 1
+}
 
-install_deps() {
-	sudo=
-	if [ "$(id -u)" -ne 0 ]; then
-		if command -v sudo >/dev/null 2>&1; then
-			sudo=sudo
-		else
-			echo "build-go-peer: need root (or sudo) to install Go and memberlist" >&2
-			exit 1
-		fi
-	fi
-	pkgs="golang-go golang-github-hashicorp-memberlist-dev"
-	export DEBIAN_FRONTEND=noninteractive
-	# shellcheck disable=SC2086 # $pkgs is a word list
-	if ! $sudo apt-get install -y $pkgs; then
-		$sudo apt-get update
-		$sudo apt-get install -y $pkgs
+# ver_ge A B: version A >= version B (dotted numbers).
+ver_ge() {
+	[ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n 1)" = "$2" ]
+}
+
+# The memberlist version a module file requires, and its "go" directive.
+required_memberlist() {
+	awk -v p="$memberlist" '$1 == "require" && $2 == p { print $3 } $1 == p { print $2 }' "$1"
+}
+go_directive() {
+	awk '$1 == "go" { print $2; exit }' "$1"
+}
+
+# modfile_for VERSION: the module file pinning it, relative to $peer.
+modfile_for() {
+	if [ "$(required_memberlist "$peer/go.mod")" = "$1" ]; then
+		echo go.mod
+	elif [ -f "$peer/versions/$1.mod" ] && [ "$(required_memberlist "$peer/versions/$1.mod")" = "$1" ]; then
+		echo "versions/$1.mod"
+	else
+		die "memberlist $1 is not pinned: add tests/interop/go-peer/versions/$1.mod and .sum (pinned: $(pinned))"
 	fi
 }
 
-if ! command -v go >/dev/null 2>&1 || [ ! -f "$memberlist/memberlist.go" ]; then
-	install_deps
+pinned() {
+	{
+		required_memberlist "$peer/go.mod"
+		for f in "$peer"/versions/*.mod; do
+			[ -f "$f" ] && required_memberlist "$f"
+		done
+	} | sort -V -u | tr '\n' ' ' | sed 's/ $//'
+}
+
+default_version=$(required_memberlist "$peer/go.mod")
+[ -n "$default_version" ] || die "go-peer/go.mod does not require $memberlist"
+
+versions=
+for arg in "$@"; do
+	case $arg in
+	-h | --help)
+		sed -n '2,/^set -eu$/{/^set/d;s/^# \{0,1\}//;p}' "$script"
+		exit 0
+		;;
+	*/*) die "$arg: arguments are memberlist versions (v0.7.0); binaries go to target/go-peer-VERSION" ;;
+	v*) versions="$versions $arg" ;;
+	*) versions="$versions v$arg" ;;
+	esac
+done
+[ -n "$versions" ] || versions=$(pinned)
+
+# The newest Go any of the requested builds needs.
+need_go=1.0
+for v in $versions; do
+	modfile=$(modfile_for "$v") || exit 1
+	d=$(go_directive "$peer/$modfile")
+	if [ -n "$d" ] && ! ver_ge "$need_go" "$d"; then
+		need_go=$d
+	fi
+done
+
+# Use exactly the toolchain chosen here: never download another one.
+export GOTOOLCHAIN=local
+export GOFLAGS=
+
+go_version() {
+	"$1" env GOVERSION 2>/dev/null | sed -n 's/^go\([0-9][0-9.]*\).*/\1/p'
+}
+
+find_go() {
+	if [ -n "${GO:-}" ]; then
+		set -- "$GO"
+	else
+		set -- "$(command -v go || true)" /usr/local/go/bin/go
+	fi
+	for g in "$@"; do
+		[ -n "$g" ] && [ -x "$g" ] || continue
+		have=$(go_version "$g")
+		if [ -n "$have" ] && ver_ge "$have" "$need_go"; then
+			echo "$g"
+			return 0
+		fi
+		echo "build-go-peer: $g is Go ${have:-of unknown version}, older than the $need_go needed" >&2
+	done
+	return 1
+}
+
+install_debian_go() {
+	candidate=$(apt-cache policy golang-go 2>/dev/null | sed -n 's/^ *Candidate: \([0-9]*:\)\{0,1\}\([0-9][0-9.]*\).*/\2/p')
+	if [ -z "$candidate" ] || ! ver_ge "$candidate" "$need_go"; then
+		die "no Go toolchain found, and Debian's golang-go (${candidate:-not available}) is older than Go $need_go, which the go-peer's module files need (their \"go\" directive); install a Go release of at least $need_go (e.g. under /usr/local/go) or set GO=/path/to/go"
+	fi
+	sudo=
+	if [ "$(id -u)" -ne 0 ]; then
+		command -v sudo >/dev/null 2>&1 || die "need root (or sudo) to install golang-go $candidate"
+		sudo=sudo
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	$sudo apt-get install -y golang-go || {
+		$sudo apt-get update
+		$sudo apt-get install -y golang-go
+	}
+}
+
+if ! go=$(find_go); then
+	if [ -n "${GO:-}" ] || command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ]; then
+		die "need Go $need_go or newer (the \"go\" directive of the go-peer's module files); install it (e.g. under /usr/local/go) or set GO=/path/to/go"
+	fi
+	install_debian_go
+	go=$(find_go) || die "golang-go was installed but no usable go was found"
+fi
+goroot=$("$go" env GOROOT)
+
+# The build and module caches normally live under $HOME; keep them under
+# target/ when there is no home to put them in.
+if [ -z "${HOME:-}" ]; then
+	if [ -z "${GOCACHE:-}" ] && [ -z "${XDG_CACHE_HOME:-}" ]; then
+		export GOCACHE="$target/go-build-cache"
+	fi
+	if [ -z "${GOMODCACHE:-}" ] && [ -z "${GOPATH:-}" ]; then
+		export GOMODCACHE="$target/go-mod-cache"
+	fi
 fi
 
-# The peer's contract (no labels, how states are read) is written for 0.2.2.
-version=$(dpkg-query -W -f '${Version}' golang-github-hashicorp-memberlist-dev 2>/dev/null || true)
-case $version in
-0.2.2*) ;;
-*) echo "build-go-peer: warning: expected memberlist 0.2.2, found '${version:-unknown}'" >&2 ;;
-esac
+mkdir -p "$target"
+for v in $versions; do
+	modfile=$(modfile_for "$v") || exit 1
+	out="$target/go-peer-$v"
+	tags=
+	if ver_ge "${v#v}" 0.3.0; then
+		tags=labels
+	fi
 
-# Up to date? Compare OUT with every input that could change the binary.
-if [ -x "$out" ] && [ -z "$(find "$peer" "$0" "$memberlist" -newer "$out" -print 2>/dev/null | head -n 1)" ]; then
-	echo "build-go-peer: $out is up to date"
-	exit 0
-fi
-
-gopath=$(mktemp -d)
-trap 'rm -rf "$gopath"' EXIT
-
-# Put the peer in the temporary GOPATH's src, so that it builds as an
-# ordinary GOPATH package; dependencies come from /usr/share/gocode.
-mkdir -p "$gopath/src" "$(dirname "$out")"
-ln -s "$peer" "$gopath/src/go-peer"
-
-# The build cache normally lives under $HOME; keep one under target/
-# when there is no home to put it in.
-if [ -z "${GOCACHE:-}" ] && [ -z "${XDG_CACHE_HOME:-}" ] && [ -z "${HOME:-}" ]; then
-	export GOCACHE="$root/target/go-build-cache"
-fi
-
-cd "$gopath/src/go-peer"
-GO111MODULE=off GOFLAGS= GOPATH="$gopath:$gocode" go build -o "$out" .
-echo "build-go-peer: built $out"
+	# Up to date? Compare with every input that could change the binary
+	# (the module cache is pinned by the .sum files under $peer).
+	if [ -x "$out" ] && [ -z "$(find "$peer" "$script" "$goroot/VERSION" -newer "$out" -print 2>/dev/null | head -n 1)" ]; then
+		echo "build-go-peer: $out is up to date"
+	else
+		set -- -mod=readonly -trimpath -buildvcs=false
+		[ "$modfile" = go.mod ] || set -- "$@" "-modfile=$modfile"
+		[ -z "$tags" ] || set -- "$@" -tags "$tags"
+		(cd "$peer" && "$go" build "$@" -o "$out.tmp" .) || die "building $out with $go failed"
+		# The binary must embed the version asked for.
+		built=$("$go" version -m "$out.tmp" | awk -v p="$memberlist" '$1 == "dep" && $2 == p { print $3 }')
+		[ "$built" = "$v" ] || die "$out.tmp embeds memberlist ${built:-?}, not $v"
+		mv -f "$out.tmp" "$out"
+		echo "build-go-peer: built $out (memberlist $v, $("$go" env GOVERSION)${tags:+, tags $tags})"
+	fi
+	if [ "$v" = "$default_version" ]; then
+		ln -sfn "go-peer-$v" "$target/go-peer"
+	fi
+done

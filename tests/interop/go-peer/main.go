@@ -1,8 +1,11 @@
 // Command go-peer is the Go side of swimlist's interop tests: one HashiCorp
-// memberlist v0.2.2 node (the version Debian ships) driven through the same
-// command line and JSON-lines protocol as swimlist's examples/node.rs, so a
-// single test driver can run either implementation. Build it with
-// tests/interop/build-go-peer.sh.
+// memberlist node driven through the same command line and JSON-lines
+// protocol as swimlist's examples/node.rs, so a single test driver can run
+// either implementation. It is one Go module built against several memberlist
+// releases: go.mod pins the newest (v0.7.0), versions/VERSION.mod and .sum pin
+// older ones (v0.2.2, v0.5.4) for "go build -modfile". Build it with
+// tests/interop/build-go-peer.sh, which also sets the "labels" build tag for
+// memberlist v0.3.0 and later (label.go; nolabel.go otherwise).
 //
 // Flags (Go accepts -flag and --flag alike):
 //
@@ -13,20 +16,28 @@
 //	--config C          lan (default), local or wan: memberlist.Default*Config
 //	--key B64           primary encryption key (16, 24 or 32 bytes, base64)
 //	--keys B64,B64      more keys; the first is primary if --key is absent
-//	--label L           not supported by v0.2.2: any non-empty label exits 2
+//	--label L           Config.Label (memberlist v0.3.0+; built without the
+//	                    labels tag, any non-empty label exits 2)
 //	--compression C     lzw (default), none, or lz4 (Go cannot: lzw + warning)
 //	--meta S            node metadata (at most 512 bytes)
 //	--state S           user state for push/pull (Delegate.LocalState)
 //	--protocol V        memberlist ProtocolVersion, 1-5 (default 2)
 //
-// Go-only extra:
+// Go-only extras:
 //
 //	--timeout D         how long leave and meta wait for their broadcast
 //	                    (Go duration, default 5s as in examples/node.rs)
+//	--skip-inbound-label-check
+//	                    Config.SkipInboundLabelCheck (v0.3.0+, else exits 2):
+//	                    inbound packets and streams must carry no label and
+//	                    count as carrying --label; outbound ones still carry
+//	                    --label
 //
 // Stdout carries one JSON object per line; "ready" is always the first:
 //
-//	{"ev":"ready","name":..,"addr":..,"port":..}
+//	{"ev":"ready","name":..,"addr":..,"port":..,"memberlist":"v0.7.0"}
+//	                    "memberlist" is the memberlist module version the
+//	                    binary was built with ("unknown" without build info)
 //	{"ev":"joined","n":N} or {"ev":"joined","n":0,"err":".."}   (with --join)
 //	{"ev":"join"|"update"|"leave","name","addr","port","meta","t_ms"}
 //	                    leave adds "reason":"left"|"failed"; t_ms is
@@ -48,8 +59,9 @@
 // are no suspect or alive events: memberlist does not report suspicion.
 // Memberlist's own log goes to stderr.
 //
-// Exit status: 0 after shutdown, 2 for bad arguments (including any --label),
-// 1 when memberlist cannot start.
+// Exit status: 0 after shutdown, 2 for bad arguments (including --label and
+// --skip-inbound-label-check where labels are unsupported), 1 when memberlist
+// cannot start.
 package main
 
 import (
@@ -60,6 +72,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -133,10 +146,33 @@ type errorEvent struct {
 }
 
 type readyEvent struct {
-	Ev   string `json:"ev"`
-	Name string `json:"name"`
-	Addr string `json:"addr"`
-	Port uint16 `json:"port"`
+	Ev         string `json:"ev"`
+	Name       string `json:"name"`
+	Addr       string `json:"addr"`
+	Port       uint16 `json:"port"`
+	Memberlist string `json:"memberlist"`
+}
+
+// memberlistPath is the module whose version "ready" reports.
+const memberlistPath = "github.com/hashicorp/memberlist"
+
+// memberlistVersion is the version of memberlist this binary was built
+// with, as the build info records it (a replacement's, if replaced).
+func memberlistVersion() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	for _, dep := range info.Deps {
+		if dep.Path != memberlistPath {
+			continue
+		}
+		if dep.Replace != nil && dep.Replace.Version != "" {
+			return dep.Replace.Version
+		}
+		return dep.Version
+	}
+	return "unknown"
 }
 
 type joinedEvent struct {
@@ -262,6 +298,7 @@ type options struct {
 	name, bind, join, config, key, keys, label, compression, meta, state string
 	port, protocol                                                       int
 	timeout                                                              time.Duration
+	skipInboundLabelCheck                                                bool
 }
 
 func parseFlags() options {
@@ -273,7 +310,9 @@ func parseFlags() options {
 	flag.StringVar(&o.config, "config", "lan", "base configuration: lan, local or wan")
 	flag.StringVar(&o.key, "key", "", "primary encryption key, base64")
 	flag.StringVar(&o.keys, "keys", "", "comma-separated further keys, base64")
-	flag.StringVar(&o.label, "label", "", "packet label (unsupported by memberlist v0.2.2)")
+	flag.StringVar(&o.label, "label", "", "packet and stream label (memberlist v0.3.0+)")
+	flag.BoolVar(&o.skipInboundLabelCheck, "skip-inbound-label-check", false,
+		"accept only unlabelled inbound traffic, as if it carried --label (memberlist v0.3.0+)")
 	flag.StringVar(&o.compression, "compression", "lzw", "none, lzw or lz4 (lz4 falls back to lzw)")
 	flag.StringVar(&o.meta, "meta", "", "node metadata")
 	flag.StringVar(&o.state, "state", "", "user state sent in push/pull")
@@ -309,6 +348,9 @@ func buildConfig(o options) (*memberlist.Config, error) {
 	}
 	conf.ProtocolVersion = uint8(o.protocol)
 	conf.LogOutput = os.Stderr
+	if err := setLabel(conf, o.label, o.skipInboundLabelCheck); err != nil {
+		return nil, err
+	}
 
 	switch o.compression {
 	case "none":
@@ -372,10 +414,6 @@ func main() {
 	o := parseFlags()
 	stdout := &out{}
 
-	if o.label != "" {
-		stdout.fail("start", fmt.Errorf("labels are not supported by memberlist v0.2.2"))
-		os.Exit(2)
-	}
 	conf, err := buildConfig(o)
 	if err != nil {
 		stdout.fail("start", err)
@@ -406,7 +444,13 @@ func main() {
 	p.ml.Store(m)
 
 	local := m.LocalNode()
-	stdout.emitReady(readyEvent{Ev: "ready", Name: local.Name, Addr: local.Addr.String(), Port: local.Port})
+	stdout.emitReady(readyEvent{
+		Ev:         "ready",
+		Name:       local.Name,
+		Addr:       local.Addr.String(),
+		Port:       local.Port,
+		Memberlist: memberlistVersion(),
+	})
 
 	if peers := splitList(o.join); len(peers) > 0 {
 		n, err := m.Join(peers)
@@ -544,7 +588,7 @@ func changeKeyring(k *memberlist.Keyring, cmd, b64 string) error {
 	case "usekey":
 		return k.UseKey(key)
 	}
-	if len(k.GetKeys()) == 0 { // v0.2.2's RemoveKey panics on an empty ring
+	if len(k.GetKeys()) == 0 { // RemoveKey indexes keys[0]: it panics on an empty ring
 		return fmt.Errorf("no keys are installed")
 	}
 	return k.RemoveKey(key)

@@ -1,7 +1,8 @@
 package main
 
-// memberlist v0.2.2 keeps a node's real state in its unexported nodeState
-// struct, whose own State field shadows the State of the embedded Node:
+// memberlist keeps a node's real state in its unexported nodeState struct,
+// whose own State field shadows the State of the embedded Node (the same in
+// v0.2.2, v0.5.4 and v0.7.0):
 //
 //	type nodeState struct {
 //		Node
@@ -17,7 +18,8 @@ package main
 // state sits at a fixed offset from that pointer. The code below checks, with
 // reflection on the unexported types, that the package we were built against
 // has exactly that layout before reading through it; if it does not, it falls
-// back to the exported Node.State.
+// back to the exported Node.State, warns on stderr, and leave reasons become
+// "unknown" (which the interop tests' leave and failure checks would catch).
 
 import (
 	"fmt"
@@ -29,7 +31,7 @@ import (
 	"github.com/hashicorp/memberlist"
 )
 
-// nodeStateLayout mirrors memberlist v0.2.2's unexported nodeState.
+// nodeStateLayout mirrors memberlist's unexported nodeState.
 type nodeStateLayout struct {
 	memberlist.Node
 	Incarnation uint32
