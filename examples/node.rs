@@ -55,7 +55,7 @@ use swimlist::{CompressionMode, Config, Delegate, Event, Memberlist, Node, NodeS
 
 const USAGE: &str = "usage: node [--name N] [--bind IP] [--port P] [--join H:P,H:P,...]
             [--config lan|local|wan] [--key B64] [--keys B64,B64,...] [--label L]
-            [--compression none|lzw|lz4] [--meta S] [--state S] [--protocol V]
+            [--skip-inbound-label-check] [--compression none|lzw|lz4] [--meta S] [--state S] [--protocol V]
   --name N         node name (default: the host name)
   --bind IP        address to bind (default 127.0.0.1)
   --port P         port to bind, 0 for any (default 0)
@@ -64,6 +64,8 @@ const USAGE: &str = "usage: node [--name N] [--bind IP] [--port P] [--join H:P,H
   --key B64        primary encryption key (base64 of 16, 24 or 32 bytes)
   --keys LIST      further keys, comma-separated (the first is primary without --key)
   --label L        cluster label
+  --skip-inbound-label-check
+                   accept unlabelled traffic as if it carried the label
   --compression C  none, lzw or lz4 (default lzw)
   --meta S         node metadata (at most 512 bytes)
   --state S        user state sent in push/pull exchanges
@@ -162,6 +164,7 @@ fn parse_args(args: Vec<String>) -> Result<Option<Options>, String> {
     let mut key: Option<Vec<u8>> = None;
     let mut keys: Vec<Vec<u8>> = Vec::new();
     let mut label = String::new();
+    let mut skip_inbound_label_check = false;
     let mut compression = None;
     let mut protocol: Option<u8> = None;
     let mut meta = Vec::new();
@@ -171,6 +174,10 @@ fn parse_args(args: Vec<String>) -> Result<Option<Options>, String> {
     while let Some(arg) = args.next() {
         if arg == "-h" || arg == "--help" {
             return Ok(None);
+        }
+        if arg == "--skip-inbound-label-check" {
+            skip_inbound_label_check = true;
+            continue;
         }
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
@@ -268,6 +275,7 @@ fn parse_args(args: Vec<String>) -> Result<Option<Options>, String> {
         .with_bind_addr(bind)
         .with_bind_port(port)
         .with_label(label);
+    config.skip_inbound_label_check = skip_inbound_label_check;
     if let Some(mode) = compression {
         config = config.with_compression(mode);
     }

@@ -844,6 +844,25 @@ fn skip_inbound_label_check_admits_unlabelled_traffic_but_go_still_labels_its_ow
     assert!(member_names(&mut rust).contains(&"skip-g0".to_owned()));
 }
 
+#[test]
+fn a_swimlist_node_that_skips_the_inbound_label_check_admits_an_unlabelled_go_node() {
+    let Some(bins) = bins() else { return };
+    use Side::{Go, Rust};
+    // The mirror image of the test above, on swimlist's side: Go sends no
+    // label (any release), swimlist takes it as carrying "blue".
+    let mut rust = bins.spawn(
+        Rust,
+        "rskip-r0",
+        &["--label", "blue", "--skip-inbound-label-check"],
+    );
+    rust.ready();
+    let mut go = spawn_join(&bins, Go, "rskip-g1", &rust, &[]);
+    assert_eq!(go.joined()["n"], 1);
+    go.event("join", "rskip-r0");
+    rust.event("join", "rskip-g1");
+    assert_eq!(label_drops(&mut rust), 0, "{}", rust.describe());
+}
+
 // ---- several memberlist releases at once --------------------------------
 
 #[test]
