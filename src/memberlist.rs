@@ -321,9 +321,11 @@ impl Builder {
         let mut machine = Membership::new(config, machine_delegate, advertise, seed, runtime.now())
             .map_err(Error::Protocol)?;
         machine.set_seeds(seeds);
-        let (events_tx, events_rx) = crossbeam_channel::bounded(event_capacity);
+        // Unbounded, capped by count when sending: a bounded channel would
+        // allocate all its slots up front, ~390 KiB per node by default.
+        let (events_tx, events_rx) = crossbeam_channel::unbounded();
         let node = runtime
-            .start_node(machine, transport, events_tx, delegate)
+            .start_node(machine, transport, (events_tx, event_capacity), delegate)
             .map_err(|e| match e {
                 StartError::Io(e) => Error::Io(e),
                 StartError::Stopped => Error::Shutdown,

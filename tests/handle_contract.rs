@@ -396,3 +396,22 @@ fn joining_something_that_is_not_memberlist_says_so() {
         "{text}"
     );
 }
+
+#[test]
+fn events_beyond_the_capacity_are_counted_not_queued() {
+    let full = Memberlist::builder(config("full"))
+        .event_capacity(1)
+        .build()
+        .unwrap();
+    // Its own join takes the only place.
+    let other = Memberlist::create(config("other-full")).unwrap();
+    other.join(&[addr(&full)]).unwrap();
+    let end = Instant::now() + DEADLINE;
+    while full.stats().unwrap().events_dropped == 0 {
+        assert!(Instant::now() < end, "the second join was not dropped");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let events = full.events();
+    assert_eq!(events.len(), 1);
+    assert!(matches!(events.try_recv(), Ok(Event::Join(n)) if n.name == "full"));
+}

@@ -137,7 +137,7 @@ impl Runtime {
         &self,
         machine: Membership,
         transport: Arc<dyn Transport>,
-        events: Sender<Event>,
+        events: (Sender<Event>, usize),
         delegate: Option<Arc<dyn Delegate>>,
     ) -> Result<Arc<RunningNode>, StartError> {
         let node = Arc::new(RunningNode::new(NodeParts {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
 use super::notifier::Notifier;
@@ -120,6 +120,8 @@ pub(crate) struct RunningNode {
     pub(crate) codec: Arc<RwLock<StreamCodec>>,
     /// Closed (set to `None`) when the node shuts down.
     events: Mutex<Option<Sender<Event>>>,
+    /// Events waiting to be read beyond which new ones are dropped.
+    event_capacity: usize,
     delegate: Option<Arc<dyn Delegate>>,
     notifier: Arc<Notifier>,
     events_dropped: AtomicU64,
@@ -140,7 +142,8 @@ pub(crate) struct NodeParts {
     pub(crate) key: u64,
     pub(crate) machine: Membership,
     pub(crate) transport: Arc<dyn Transport>,
-    pub(crate) events: Sender<Event>,
+    /// The channel, and how many unread events it may hold.
+    pub(crate) events: (Sender<Event>, usize),
     pub(crate) delegate: Option<Arc<dyn Delegate>>,
     pub(crate) notifier: Arc<Notifier>,
     pub(crate) work: Sender<WorkItem>,
@@ -156,7 +159,8 @@ impl RunningNode {
             carrying_out: Mutex::new(()),
             transport: parts.transport,
             codec: Arc::new(RwLock::new(StreamCodec::default())),
-            events: Mutex::new(Some(parts.events)),
+            events: Mutex::new(Some(parts.events.0)),
+            event_capacity: parts.events.1,
             delegate: parts.delegate,
             notifier: parts.notifier,
             events_dropped: AtomicU64::new(0),
@@ -238,10 +242,8 @@ impl RunningNode {
                 }),
                 Action::Event(event) => {
                     let sent = match &*self.events.lock() {
-                        Some(tx) => match tx.try_send(event) {
-                            Ok(()) => true,
-                            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
-                        },
+                        Some(tx) if tx.len() < self.event_capacity => tx.try_send(event).is_ok(),
+                        Some(_) => false,
                         // Shut down: nobody is owed events any more.
                         None => true,
                     };
