@@ -200,6 +200,17 @@ pub struct Config {
     pub partition_healing_interval: Duration,
     /// Most push/pull exchanges handled at once; more are refused.
     pub max_concurrent_push_pulls: usize,
+    /// Broadcasts are retransmitted as often as a cluster of at least this
+    /// many members needs (`retransmit_mult × ceil(log10(n + 1))`), however
+    /// few members this node knows yet, so news made during a burst of
+    /// joins does not die out (beyond Go; 0 is Go's behaviour). Default
+    /// 100: at least three times `retransmit_mult`.
+    pub retransmit_floor: usize,
+    /// After a push/pull teaches this node members it had never seen
+    /// (its own join included), sync again with another random member this
+    /// long after, at most once per four delays, until a sync teaches
+    /// nothing (beyond Go; `None` turns it off). Default 500 ms.
+    pub catch_up_delay: Option<Duration>,
 }
 
 impl fmt::Debug for Config {
@@ -270,6 +281,8 @@ impl Config {
             partition_healing: true,
             partition_healing_interval: Duration::from_secs(30),
             max_concurrent_push_pulls: 128,
+            retransmit_floor: 100,
+            catch_up_delay: Some(Duration::from_millis(500)),
         }
     }
 
@@ -395,6 +408,9 @@ impl Config {
         zero("gossip_interval", self.gossip_interval)?;
         if let Some(interval) = self.push_pull_interval {
             zero("push_pull_interval", interval)?;
+        }
+        if let Some(delay) = self.catch_up_delay {
+            zero("catch_up_delay", delay)?;
         }
         if self.probe_timeout > self.probe_interval {
             return Err(ConfigError::ProbeTimeoutExceedsInterval);

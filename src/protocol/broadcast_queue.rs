@@ -160,6 +160,21 @@ impl BroadcastQueue {
         limit: usize,
         transmit_limit: u32,
     ) -> Vec<Vec<u8>> {
+        self.get_broadcasts_notifying(overhead, limit, transmit_limit, transmit_limit)
+    }
+
+    /// As [`BroadcastQueue::get_broadcasts`], but reports a broadcast's
+    /// notify token as finished once it has been sent `notify_limit` times
+    /// (at most `transmit_limit`), while it keeps being sent until
+    /// `transmit_limit`: a caller waiting for news to go out waits as long
+    /// as Go would, however often the news is then repeated.
+    pub fn get_broadcasts_notifying(
+        &mut self,
+        overhead: usize,
+        limit: usize,
+        transmit_limit: u32,
+        notify_limit: u32,
+    ) -> Vec<Vec<u8>> {
         let mut messages = Vec::new();
         let mut requeue = Vec::new();
         let mut used = 0usize;
@@ -186,15 +201,17 @@ impl BroadcastQueue {
                 tier = key.transmits;
                 continue;
             }
-            let Some(item) = self.remove(key) else {
+            let Some(mut item) = self.remove(key) else {
                 break;
             };
             used = used
                 .saturating_add(overhead)
                 .saturating_add(item.message.len());
             let transmits = key.transmits.saturating_add(1);
+            if transmits >= notify_limit.min(transmit_limit) {
+                self.finished.extend(item.notify.take());
+            }
             if transmits >= transmit_limit {
-                self.finished.extend(item.notify);
                 messages.push(item.message);
             } else {
                 messages.push(item.message.clone());
@@ -461,6 +478,23 @@ mod tests {
     }
 
     /// Port of Go's `TestTransmitLimited_Prune`.
+    #[test]
+    fn waiters_hear_at_the_notify_limit_while_sending_goes_on() {
+        let mut queue = BroadcastQueue::new();
+        queue.queue_named("leave", b"dead".to_vec(), Some(7));
+        for sent in 1..=6 {
+            let got = queue.get_broadcasts_notifying(2, 1400, 6, 2);
+            assert_eq!(got, [b"dead".to_vec()], "send {sent}");
+            let done = finished(&mut queue);
+            assert_eq!(
+                done,
+                if sent == 2 { vec![7] } else { vec![] },
+                "send {sent}"
+            );
+        }
+        assert!(queue.is_empty());
+    }
+
     #[test]
     fn prune_keeps_the_newest() {
         let mut queue = BroadcastQueue::new();

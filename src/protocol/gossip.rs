@@ -66,9 +66,15 @@ impl Membership {
         limit: usize,
         dest: &str,
     ) -> Vec<Vec<u8>> {
+        // A cluster still growing is larger than this node knows yet: news
+        // is sent as often as the floor's cluster size needs (beyond Go).
+        // Whoever waits for news to go out (leave, update_node) waits only
+        // for Go's count.
+        let mult = u32::try_from(self.config.retransmit_mult).unwrap_or(u32::MAX);
+        let go_transmits = retransmit_limit(mult, self.table.estimate());
         let transmits = retransmit_limit(
-            u32::try_from(self.config.retransmit_mult).unwrap_or(u32::MAX),
-            self.table.estimate(),
+            mult,
+            self.table.estimate().max(self.config.retransmit_floor),
         );
         let size = |msgs: &[Vec<u8>]| msgs.iter().map(|m| m.len() + overhead).sum::<usize>();
         let user_share = if self.broadcasts.is_empty() {
@@ -77,9 +83,12 @@ impl Membership {
             limit / 2
         };
         let mut out = self.user_broadcasts.take_for(dest, overhead, user_share);
-        let membership = self
-            .broadcasts
-            .get_broadcasts(overhead, limit - size(&out), transmits);
+        let membership = self.broadcasts.get_broadcasts_notifying(
+            overhead,
+            limit - size(&out),
+            transmits,
+            go_transmits,
+        );
         out.extend(membership);
         let more = self
             .user_broadcasts

@@ -19,6 +19,7 @@ use rand::{Rng, RngCore, SeedableRng};
 use super::action::{Action, DialId, JoinId, NotifyToken};
 use super::awareness::Awareness;
 use super::broadcast_queue::BroadcastQueue;
+use super::catch_up::CatchUp;
 use super::dial_error::{DialError, JoinError};
 use super::node_table::{NodeRecord, NodeTable};
 use super::notification::Notification;
@@ -210,6 +211,7 @@ pub struct Membership {
     pub(super) seeds: Vec<SocketAddr>,
     pub(super) actions: VecDeque<Action>,
     pub(super) notifications: VecDeque<Notification>,
+    pub(super) catch_up: CatchUp,
     pub(super) stats: Stats,
 }
 
@@ -266,6 +268,7 @@ impl Membership {
             seeds: Vec::new(),
             actions: VecDeque::new(),
             notifications: VecDeque::new(),
+            catch_up: CatchUp::default(),
             stats: Stats::default(),
         };
         m.incarnation = 1;
@@ -398,6 +401,7 @@ impl Membership {
                 Timer::ProbeTick => self.probe_tick(now),
                 Timer::GossipTick => self.gossip_tick(now),
                 Timer::PushPullTick => self.push_pull_tick(now),
+                Timer::CatchUp => self.catch_up_tick(now),
                 Timer::HealTick => self.heal_tick(now),
                 Timer::ProbeTimeout(seq) => self.probe_timeout(now, seq),
                 Timer::ProbeDeadline(seq) => self.probe_deadline(now, seq),

@@ -6,6 +6,7 @@
 mod action;
 mod awareness;
 mod broadcast_queue;
+mod catch_up;
 mod dial_error;
 mod gossip;
 mod membership;

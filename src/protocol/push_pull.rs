@@ -92,7 +92,7 @@ impl Membership {
         }
     }
 
-    fn start_push_pull(
+    pub(super) fn start_push_pull(
         &mut self,
         now: Instant,
         addr: SocketAddr,
@@ -268,7 +268,9 @@ impl Membership {
                 .notify_merge(&peers)
                 .map_err(JoinError::MergeRefused)?;
         }
+        let known = self.table.len();
         self.merge_state(now, records);
+        self.learned_from_push_pull(now, self.table.len().saturating_sub(known));
         if !remote.user_state.is_empty() {
             self.notify(Notification::RemoteState {
                 state: remote.user_state,

@@ -2271,6 +2271,51 @@ fn allowing(name: &str, cidrs: &[&str]) -> Config {
     }
 }
 
+// Beyond Go: a push/pull that teaches a node members it had never seen is
+// followed by one catch-up sync; one that teaches nothing is not.
+#[test]
+fn a_join_that_teaches_members_is_followed_by_one_catch_up_sync() {
+    for delay in [Some(ms(500)), None] {
+        let mut net = Net::new(LOOPBACK);
+        let quiet = |name: &str| Config {
+            catch_up_delay: delay,
+            push_pull_interval: None,
+            ..test_config(name)
+        };
+        for (host, name) in [(1, "m1"), (2, "m2"), (3, "m3")] {
+            net.start(host, quiet(name), Arc::new(NoDelegate));
+        }
+        assert_eq!(
+            join_at(&mut net, addr(2), vec![named("m1", addr(1))]),
+            (1, 0)
+        );
+        net.run_for(Duration::from_secs(3));
+        net.dialed.clear();
+
+        assert_eq!(
+            join_at(&mut net, addr(3), vec![named("m1", addr(1))]),
+            (1, 0)
+        );
+        net.run_for(Duration::from_secs(5));
+        let by_m3: Vec<SocketAddr> = net
+            .dialed
+            .iter()
+            .filter(|(from, _)| *from == addr(3))
+            .map(|&(_, to)| to)
+            .collect();
+        match delay {
+            // The join, then one catch-up with m1 or m2, which taught
+            // nothing new, so no more.
+            Some(_) => {
+                assert_eq!(by_m3.len(), 2, "{by_m3:?}");
+                assert!([addr(1), addr(2)].contains(&by_m3[1]), "{by_m3:?}");
+            }
+            None => assert_eq!(by_m3, [addr(1)]),
+        }
+        assert_eq!(net.m(3).num_members(), 3);
+    }
+}
+
 /// Has the node at `from` join `targets` and runs until the join is done.
 fn join_at(net: &mut Net, from: SocketAddr, targets: Vec<JoinTarget>) -> (usize, usize) {
     let now = net.now;

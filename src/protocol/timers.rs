@@ -17,6 +17,8 @@ pub(crate) enum Timer {
     GossipTick,
     /// Push/pull with a random node.
     PushPullTick,
+    /// Push/pull with a random node, as the view may be incomplete.
+    CatchUp,
     /// Try to reach a dead member or a seed, to heal a partition.
     HealTick,
     /// The direct ack of probe `seq` is late: probe indirectly.
