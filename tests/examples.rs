@@ -1,0 +1,87 @@
+//! Runs the examples for people as processes and checks that each did its
+//! job: exit status 0, and the lines of its output that prove it.
+//!
+//! The example binaries are built by a plain `cargo test` (or
+//! `cargo build --examples`); `cargo test --test examples` alone does not
+//! build them, so these tests refuse a missing or out-of-date binary.
+
+mod example_binary;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::Duration;
+
+/// How long an example may run before it is killed.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Reads a pipe to its end on a thread of its own; the text arrives on the
+/// returned channel.
+fn read_all(mut pipe: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        let _ = tx.send(String::from_utf8_lossy(&bytes).into_owned());
+    });
+    rx
+}
+
+/// Runs an example to its end and returns its stdout; fails if it runs
+/// past the deadline (it is then killed) or exits with an error.
+fn run(name: &str, args: &[&str]) -> String {
+    let mut child = Command::new(example_binary::path(name))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting the {name} example: {e}"));
+    let stdout = read_all(child.stdout.take().expect("stdout pipe"));
+    let stderr = read_all(child.stderr.take().expect("stderr pipe"));
+    // stdout ends when the example exits: wait for that, with a deadline.
+    let Ok(out) = stdout.recv_timeout(DEADLINE) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        let err = stderr
+            .recv_timeout(Duration::from_secs(5))
+            .unwrap_or_default();
+        panic!("the {name} example ran longer than {DEADLINE:?} and was killed; stderr:\n{err}");
+    };
+    let status = child.wait().expect("waiting for the example");
+    let err = stderr
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap_or_default();
+    assert!(
+        status.success(),
+        "the {name} example failed ({status})\nstdout:\n{out}\nstderr:\n{err}"
+    );
+    out
+}
+
+/// Asserts that `out` has lines containing each of `needles`, in order.
+fn assert_lines_in_order(out: &str, needles: &[&str]) {
+    let mut lines = out.lines();
+    for needle in needles {
+        assert!(
+            lines.any(|line| line.contains(needle)),
+            "no line with {needle:?} (after the lines before it) in:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn delegate_shares_metadata_messages_and_state() {
+    let out = run("delegate", &[]);
+    assert_lines_in_order(
+        &out,
+        &[
+            "alpha sees beta join, with metadata role=reader",
+            "alpha merged state (on join): colour=blue,size=large",
+            "beta merged state (on join): colour=blue,size=large",
+            "beta received: colour=green",
+            "in the end alpha has colour=green,size=large",
+            "in the end beta has colour=green,size=large",
+        ],
+    );
+}
