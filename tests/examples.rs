@@ -7,10 +7,10 @@
 
 mod example_binary;
 
-use std::io::Read;
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long an example may run before it is killed.
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -84,4 +84,113 @@ fn delegate_shares_metadata_messages_and_state() {
             "in the end beta has colour=green,size=large",
         ],
     );
+}
+
+#[test]
+fn chat_demo_reaches_everyone() {
+    let out = run("chat", &["--demo"]);
+    let names = ["ann", "bob", "cy"];
+    for receiver in names {
+        for sender in names.iter().filter(|&&s| s != receiver) {
+            let line = format!("{receiver} received \"{sender}: hello from {sender}\"");
+            assert_lines_in_order(&out, &[&line]);
+        }
+    }
+    assert_lines_in_order(&out, &["everyone heard everyone"]);
+}
+
+/// An interactive chat node: its stdout lines arrive on a channel.
+struct ChatNode {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+}
+
+impl ChatNode {
+    fn start(args: &[&str]) -> ChatNode {
+        let mut child = Command::new(example_binary::path("chat"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("starting the chat example");
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("stdout pipe");
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        ChatNode {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    /// Waits for a line containing `needle`, returning it.
+    fn expect(&self, needle: &str) -> String {
+        let end = Instant::now() + DEADLINE;
+        loop {
+            match self
+                .lines
+                .recv_timeout(end.saturating_duration_since(Instant::now()))
+            {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(e) => panic!("no line with {needle:?}: {e}"),
+            }
+        }
+    }
+
+    fn say(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        writeln!(stdin, "{line}").expect("writing to the chat's stdin");
+    }
+
+    /// Ends its input (Ctrl-D) and waits for it to leave and exit.
+    fn hang_up(&mut self) {
+        drop(self.stdin.take());
+        let end = Instant::now() + DEADLINE;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for the chat") {
+                break status;
+            }
+            assert!(Instant::now() < end, "the chat did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status.success(), "the chat failed ({status})");
+    }
+}
+
+impl Drop for ChatNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn chat_between_two_processes() {
+    let mut ann = ChatNode::start(&["ann", "127.0.0.1:0"]);
+    let banner = ann.expect("ann on ");
+    // "ann on 127.0.0.1:PORT: type a line ..."
+    let (addr, _) = banner["ann on ".len()..]
+        .split_once(": ")
+        .expect("the banner names the address");
+    let mut bob = ChatNode::start(&["bob", "127.0.0.1:0", "--join", addr]);
+    bob.expect("* ann joined");
+    ann.expect("* bob joined");
+
+    bob.say("hi, ann");
+    ann.expect("bob: hi, ann");
+    ann.say("hello, bob");
+    bob.expect("ann: hello, bob");
+
+    bob.hang_up();
+    ann.expect("* bob left");
+    ann.hang_up();
 }
