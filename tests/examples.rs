@@ -99,6 +99,22 @@ fn chat_demo_reaches_everyone() {
     assert_lines_in_order(&out, &["everyone heard everyone"]);
 }
 
+#[test]
+fn key_rotation_keeps_messages_flowing() {
+    let out = run("key_rotation", &[]);
+    assert_lines_in_order(
+        &out,
+        &[
+            "before rotation (old key only): delivered (6 of 6 messages)",
+            "after add_key (both keys, old one encrypts): delivered (6 of 6 messages)",
+            "after use_key on n1 only (mixed keys): delivered (6 of 6 messages)",
+            "after use_key everywhere (new key encrypts): delivered (6 of 6 messages)",
+            "after remove_key (rotation done): delivered (6 of 6 messages)",
+            "a node with only the old key is refused: failed to join",
+        ],
+    );
+}
+
 /// An interactive chat node: its stdout lines arrive on a channel.
 struct ChatNode {
     child: Child,
