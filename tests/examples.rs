@@ -115,6 +115,23 @@ fn key_rotation_keeps_messages_flowing() {
     );
 }
 
+#[test]
+fn shared_runtime_runs_fifty_nodes_on_two_threads() {
+    let out = run("shared_runtime", &[]);
+    assert_lines_in_order(
+        &out,
+        &[
+            "started 50 nodes in",
+            "every node sees all 50",
+            "runtime threads: 2",
+            "shut down; runtime threads: 0",
+        ],
+    );
+    if cfg!(target_os = "linux") {
+        assert_lines_in_order(&out, &["threads in this process: 3"]);
+    }
+}
+
 /// An interactive chat node: its stdout lines arrive on a channel.
 struct ChatNode {
     child: Child,
