@@ -132,6 +132,23 @@ fn shared_runtime_runs_fifty_nodes_on_two_threads() {
     }
 }
 
+#[test]
+fn sans_io_machines_join_talk_and_detect_a_crash() {
+    let out = run("sans_io", &[]);
+    assert_lines_in_order(
+        &out,
+        &[
+            "b: join: a (10.0.0.1:7946, alive)",
+            "b: joined 1 node",
+            "b: received \"hello, b\"",
+            "b: crashes",
+            "a: suspect: b (10.0.0.2:7946, suspect)",
+            "a: leave (failed): b (10.0.0.2:7946, dead)",
+        ],
+    );
+    assert_lines_in_order(&out, &["a: join: b (10.0.0.2:7946, alive)"]);
+}
+
 /// An interactive chat node: its stdout lines arrive on a channel.
 struct ChatNode {
     child: Child,
