@@ -39,8 +39,8 @@
 //!
 //! All waiting is on the nodes' event channels (one
 //! [`crossbeam_channel::Select`] over them), with a deadline; nothing
-//! sleeps. Progress goes to stdout as it happens; a table and one JSON line
-//! end the output:
+//! sleeps. Progress goes to stdout as it happens; a table, a legend of the
+//! terms used and one JSON line end the output:
 //!
 //! ```text
 //! {"nodes":20,"converged_ms":3078,"detect_ms_p50":5253,"detect_ms_max":5827,"false_deaths":0}
@@ -79,6 +79,28 @@ const USAGE: &str =
 
 /// How often to report progress while the cluster converges.
 const REPORT_EVERY: Duration = Duration::from_secs(1);
+
+/// Printed before the JSON line: the output's terms, in plain words.
+const LEGEND: &str = "\
+what the output means:
+  sighting          one node knowing of one member; converged means every
+                    node knows every member (nodes x nodes sightings)
+  suspected         the node stopped answering probes; survivors wait a
+                    while for a sign of life before declaring it failed
+  first/median/last ms
+                    time from the crash until the first, the median and the
+                    last survivor declared the node failed
+  seen by           survivors that declared it failed, of all survivors
+  suspicions        times a survivor began to suspect a node, crashed or not
+  of running nodes  false alarms: nodes suspected while they were up (slow
+                    answers, lost packets); the suspected node refutes them
+  refutes           times a survivor heard it was suspected and announced
+                    that it is alive
+  dropped events    events this program did not read in time (queue full)
+  dropped incoming  packets a node was too busy to take in
+  send errors       datagrams the operating system refused to send
+  JSON line         the results for scripts: times in ms, p50 = median,
+                    false_deaths = running nodes declared failed (want 0)";
 
 /// The command line.
 struct Options {
@@ -583,6 +605,9 @@ fn run(options: &Options) -> Result<bool, String> {
             }
         }
     }
+
+    println!();
+    println!("{LEGEND}");
 
     // Stop everything before the final line: a clean shutdown is part of
     // the demo.

@@ -1,6 +1,6 @@
 //! Runs the `cluster` example (six nodes, one crash) and checks its final
 //! JSON line: every survivor saw the crash, nobody was falsely declared
-//! dead.
+//! dead; and that the legend explaining its terms comes before it.
 //!
 //! The example binary is built by a plain `cargo test` (or
 //! `cargo build --example cluster`); `cargo test --test cluster_demo` alone
@@ -65,6 +65,11 @@ fn six_nodes_one_crash() {
         "cluster example failed ({status})\nstdout:\n{out}\nstderr:\n{err}"
     );
 
+    // Newcomers get the jargon explained before the summary.
+    assert!(
+        out.contains("what the output means:\n  sighting "),
+        "no legend before the summary:\n{out}"
+    );
     let last = out.lines().last().unwrap_or_default();
     let summary: Value = serde_json::from_str(last).unwrap_or_else(|e| {
         panic!("last line of the output is not JSON ({e}): {last:?}\nstdout:\n{out}")

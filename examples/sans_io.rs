@@ -1,0 +1,172 @@
+//! The protocol with no threads, sockets or clock: two
+//! `swimlist::protocol::Membership` state machines driven by hand.
+//!
+//! A machine takes inputs (`handle_packet`, `handle_stream`,
+//! `handle_dial_result`, `handle_timeout`, calls such as `join`), each with
+//! the current time, and answers with actions (`poll_action`). A tiny loop
+//! plays the network, delivering every datagram and stream at once, and a
+//! fake clock jumps from timer to timer: half a minute of protocol runs in
+//! milliseconds, the same way every time. b joins a, a sends b a message,
+//! b crashes; it prints what the machines report, and ends by itself:
+//!
+//!     cargo run --example sans_io
+
+use std::collections::BTreeMap;
+use std::error::Error;
+use std::io::ErrorKind;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::Duration;
+
+use swimlist::protocol::{Action, DialError, Instant, JoinTarget, Membership, Notification};
+use swimlist::wire::Message;
+use swimlist::{Config, NoDelegate};
+
+// The addresses the machines advertise; nothing is bound to them.
+const A: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 7946));
+const B: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 7946));
+
+/// The machines, by address, and the network between them. A machine that
+/// is not here (crashed) gets no time, and nothing sent to it arrives.
+struct World {
+    now: Instant,
+    machines: BTreeMap<SocketAddr, Membership>,
+}
+
+impl World {
+    /// Carries out an action of the machine at `from`.
+    fn act(&mut self, from: SocketAddr, action: Action) {
+        let (now, name) = (self.now, self.machines[&from].name().to_owned());
+        match action {
+            Action::Transmit { to, bytes } => {
+                if let Some(receiver) = self.machines.get_mut(&to) {
+                    receiver.handle_packet(now, from, &bytes);
+                }
+            }
+            Action::Dial {
+                id,
+                to,
+                bytes,
+                expect_reply,
+                ..
+            } => {
+                let result = self.stream(from, to, &bytes, expect_reply);
+                if let Some(dialer) = self.machines.get_mut(&from) {
+                    dialer.handle_dial_result(now, id, result);
+                }
+            }
+            Action::Event(event) => log(now, &name, event),
+            Action::JoinFinished { joined, .. } => log(now, &name, format!("joined {joined} node")),
+            Action::BroadcastDone(_) => {}
+        }
+    }
+
+    /// A stream dialled from `from` to `to`: the listener answers the
+    /// request, and the dialer reads the reply.
+    fn stream(
+        &mut self,
+        from: SocketAddr,
+        to: SocketAddr,
+        request: &[u8],
+        expect_reply: bool,
+    ) -> Result<Option<Message>, DialError> {
+        let refused = DialError::Connect(ErrorKind::ConnectionRefused);
+        let listener = self.machines.get_mut(&to).ok_or(refused)?;
+        let reply = match listener.decode_stream(request, true) {
+            Ok(Some(decoded)) => listener.handle_stream(self.now, from, decoded.message),
+            Ok(None) => None, // incomplete; here streams always arrive whole
+            Err(e) => listener.stream_error_reply(&e),
+        };
+        match reply {
+            _ if !expect_reply => Ok(None),
+            None => Err(DialError::ClosedBeforeReply),
+            Some(reply) => match self.machines[&from].decode_stream(&reply, false) {
+                Ok(decoded) => Ok(decoded.map(|d| d.message)),
+                Err(e) => Err(DialError::from_reply(e, &reply)),
+            },
+        }
+    }
+
+    /// Does what the machines ask until they ask for nothing more, then
+    /// moves the clock to the next timer; stops at `end`.
+    fn run_until(&mut self, end: Instant) {
+        loop {
+            let mut asked = Vec::new();
+            for (&addr, machine) in &mut self.machines {
+                asked.extend(std::iter::from_fn(|| machine.poll_action()).map(|a| (addr, a)));
+                // A real driver hands every notification to the delegate
+                // (`Notification::deliver`); this one shows user messages.
+                while let Some(notification) = machine.poll_notification() {
+                    if let Notification::Message(msg) = notification {
+                        let msg = String::from_utf8_lossy(&msg);
+                        log(self.now, machine.name(), format!("received {msg:?}"));
+                    }
+                }
+            }
+            if !asked.is_empty() {
+                for (addr, action) in asked {
+                    self.act(addr, action);
+                }
+                continue;
+            }
+            let next_timer = self.machines.values().filter_map(Membership::poll_timeout);
+            match next_timer.min() {
+                Some(at) if at <= end => {
+                    self.now = at;
+                    for machine in self.machines.values_mut() {
+                        machine.handle_timeout(at);
+                    }
+                }
+                _ => break,
+            }
+        }
+        self.now = end;
+    }
+}
+
+fn log(now: Instant, name: &str, what: impl std::fmt::Display) {
+    let secs = (now - Instant::ZERO).as_secs_f64();
+    println!("[{secs:6.3} s] {name}: {what}");
+}
+
+/// A machine named `name` that believes it is reachable at `addr`.
+fn machine(name: &str, addr: SocketAddr, seed: u8) -> Result<Membership, Box<dyn Error>> {
+    let config = Config::local().with_name(name);
+    // The seed drives the machine's random choices: a fixed one makes every
+    // run the same.
+    let delegate = Arc::new(NoDelegate);
+    Ok(Membership::new(
+        config,
+        delegate,
+        addr,
+        [seed; 32],
+        Instant::ZERO,
+    )?)
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let now = Instant::ZERO;
+    let a = machine("a", A, 1)?;
+    let mut b = machine("b", B, 2)?;
+    let a_target = JoinTarget {
+        addr: A,
+        name: None,
+    };
+    b.join(now, &[a_target]);
+    let machines = BTreeMap::from([(A, a), (B, b)]);
+    let mut world = World { now, machines };
+    let after = |secs| now + Duration::from_secs(secs);
+    world.run_until(after(5));
+
+    let a = world.machines.get_mut(&A).ok_or("a is missing")?;
+    a.send_best_effort(B, "b", b"hello, b")?;
+    world.run_until(after(6));
+
+    log(world.now, "b", "crashes");
+    world.machines.remove(&B);
+    world.run_until(after(30));
+    if world.machines[&A].num_members() != 1 {
+        return Err("a still counts b as a member".into());
+    }
+    Ok(())
+}

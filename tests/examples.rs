@@ -1,0 +1,246 @@
+//! Runs the examples for people as processes and checks that each did its
+//! job: exit status 0, and the lines of its output that prove it.
+//!
+//! The example binaries are built by a plain `cargo test` (or
+//! `cargo build --examples`); `cargo test --test examples` alone does not
+//! build them, so these tests refuse a missing or out-of-date binary.
+
+mod example_binary;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+/// How long an example may run before it is killed.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Reads a pipe to its end on a thread of its own; the text arrives on the
+/// returned channel.
+fn read_all(mut pipe: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        let _ = tx.send(String::from_utf8_lossy(&bytes).into_owned());
+    });
+    rx
+}
+
+/// Runs an example to its end and returns its stdout; fails if it runs
+/// past the deadline (it is then killed) or exits with an error.
+fn run(name: &str, args: &[&str]) -> String {
+    let mut child = Command::new(example_binary::path(name))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting the {name} example: {e}"));
+    let stdout = read_all(child.stdout.take().expect("stdout pipe"));
+    let stderr = read_all(child.stderr.take().expect("stderr pipe"));
+    // stdout ends when the example exits: wait for that, with a deadline.
+    let Ok(out) = stdout.recv_timeout(DEADLINE) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        let err = stderr
+            .recv_timeout(Duration::from_secs(5))
+            .unwrap_or_default();
+        panic!("the {name} example ran longer than {DEADLINE:?} and was killed; stderr:\n{err}");
+    };
+    let status = child.wait().expect("waiting for the example");
+    let err = stderr
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap_or_default();
+    assert!(
+        status.success(),
+        "the {name} example failed ({status})\nstdout:\n{out}\nstderr:\n{err}"
+    );
+    out
+}
+
+/// Asserts that `out` has lines containing each of `needles`, in order.
+fn assert_lines_in_order(out: &str, needles: &[&str]) {
+    let mut lines = out.lines();
+    for needle in needles {
+        assert!(
+            lines.any(|line| line.contains(needle)),
+            "no line with {needle:?} (after the lines before it) in:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn delegate_shares_metadata_messages_and_state() {
+    let out = run("delegate", &[]);
+    assert_lines_in_order(
+        &out,
+        &[
+            "alpha sees beta join, with metadata role=reader",
+            "alpha merged state (on join): colour=blue,size=large",
+            "beta merged state (on join): colour=blue,size=large",
+            "beta received: colour=green",
+            "in the end alpha has colour=green,size=large",
+            "in the end beta has colour=green,size=large",
+        ],
+    );
+}
+
+#[test]
+fn chat_demo_reaches_everyone() {
+    let out = run("chat", &["--demo"]);
+    let names = ["ann", "bob", "cy"];
+    for receiver in names {
+        for sender in names.iter().filter(|&&s| s != receiver) {
+            let line = format!("{receiver} received \"{sender}: hello from {sender}\"");
+            assert_lines_in_order(&out, &[&line]);
+        }
+    }
+    assert_lines_in_order(&out, &["everyone heard everyone"]);
+}
+
+#[test]
+fn key_rotation_keeps_messages_flowing() {
+    let out = run("key_rotation", &[]);
+    assert_lines_in_order(
+        &out,
+        &[
+            "before rotation (old key only): delivered (6 of 6 messages)",
+            "after add_key (both keys, old one encrypts): delivered (6 of 6 messages)",
+            "after use_key on n1 only (mixed keys): delivered (6 of 6 messages)",
+            "after use_key everywhere (new key encrypts): delivered (6 of 6 messages)",
+            "after remove_key (rotation done): delivered (6 of 6 messages)",
+            "a node with only the old key is refused: failed to join",
+        ],
+    );
+}
+
+#[test]
+fn shared_runtime_runs_fifty_nodes_on_two_threads() {
+    let out = run("shared_runtime", &[]);
+    assert_lines_in_order(
+        &out,
+        &[
+            "started 50 nodes in",
+            "every node sees all 50",
+            "runtime threads: 2",
+            "shut down; runtime threads: 0",
+        ],
+    );
+    if cfg!(target_os = "linux") {
+        assert_lines_in_order(&out, &["threads in this process: 3"]);
+    }
+}
+
+#[test]
+fn sans_io_machines_join_talk_and_detect_a_crash() {
+    let out = run("sans_io", &[]);
+    assert_lines_in_order(
+        &out,
+        &[
+            "b: join: a (10.0.0.1:7946, alive)",
+            "b: joined 1 node",
+            "b: received \"hello, b\"",
+            "b: crashes",
+            "a: suspect: b (10.0.0.2:7946, suspect)",
+            "a: leave (failed): b (10.0.0.2:7946, dead)",
+        ],
+    );
+    assert_lines_in_order(&out, &["a: join: b (10.0.0.2:7946, alive)"]);
+}
+
+/// An interactive chat node: its stdout lines arrive on a channel.
+struct ChatNode {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+}
+
+impl ChatNode {
+    fn start(args: &[&str]) -> ChatNode {
+        let mut child = Command::new(example_binary::path("chat"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("starting the chat example");
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("stdout pipe");
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        ChatNode {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    /// Waits for a line containing `needle`, returning it.
+    fn expect(&self, needle: &str) -> String {
+        let end = Instant::now() + DEADLINE;
+        loop {
+            match self
+                .lines
+                .recv_timeout(end.saturating_duration_since(Instant::now()))
+            {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(e) => panic!("no line with {needle:?}: {e}"),
+            }
+        }
+    }
+
+    fn say(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        writeln!(stdin, "{line}").expect("writing to the chat's stdin");
+    }
+
+    /// Ends its input (Ctrl-D) and waits for it to leave and exit.
+    fn hang_up(&mut self) {
+        drop(self.stdin.take());
+        let end = Instant::now() + DEADLINE;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for the chat") {
+                break status;
+            }
+            assert!(Instant::now() < end, "the chat did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status.success(), "the chat failed ({status})");
+    }
+}
+
+impl Drop for ChatNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn chat_between_two_processes() {
+    let mut ann = ChatNode::start(&["ann", "127.0.0.1:0"]);
+    let banner = ann.expect("ann on ");
+    // "ann on 127.0.0.1:PORT: type a line ..."
+    let (addr, _) = banner["ann on ".len()..]
+        .split_once(": ")
+        .expect("the banner names the address");
+    let mut bob = ChatNode::start(&["bob", "127.0.0.1:0", "--join", addr]);
+    bob.expect("* ann joined");
+    ann.expect("* bob joined");
+
+    bob.say("hi, ann");
+    ann.expect("bob: hi, ann");
+    ann.say("hello, bob");
+    bob.expect("ann: hello, bob");
+
+    bob.hang_up();
+    ann.expect("* bob left");
+    ann.hang_up();
+}
