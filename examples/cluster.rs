@@ -26,10 +26,9 @@
 //! 2. Joins them: node *i* joins a random earlier node (0 ≤ *j* < *i*), so
 //!    membership has to spread by gossip, not through one hub. It then
 //!    waits until every node's event stream has announced all N members;
-//!    `converged_ms` is measured from the first join. Gossip usually gets
-//!    most of the way in a fraction of a second; with `local` timings
-//!    (`retransmit_mult` 2, as Go) a few sightings are often left to the
-//!    periodic push/pull (every 15 s), so expect anything up to about 20 s.
+//!    `converged_ms` is measured from the first join: about half a second
+//!    for 20 nodes, a few seconds for 200 (gossip, then catch-up syncs for
+//!    the news it missed; see `protocol/catch_up.rs`).
 //! 3. Crashes K random nodes: [`Memberlist::shutdown`] without
 //!    [`Memberlist::leave`], so nobody is told.
 //! 4. Watches every survivor's event stream and records when it declares

@@ -27,16 +27,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     let runtime = Runtime::new()?;
     let nodes = (0..count)
         .map(|i| {
-            // The `local` preset (as Go's) retransmits each piece of news
-            // 2 × log10(n) times: with 50 nodes joining at once some news
-            // runs out before reaching everyone, and waits for the periodic
-            // full-state exchange (every 15 s). Go's LAN multiplier, 4,
-            // spreads nearly all of it by gossip in under a second.
-            let mut config = Config::local()
+            let config = Config::local()
                 .with_name(format!("node-{i:02}"))
                 .with_bind_addr(Ipv4Addr::LOCALHOST.into())
                 .with_bind_port(0); // any free port
-            config.retransmit_mult = 4;
             Memberlist::builder(config).runtime(&runtime).build()
         })
         .collect::<Result<Vec<_>, _>>()?;
