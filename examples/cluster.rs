@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --example cluster -- [--nodes N] [--kill K]
-//!     [--config local|lan|wan] [--timeout SECS] [--seed S]
+//!     [--config local|lan|wan] [--timeout SECS] [--seed S] [--workers W]
 //! ```
 //!
 //! * `--nodes N` — cluster size (default 20, at least 2).
@@ -15,6 +15,8 @@
 //!   detections, before giving up (default: 60 s, or more when the chosen
 //!   timings need it: the longest suspicion timeout plus ten probe
 //!   intervals and ten seconds).
+//! * `--workers W` — protocol worker threads of the shared runtime
+//!   (default: one per core, as `Runtime::new`).
 //! * `--seed S` — seeds the choice of join targets and victims (default:
 //!   random, printed), to repeat a run's choices (not its timing).
 //!
@@ -22,7 +24,8 @@
 //!
 //! 1. Starts N nodes on 127.0.0.1, each on ports the OS picks
 //!    (`bind_port = 0`), all on **one** shared [`Runtime`]: the whole
-//!    cluster runs on that runtime's two threads.
+//!    cluster runs on that runtime's threads (an I/O thread and a protocol
+//!    worker per core).
 //! 2. Joins them: node *i* joins a random earlier node (0 ≤ *j* < *i*), so
 //!    membership has to spread by gossip, not through one hub. It then
 //!    waits until every node's event stream has announced all N members;
@@ -67,13 +70,14 @@ use rand::{Rng, SeedableRng};
 use swimlist::{Config, Event, LeaveReason, Memberlist, Runtime};
 
 const USAGE: &str =
-    "usage: cluster [--nodes N] [--kill K] [--config local|lan|wan] [--timeout SECS] [--seed S]
+    "usage: cluster [--nodes N] [--kill K] [--config local|lan|wan] [--timeout SECS] [--seed S] [--workers W]
   --nodes N        nodes to start on 127.0.0.1, on one shared runtime (default 20, >= 2)
   --kill K         nodes to crash once converged (default 2, 1 <= K < N)
   --config NAME    timings: local (default), lan or wan
   --timeout SECS   deadline for convergence, then for detection
                    (default: 60, or longer if the timings need it)
   --seed S         seed for join targets and victims (default: random)
+  --workers W      protocol worker threads (default: one per core)
   --help           print this help";
 
 /// How often to report progress while the cluster converges.
@@ -108,6 +112,7 @@ struct Options {
     config: ConfigName,
     timeout: Option<Duration>,
     seed: Option<u64>,
+    workers: Option<usize>,
 }
 
 #[derive(Clone, Copy)]
@@ -156,6 +161,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
         config: ConfigName::Local,
         timeout: None,
         seed: None,
+        workers: None,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -191,6 +197,13 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
                 options.timeout = Some(Duration::from_secs_f64(secs));
             }
             "--seed" => options.seed = Some(number(&flag, &value()?)?),
+            "--workers" => {
+                let w: usize = number(&flag, &value()?)?;
+                if w == 0 {
+                    return Err("--workers must be at least 1".to_owned());
+                }
+                options.workers = Some(w);
+            }
             _ => return Err(format!("unknown argument {flag:?}")),
         }
     }
@@ -341,7 +354,11 @@ fn run(options: &Options) -> Result<bool, String> {
     let mut rng = StdRng::seed_from_u64(seed);
 
     // ---- start ----
-    let runtime = Runtime::new().map_err(|e| format!("starting the runtime: {e}"))?;
+    let runtime = match options.workers {
+        Some(w) => Runtime::with_workers(w),
+        None => Runtime::new(),
+    }
+    .map_err(|e| format!("starting the runtime: {e}"))?;
     let width = (n - 1).to_string().len().max(2);
     let mut members = Vec::with_capacity(n);
     for i in 0..n {

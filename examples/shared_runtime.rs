@@ -1,6 +1,7 @@
 //! Many nodes on one `Runtime`: a node made with `Memberlist::create` runs
 //! on two threads of its own, but any number of nodes built with
-//! `Builder::runtime` share the same two. This starts 50 nodes in one
+//! `Builder::runtime` share one runtime's threads: an I/O thread and a
+//! protocol worker per core. This starts 50 nodes in one
 //! process, joins them, and waits until every node knows every other,
 //! printing the thread count and how long each phase took. It ends by
 //! itself:
@@ -55,7 +56,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         joining.elapsed()
     );
     println!("runtime threads: {}", runtime.thread_count());
-    // Linux lists a process's threads in /proc: main + the runtime's two.
+    // Linux lists a process's threads in /proc: main + the runtime's.
     if let Ok(threads) = std::fs::read_dir("/proc/self/task") {
         println!("threads in this process: {}", threads.count());
     }

@@ -294,7 +294,7 @@ impl Builder {
         let owns_runtime = runtime.is_none();
         let runtime = match runtime {
             Some(rt) => rt,
-            None => Runtime::new()?,
+            None => Runtime::with_workers(1)?,
         };
         let transport: Arc<dyn Transport> = match transport {
             Some(t) => t,

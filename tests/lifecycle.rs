@@ -1,6 +1,7 @@
 //! Threads and sockets: a node's own runtime is exactly two threads, which
 //! shutdown joins; its ports are free again afterwards; dropping a handle
-//! does not hang; and many nodes share one runtime's two threads.
+//! does not hang; a runtime for many nodes has a worker per core; and many
+//! nodes share one runtime's threads.
 //!
 //! One test function, because threads are counted for the whole process.
 
@@ -71,8 +72,15 @@ fn threads_and_ports_are_released() {
         .expect("drop returned");
     expect_threads(0, "drop joined the threads");
 
-    // Fifty nodes on one shared runtime: still two threads.
-    let runtime = Runtime::new().unwrap();
+    // A runtime for many nodes: an I/O thread and a worker per core.
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let sized = Runtime::new().unwrap();
+    expect_threads(cores.min(8) + 1, "a worker per core and the I/O thread");
+    sized.shutdown();
+    expect_threads(0, "the sized runtime's threads are joined");
+
+    // Fifty nodes on one shared one-worker runtime: still two threads.
+    let runtime = Runtime::with_workers(1).unwrap();
     let nodes: Vec<Memberlist> = (0..50)
         .map(|i| {
             Memberlist::builder(config(&format!("shared-{i}")))

@@ -1,14 +1,14 @@
 //! The threads around the protocol state machine.
 //!
-//! A [`Runtime`] runs two threads: a mio event loop for every socket of its
-//! nodes (`swimlist-io`) and a protocol worker that drives their state
-//! machines and timers (`swimlist-worker`). A node created with
+//! A [`Runtime`] runs a mio event loop for every socket of its nodes
+//! (`swimlist-io`) and protocol workers that drive their state machines and
+//! timers (`swimlist-worker-N`, see `worker.rs`), plus, once a node with a
+//! delegate has something to tell it, a delegate thread
+//! (`swimlist-delegate`, see `notifier.rs`). A node created with
 //! [`Memberlist::create`](crate::Memberlist::create) gets a runtime of its
-//! own — two threads per node, nothing else. Many nodes can share one
-//! runtime ([`Builder::runtime`](crate::Builder::runtime)), so a process can
-//! host many nodes on two threads (measured: 200 nodes joining at once with
-//! `local` timings use ~19% of a core; at ~300 simultaneous joins the
-//! worker falls behind the 1 s TCP timeout).
+//! own with one worker — two threads per node. Many nodes can share one
+//! runtime ([`Builder::runtime`](crate::Builder::runtime)); [`Runtime::new`]
+//! gives it a worker per core.
 //!
 //! No async runtime is involved: the application's handle calls into the
 //! node's state machine under a lock and waits on plain channels.
@@ -44,6 +44,7 @@ pub(crate) use notifier::Notifier;
 pub use running_node::NodeStats;
 pub(crate) use transport::Clock;
 pub use transport::{ConnId, DialRequest, Incoming, IncomingSink, Transport};
+use worker::Lanes;
 pub(crate) use worker::WorkItem;
 
 /// Why a node could not be started on a runtime.
@@ -55,13 +56,14 @@ pub(crate) enum StartError {
     Stopped,
 }
 
-/// Capacity of the queue from transports to the worker; beyond it,
-/// incoming traffic is dropped and counted (Go's handoff queue depth).
-const WORK_QUEUE: usize = 16 * 1024;
-
-/// A protocol worker thread and an I/O thread, shared by the nodes built
-/// on it. Cloning is cheap; the threads stop when [`Runtime::shutdown`] is
+/// Protocol worker threads and an I/O thread, shared by the nodes built on
+/// it. Cloning is cheap; the threads stop when [`Runtime::shutdown`] is
 /// called or the last clone is dropped.
+///
+/// [`Runtime::new`] sizes itself to the machine: one worker per core (at
+/// most 8), each driving a share of the nodes. A node created alone
+/// ([`Memberlist::create`](crate::Memberlist::create)) gets a runtime with
+/// one worker: two threads in all.
 #[derive(Clone)]
 pub struct Runtime {
     inner: Arc<RuntimeInner>,
@@ -77,7 +79,8 @@ impl std::fmt::Debug for Runtime {
 
 struct RuntimeInner {
     clock: Clock,
-    work: Sender<WorkItem>,
+    /// One per worker; a node belongs to `workers[key % len]`.
+    workers: Vec<Lanes>,
     io: IoHandle,
     threads: Mutex<Vec<JoinHandle<()>>>,
     thread_ids: Vec<ThreadId>,
@@ -87,26 +90,53 @@ struct RuntimeInner {
 }
 
 impl Runtime {
-    /// Starts the two threads.
+    /// Starts a runtime for many nodes: an I/O thread and one protocol
+    /// worker per core (at most 8).
     pub fn new() -> io::Result<Runtime> {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Self::with_workers(cores.min(8))
+    }
+
+    /// Starts a runtime with `workers` protocol workers (at least one) and
+    /// an I/O thread.
+    pub fn with_workers(workers: usize) -> io::Result<Runtime> {
         let clock = Clock::new();
-        let (work, rx) = crossbeam_channel::bounded(WORK_QUEUE);
         let (io, event_loop) = net::event_loop()?;
         let queued = Arc::new(AtomicUsize::new(0));
-        let for_worker = Arc::clone(&queued);
-        let worker = std::thread::Builder::new()
-            .name("swimlist-worker".into())
-            .spawn(move || worker::run(rx, clock, for_worker))?;
+        let mut threads = Vec::new();
+        let mut senders = Vec::new();
+        for i in 0..workers.max(1) {
+            let (lanes, receivers) = worker::lanes();
+            let for_worker = Arc::clone(&queued);
+            let spawned = std::thread::Builder::new()
+                .name(format!("swimlist-worker-{i}"))
+                .spawn(move || worker::run(receivers, clock, for_worker));
+            match spawned {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    // Stop the workers already started: they see their
+                    // lanes close.
+                    drop(senders);
+                    drop(lanes);
+                    for t in threads {
+                        let _ = t.join();
+                    }
+                    return Err(e);
+                }
+            }
+            senders.push(lanes);
+        }
         let io_thread = std::thread::Builder::new()
             .name("swimlist-io".into())
             .spawn(move || event_loop.run())?;
-        let thread_ids = vec![worker.thread().id(), io_thread.thread().id()];
+        threads.push(io_thread);
+        let thread_ids = threads.iter().map(|t| t.thread().id()).collect();
         Ok(Runtime {
             inner: Arc::new(RuntimeInner {
                 clock,
-                work,
+                workers: senders,
                 io,
-                threads: Mutex::new(vec![worker, io_thread]),
+                threads: Mutex::new(threads),
                 thread_ids,
                 notifier: Arc::new(Notifier::default()),
                 stopped: AtomicBool::new(false),
@@ -115,12 +145,13 @@ impl Runtime {
         })
     }
 
-    /// Threads this runtime runs (2 until shut down).
+    /// Threads this runtime runs (its workers and the I/O thread; 0 once
+    /// shut down).
     pub fn thread_count(&self) -> usize {
         self.inner.threads.lock().len()
     }
 
-    /// Stops both threads and waits for them. Nodes still on the runtime
+    /// Stops the threads and waits for them. Nodes still on the runtime
     /// stop working; shut them down first.
     pub fn shutdown(&self) {
         self.inner.stop();
@@ -140,20 +171,22 @@ impl Runtime {
         events: (Sender<Event>, usize),
         delegate: Option<Arc<dyn Delegate>>,
     ) -> Result<Arc<RunningNode>, StartError> {
+        let key = self.next_key();
+        let lanes = self.lanes(key);
         let node = Arc::new(RunningNode::new(NodeParts {
-            key: self.next_key(),
+            key,
             machine,
             transport: Arc::clone(&transport),
             events,
             delegate,
             notifier: Arc::clone(&self.inner.notifier),
-            work: self.work(),
+            work: lanes.clone(),
             clock: self.inner.clock,
         }));
         transport
             .start(IncomingSink {
                 node: node.key,
-                work: self.work(),
+                work: lanes.clone(),
                 codec: Arc::clone(&node.codec),
                 dropped: Arc::clone(&node.incoming_dropped),
                 queued: Arc::clone(&self.inner.queued),
@@ -161,39 +194,32 @@ impl Runtime {
             .map_err(StartError::Io)?;
         // Deliver what creation produced (the local join event).
         node.with_machine(|_, _| ());
-        self.inner
-            .work
-            .send(WorkItem::Add(Arc::clone(&node)))
-            .map_err(|_| StartError::Stopped)?;
+        if !lanes.send(WorkItem::Add(Arc::clone(&node))) {
+            return Err(StartError::Stopped);
+        }
         Ok(node)
     }
 
-    /// Stops a node: closes its transport, takes it off the worker (waiting
-    /// up to 5 s, unless called from the worker itself) and closes its
-    /// event channel after its last events.
+    /// Stops a node: closes its transport, takes it off its worker (waiting
+    /// up to 5 s for the worker to let go of it, unless called from a
+    /// worker, which cannot wait for itself) and closes its event channel
+    /// after its last events. The control lane is unbounded, so this never
+    /// waits for a backlog of gossip to drain.
     pub(crate) fn stop_node(&self, node: &RunningNode) {
         node.transport.shutdown();
         let (tx, rx) = crossbeam_channel::bounded(1);
         let on_worker = self.is_own_thread() || RunningNode::in_any_step();
-        let removing = if on_worker {
-            self.inner
-                .work
-                .try_send(WorkItem::Remove(node.key, tx))
-                .is_ok()
-        } else {
-            self.inner
-                .work
-                .send_timeout(WorkItem::Remove(node.key, tx), Duration::from_secs(5))
-                .is_ok()
-        };
-        if removing && !on_worker {
+        if self.lanes(node.key).send(WorkItem::Remove(node.key, tx)) && !on_worker {
             let _ = rx.recv_timeout(Duration::from_secs(5));
         }
         node.close_events();
     }
 
-    fn work(&self) -> Sender<WorkItem> {
-        self.inner.work.clone()
+    /// The lanes of the worker that drives the node with `key`.
+    fn lanes(&self, key: u64) -> Lanes {
+        let workers = &self.inner.workers;
+        // `workers` is never empty; the key is spread over them.
+        workers[usize::try_from(key).unwrap_or(0) % workers.len()].clone()
     }
 
     pub(crate) fn io(&self) -> IoHandle {
@@ -220,7 +246,9 @@ impl RuntimeInner {
             return;
         }
         self.notifier.stop();
-        let _ = self.work.send(WorkItem::Stop);
+        for lanes in &self.workers {
+            lanes.send(WorkItem::Stop);
+        }
         self.io.send(net::IoCommand::Stop);
         let current = std::thread::current().id();
         let threads = std::mem::take(&mut *self.threads.lock());

@@ -19,7 +19,7 @@ use parking_lot::Mutex;
 
 use super::notifier::Notifier;
 use super::transport::{Clock, DialRequest, Incoming, StreamCodec, Transport};
-use super::worker::WorkItem;
+use super::worker::{Lanes, WorkItem};
 use crate::delegate::Delegate;
 use crate::node::Event;
 use crate::protocol::{
@@ -130,7 +130,7 @@ pub(crate) struct RunningNode {
     send_errors: AtomicU64,
     waiters: Mutex<Waiters>,
     /// To tell the worker that the node's timers may have changed.
-    work: Sender<WorkItem>,
+    work: Lanes,
     clock: Clock,
     /// When counters were last published (feature `metrics`).
     #[cfg(feature = "metrics")]
@@ -146,7 +146,7 @@ pub(crate) struct NodeParts {
     pub(crate) events: (Sender<Event>, usize),
     pub(crate) delegate: Option<Arc<dyn Delegate>>,
     pub(crate) notifier: Arc<Notifier>,
-    pub(crate) work: Sender<WorkItem>,
+    pub(crate) work: Lanes,
     pub(crate) clock: Clock,
 }
 
@@ -277,8 +277,7 @@ impl RunningNode {
             }
             f(m, now).map_err(NotStarted::Protocol)
         })??;
-        // A full queue means the worker is busy and will look anyway.
-        let _ = self.work.try_send(WorkItem::Wake(self.key));
+        self.work.send(WorkItem::Wake(self.key));
         Ok(r)
     }
 

@@ -11,10 +11,9 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crossbeam_channel::{Sender, TrySendError};
 use parking_lot::RwLock;
 
-use super::worker::WorkItem;
+use super::worker::{Lanes, WorkItem};
 use crate::protocol::{DialError, DialId, Instant};
 use crate::wire::{read_stream, DecodedStream, Inbound, Keyring, Message, WireError};
 
@@ -132,7 +131,7 @@ impl StreamCodec {
 #[derive(Clone)]
 pub struct IncomingSink {
     pub(crate) node: u64,
-    pub(crate) work: Sender<WorkItem>,
+    pub(crate) work: Lanes,
     pub(crate) codec: Arc<RwLock<StreamCodec>>,
     pub(crate) dropped: Arc<AtomicU64>,
     /// Bytes of datagrams waiting for the worker, shared by the runtime.
@@ -144,8 +143,10 @@ pub struct IncomingSink {
 pub(crate) const MAX_QUEUED_BYTES: usize = 64 * 1024 * 1024;
 
 impl IncomingSink {
-    /// Hands something over to the protocol worker. Returns false (and
-    /// counts it) when the worker's queue is full or gone.
+    /// Hands something over to the node's protocol worker. Returns false
+    /// (and counts it) when it cannot be queued: a datagram when the
+    /// worker is too far behind, anything once the runtime has stopped.
+    /// Streams and dial results are never dropped for load.
     pub fn deliver(&self, incoming: Incoming) -> bool {
         let size = match &incoming {
             Incoming::Packet { bytes, .. } => bytes.len(),
@@ -157,14 +158,12 @@ impl IncomingSink {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return false;
         }
-        match self.work.try_send(WorkItem::Incoming(self.node, incoming)) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.queued.fetch_sub(size, Ordering::Relaxed);
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-                false
-            }
+        if self.work.send(WorkItem::Incoming(self.node, incoming)) {
+            return true;
         }
+        self.queued.fetch_sub(size, Ordering::Relaxed);
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+        false
     }
 
     /// Reads one stream message from the bytes received so far

@@ -1,22 +1,41 @@
-//! The protocol worker: one thread that drives every node of a runtime.
+//! The protocol workers: threads that drive the nodes' state machines.
 //!
-//! It receives what transports deliver, hands it to the nodes' state
-//! machines, and fires their timers. Each machine keeps its own timers
-//! (probe, gossip, push/pull, suspicion, healing); the worker only tracks
-//! each node's next deadline in an ordered set, so one thread can serve
-//! hundreds of nodes.
+//! A runtime has one or more workers; each node belongs to one of them (by
+//! its key), which receives what the node's transport delivers, hands it to
+//! the node's state machine and fires its timers. Each machine keeps its
+//! own timers (probe, gossip, push/pull, suspicion, healing); a worker only
+//! tracks each node's next deadline in an ordered set, so one thread can
+//! serve hundreds of nodes.
+//!
+//! Work arrives in two lanes. The **control** lane carries what must never
+//! be lost or wait behind gossip: stream requests and dial results (joins,
+//! push/pulls, reliable messages), node additions and removals, wake-ups.
+//! It is unbounded — what fills it is itself bounded by the transports'
+//! stream limits and the application's calls. The **packet** lane carries
+//! datagrams, bounded in count and bytes: under overload, gossip is what
+//! gets dropped (and counted), while joins, dial results and shutdowns
+//! still go through. The worker takes a batch from each lane in turn, so
+//! neither starves the other.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::running_node::RunningNode;
 use super::transport::{Clock, Incoming};
 use crate::protocol::Instant;
 
-/// Work for the protocol thread.
+/// Datagrams waiting for one worker beyond which new ones are dropped and
+/// counted (Go's handoff queue depth).
+const PACKET_QUEUE: usize = 16 * 1024;
+
+/// Items a worker takes from one lane before turning to the other (and to
+/// its timers).
+const BATCH: usize = 64;
+
+/// Work for a protocol worker.
 pub(crate) enum WorkItem {
     /// Traffic for a node.
     Incoming(u64, Incoming),
@@ -28,6 +47,47 @@ pub(crate) enum WorkItem {
     Remove(u64, Sender<()>),
     /// Exit the thread.
     Stop,
+}
+
+/// The sending side of a worker's two lanes.
+#[derive(Clone)]
+pub(crate) struct Lanes {
+    control: Sender<WorkItem>,
+    packets: Sender<WorkItem>,
+}
+
+/// The receiving side, for the worker thread.
+pub(crate) struct LaneReceivers {
+    control: Receiver<WorkItem>,
+    packets: Receiver<WorkItem>,
+}
+
+/// A worker's lanes, both ends.
+pub(crate) fn lanes() -> (Lanes, LaneReceivers) {
+    let (control, control_rx) = crossbeam_channel::unbounded();
+    let (packets, packets_rx) = crossbeam_channel::bounded(PACKET_QUEUE);
+    (
+        Lanes { control, packets },
+        LaneReceivers {
+            control: control_rx,
+            packets: packets_rx,
+        },
+    )
+}
+
+impl Lanes {
+    /// Queues `item`: datagrams on the packet lane (false when it is full or
+    /// the worker is gone), everything else on the control lane (false only
+    /// when the worker is gone).
+    pub(crate) fn send(&self, item: WorkItem) -> bool {
+        match item {
+            WorkItem::Incoming(_, Incoming::Packet { .. }) => match self.packets.try_send(item) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+            },
+            item => self.control.send(item).is_ok(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -58,57 +118,114 @@ impl Schedule {
     }
 }
 
-pub(crate) fn run(rx: Receiver<WorkItem>, clock: Clock, queued: Arc<AtomicUsize>) {
-    let mut nodes: HashMap<u64, Arc<RunningNode>> = HashMap::new();
-    let mut schedule = Schedule::default();
-    loop {
-        let now = clock.now();
-        while let Some(key) = schedule.pop_due(now) {
-            if let Some(node) = nodes.get(&key) {
-                schedule.set(key, node.on_timeout(now));
+/// A worker's state: the nodes it drives and when each is next due.
+struct Worker {
+    nodes: HashMap<u64, Arc<RunningNode>>,
+    schedule: Schedule,
+    clock: Clock,
+    queued: Arc<AtomicUsize>,
+}
+
+/// Whether the worker goes on after an item.
+enum Flow {
+    Continue,
+    Stop,
+}
+
+impl Worker {
+    fn fire_timers(&mut self) {
+        let now = self.clock.now();
+        while let Some(key) = self.schedule.pop_due(now) {
+            if let Some(node) = self.nodes.get(&key) {
+                self.schedule.set(key, node.on_timeout(now));
             }
         }
-        let item = match schedule.due.first() {
-            Some(&(at, _)) => {
-                let wait = clock
-                    .to_std(at)
-                    .saturating_duration_since(std::time::Instant::now());
-                match rx.recv_timeout(wait) {
-                    Ok(item) => item,
-                    Err(RecvTimeoutError::Timeout) => continue,
-                    Err(RecvTimeoutError::Disconnected) => return,
-                }
-            }
-            None => match rx.recv() {
-                Ok(item) => item,
-                Err(_) => return,
-            },
-        };
+    }
+
+    fn handle(&mut self, item: WorkItem) -> Flow {
         match item {
             WorkItem::Incoming(key, incoming) => {
                 if let Incoming::Packet { bytes, .. } = &incoming {
-                    queued.fetch_sub(bytes.len(), Ordering::Relaxed);
+                    self.queued.fetch_sub(bytes.len(), Ordering::Relaxed);
                 }
-                if let Some(node) = nodes.get(&key) {
-                    let next = node.on_incoming(clock.now(), incoming);
-                    schedule.set(key, next);
+                if let Some(node) = self.nodes.get(&key) {
+                    let next = node.on_incoming(self.clock.now(), incoming);
+                    self.schedule.set(key, next);
                 }
             }
             WorkItem::Wake(key) => {
-                if let Some(node) = nodes.get(&key) {
-                    schedule.set(key, node.next_deadline());
+                if let Some(node) = self.nodes.get(&key) {
+                    self.schedule.set(key, node.next_deadline());
                 }
             }
             WorkItem::Add(node) => {
-                schedule.set(node.key, node.next_deadline());
-                nodes.insert(node.key, node);
+                self.schedule.set(node.key, node.next_deadline());
+                self.nodes.insert(node.key, node);
             }
             WorkItem::Remove(key, ack) => {
-                nodes.remove(&key);
-                schedule.set(key, None);
+                self.nodes.remove(&key);
+                self.schedule.set(key, None);
                 let _ = ack.send(());
             }
-            WorkItem::Stop => return,
+            WorkItem::Stop => return Flow::Stop,
+        }
+        Flow::Continue
+    }
+
+    /// How long the worker may wait for work before a timer is due.
+    fn idle_time(&self) -> Option<std::time::Duration> {
+        let &(at, _) = self.schedule.due.first()?;
+        Some(
+            self.clock
+                .to_std(at)
+                .saturating_duration_since(std::time::Instant::now()),
+        )
+    }
+}
+
+pub(crate) fn run(lanes: LaneReceivers, clock: Clock, queued: Arc<AtomicUsize>) {
+    let mut worker = Worker {
+        nodes: HashMap::new(),
+        schedule: Schedule::default(),
+        clock,
+        queued,
+    };
+    let never = crossbeam_channel::never();
+    loop {
+        worker.fire_timers();
+        // A batch from each lane in turn: neither can starve the other,
+        // and timers fire between batches.
+        let mut handled = 0;
+        for lane in [&lanes.control, &lanes.packets] {
+            for _ in 0..BATCH {
+                let Ok(item) = lane.try_recv() else { break };
+                if let Flow::Stop = worker.handle(item) {
+                    return;
+                }
+                handled += 1;
+            }
+        }
+        if handled > 0 {
+            continue;
+        }
+        // Nothing ready: sleep until work arrives or a timer is due.
+        let timeout = match worker.idle_time() {
+            Some(wait) => crossbeam_channel::after(wait),
+            None => never.clone(),
+        };
+        let item = crossbeam_channel::select! {
+            recv(lanes.control) -> item => item,
+            recv(lanes.packets) -> item => item,
+            recv(timeout) -> _ => continue,
+        };
+        match item {
+            Ok(item) => {
+                if let Flow::Stop = worker.handle(item) {
+                    return;
+                }
+            }
+            // The runtime dropped its senders: nothing more will come.
+            Err(_) => return,
         }
     }
 }
