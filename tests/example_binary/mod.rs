@@ -38,7 +38,7 @@ pub fn path(name: &str) -> PathBuf {
 
 /// A source file the binary was built from (as its cargo dep-info file
 /// `<binary>.d` lists them) that was modified after the build, if any.
-fn source_newer_than(bin: &Path, built: SystemTime) -> Option<PathBuf> {
+pub fn source_newer_than(bin: &Path, built: SystemTime) -> Option<PathBuf> {
     let dep_info = std::fs::read_to_string(bin.with_extension("d")).ok()?;
     let (_, sources) = dep_info.lines().next()?.split_once(": ")?;
     dep_info_paths(sources).into_iter().find(|path| {
