@@ -6,8 +6,51 @@
 //! and refutations of accusations about ourselves raise it, successful probes
 //! lower it, and probe timeouts are stretched by `score + 1`, so an unhealthy
 //! node waits longer before suspecting anyone. Score 0 means healthy.
+//!
+//! Beyond Go, the host also tells the machine how far behind it is in
+//! handing over received datagrams ([`Membership::set_local_lag`]): a
+//! runtime serving many nodes under load can hold an ack in its queue
+//! longer than the probe timeout. While that lag reaches half the probe
+//! timeout, the node distrusts itself first: a failed probe raises its own
+//! score instead of accusing the target, and a suspicion that expires is
+//! put off (the refutation may be waiting in the queue) rather than turned
+//! into a death.
 
 use std::time::Duration;
+
+use super::membership::Membership;
+use super::time::Instant;
+use super::timers::Timer;
+
+impl Membership {
+    /// How far behind the host is in feeding this machine its datagrams
+    /// (the time the last one waited before
+    /// [`handle_packet`](Membership::handle_packet)); zero when it keeps
+    /// up. Call before each step; the value stands until the next call.
+    pub fn set_local_lag(&mut self, lag: Duration) {
+        self.local_lag = lag;
+    }
+
+    /// Whether answers may be waiting unseen in the host's queue.
+    pub(super) fn lagging(&self) -> bool {
+        self.local_lag.saturating_mul(2) >= self.config.probe_timeout
+    }
+
+    /// A probe failed while lagging: count it against ourselves, not the
+    /// target.
+    pub(super) fn inconclusive_probe(&mut self) {
+        self.awareness.apply_delta(1);
+        self.stats.inconclusive_probes += 1;
+    }
+
+    /// A suspicion of `name` expired while lagging: look again once the
+    /// queue has had time to drain.
+    pub(super) fn defer_suspicion(&mut self, now: Instant, name: &str) {
+        let later = now + self.local_lag.max(self.config.probe_interval);
+        self.stats.deferred_suspicions += 1;
+        self.timers.arm(later, Timer::Suspicion(name.to_owned()));
+    }
+}
 
 /// The local health score: an integer in `[0, max_multiplier - 1]`, starting
 /// at 0 (healthy), that scales probe timeouts.

@@ -212,6 +212,8 @@ pub struct Membership {
     pub(super) actions: VecDeque<Action>,
     pub(super) notifications: VecDeque<Notification>,
     pub(super) catch_up: CatchUp,
+    /// How far behind the host is in handing over datagrams.
+    pub(super) local_lag: Duration,
     pub(super) stats: Stats,
 }
 
@@ -269,6 +271,7 @@ impl Membership {
             actions: VecDeque::new(),
             notifications: VecDeque::new(),
             catch_up: CatchUp::default(),
+            local_lag: Duration::ZERO,
             stats: Stats::default(),
         };
         m.incarnation = 1;

@@ -196,6 +196,10 @@ impl Membership {
             return;
         };
         self.acks.remove(&seq);
+        if self.lagging() {
+            self.inconclusive_probe();
+            return;
+        }
         let delta = if probe.expected_nacks > 0 {
             probe.expected_nacks.saturating_sub(probe.nacks)
         } else {

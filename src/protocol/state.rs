@@ -261,6 +261,13 @@ impl Membership {
     /// A suspicion timer fired: declare the node dead if it is still the
     /// same suspicion and its (possibly shortened) timeout has passed.
     pub(super) fn suspicion_timeout(&mut self, now: Instant, name: &str) {
+        let Some(due) = self.suspicions.get(name).map(|s| now >= s.timer.deadline()) else {
+            return;
+        };
+        if due && self.lagging() {
+            self.defer_suspicion(now, name);
+            return;
+        }
         let Some(suspicion) = self.suspicions.get_mut(name) else {
             return;
         };

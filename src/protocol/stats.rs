@@ -39,6 +39,11 @@ pub struct Stats {
     pub probes: u64,
     /// Probes that failed (the target became suspect).
     pub failed_probes: u64,
+    /// Probes that failed while the host lagged behind, counted against
+    /// this node's health instead of the target.
+    pub inconclusive_probes: u64,
+    /// Expired suspicions put off because the host lagged behind.
+    pub deferred_suspicions: u64,
     /// Nodes this node started suspecting (by its own probes or gossip).
     pub suspicions: u64,
     /// Accusations about this node that it refuted.

@@ -2316,6 +2316,41 @@ fn a_join_that_teaches_members_is_followed_by_one_catch_up_sync() {
     }
 }
 
+// Beyond Go: a node whose host lags behind in handing over datagrams
+// blames itself for failed probes, and puts off expiring suspicions.
+#[test]
+fn a_lagging_node_blames_itself_not_its_peers() {
+    let lagging = ms(400); // twice that reaches the 500 ms probe timeout
+    let (mut net, joined, _) = joined_pair(|c| c);
+    assert_eq!(joined, 1);
+    net.nodes.remove(&addr(2));
+    net.m_mut(1).set_local_lag(lagging);
+    net.run_for(Duration::from_secs(5));
+    let m1 = net.m(1);
+    assert_eq!(m1.stats().failed_probes, 0);
+    assert!(m1.stats().inconclusive_probes > 0);
+    assert!(m1.health_score() > 0, "the node counts it against itself");
+    assert_eq!(state(m1, "m2").state, NodeState::Alive);
+
+    // Keeping up again, it suspects m2; lagging once more before the
+    // suspicion runs out, it holds off declaring m2 dead.
+    net.m_mut(1).set_local_lag(Duration::ZERO);
+    while state(net.m(1), "m2").state == NodeState::Alive {
+        assert!(
+            net.step(net.now + Duration::from_secs(30)),
+            "m2 never suspected"
+        );
+    }
+    net.m_mut(1).set_local_lag(lagging);
+    net.run_for(Duration::from_secs(120));
+    assert_eq!(state(net.m(1), "m2").state, NodeState::Suspect);
+    assert!(net.m(1).stats().deferred_suspicions > 0);
+
+    net.m_mut(1).set_local_lag(Duration::ZERO);
+    net.run_for(Duration::from_secs(5));
+    assert_eq!(state(net.m(1), "m2").state, NodeState::Dead);
+}
+
 /// Has the node at `from` join `targets` and runs until the join is done.
 fn join_at(net: &mut Net, from: SocketAddr, targets: Vec<JoinTarget>) -> (usize, usize) {
     let now = net.now;

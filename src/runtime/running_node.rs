@@ -362,9 +362,11 @@ impl RunningNode {
         self.machine.lock().poll_timeout()
     }
 
-    /// Runs due timers; returns the next deadline (read under the same lock).
-    pub(crate) fn on_timeout(&self, now: Instant) -> Option<Instant> {
+    /// Runs due timers, the worker lagging `lag` behind its datagrams;
+    /// returns the next deadline (read under the same lock).
+    pub(crate) fn on_timeout(&self, now: Instant, lag: Duration) -> Option<Instant> {
         let next = self.with_machine(|m, _| {
+            m.set_local_lag(lag);
             m.handle_timeout(now);
             m.poll_timeout()
         });
@@ -404,10 +406,17 @@ impl RunningNode {
         super::metrics::publish(&name, &stats, members, health);
     }
 
-    /// Handles what arrived; returns the next deadline.
-    pub(crate) fn on_incoming(&self, now: Instant, incoming: Incoming) -> Option<Instant> {
+    /// Handles what arrived, the worker lagging `lag` behind its
+    /// datagrams; returns the next deadline.
+    pub(crate) fn on_incoming(
+        &self,
+        now: Instant,
+        incoming: Incoming,
+        lag: Duration,
+    ) -> Option<Instant> {
         match incoming {
             Incoming::Packet { from, bytes } => self.with_machine(|m, _| {
+                m.set_local_lag(lag);
                 m.handle_packet(now, from, &bytes);
                 m.poll_timeout()
             }),

@@ -158,7 +158,11 @@ impl IncomingSink {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return false;
         }
-        if self.work.send(WorkItem::Incoming(self.node, incoming)) {
+        if self.work.send(WorkItem::Incoming(
+            self.node,
+            incoming,
+            std::time::Instant::now(),
+        )) {
             return true;
         }
         self.queued.fetch_sub(size, Ordering::Relaxed);

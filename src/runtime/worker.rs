@@ -37,8 +37,8 @@ const BATCH: usize = 64;
 
 /// Work for a protocol worker.
 pub(crate) enum WorkItem {
-    /// Traffic for a node.
-    Incoming(u64, Incoming),
+    /// Traffic for a node, and when it was queued.
+    Incoming(u64, Incoming, std::time::Instant),
     /// A node's deadlines may have changed (after an API call).
     Wake(u64),
     /// Start driving a node.
@@ -81,10 +81,12 @@ impl Lanes {
     /// when the worker is gone).
     pub(crate) fn send(&self, item: WorkItem) -> bool {
         match item {
-            WorkItem::Incoming(_, Incoming::Packet { .. }) => match self.packets.try_send(item) {
-                Ok(()) => true,
-                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
-            },
+            WorkItem::Incoming(_, Incoming::Packet { .. }, _) => {
+                match self.packets.try_send(item) {
+                    Ok(()) => true,
+                    Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+                }
+            }
             item => self.control.send(item).is_ok(),
         }
     }
@@ -124,6 +126,10 @@ struct Worker {
     schedule: Schedule,
     clock: Clock,
     queued: Arc<AtomicUsize>,
+    /// How long the last datagram waited in the packet lane (zero once the
+    /// lane is found empty): the nodes' state machines are told, so that
+    /// they do not blame peers for acks still waiting here.
+    lag: std::time::Duration,
 }
 
 /// Whether the worker goes on after an item.
@@ -137,19 +143,20 @@ impl Worker {
         let now = self.clock.now();
         while let Some(key) = self.schedule.pop_due(now) {
             if let Some(node) = self.nodes.get(&key) {
-                self.schedule.set(key, node.on_timeout(now));
+                self.schedule.set(key, node.on_timeout(now, self.lag));
             }
         }
     }
 
     fn handle(&mut self, item: WorkItem) -> Flow {
         match item {
-            WorkItem::Incoming(key, incoming) => {
+            WorkItem::Incoming(key, incoming, queued_at) => {
                 if let Incoming::Packet { bytes, .. } = &incoming {
                     self.queued.fetch_sub(bytes.len(), Ordering::Relaxed);
+                    self.lag = queued_at.elapsed();
                 }
                 if let Some(node) = self.nodes.get(&key) {
-                    let next = node.on_incoming(self.clock.now(), incoming);
+                    let next = node.on_incoming(self.clock.now(), incoming, self.lag);
                     self.schedule.set(key, next);
                 }
             }
@@ -189,6 +196,7 @@ pub(crate) fn run(lanes: LaneReceivers, clock: Clock, queued: Arc<AtomicUsize>) 
         schedule: Schedule::default(),
         clock,
         queued,
+        lag: std::time::Duration::ZERO,
     };
     let never = crossbeam_channel::never();
     loop {
@@ -204,6 +212,9 @@ pub(crate) fn run(lanes: LaneReceivers, clock: Clock, queued: Arc<AtomicUsize>) 
                 }
                 handled += 1;
             }
+        }
+        if lanes.packets.is_empty() {
+            worker.lag = std::time::Duration::ZERO;
         }
         if handled > 0 {
             continue;
