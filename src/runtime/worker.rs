@@ -21,7 +21,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
 
 use super::running_node::RunningNode;
 use super::transport::{Clock, Incoming};
@@ -65,7 +65,10 @@ pub(crate) struct LaneReceivers {
 /// A worker's lanes, both ends.
 pub(crate) fn lanes() -> (Lanes, LaneReceivers) {
     let (control, control_rx) = crossbeam_channel::unbounded();
-    let (packets, packets_rx) = crossbeam_channel::bounded(PACKET_QUEUE);
+    // Capped by count when sending (and by bytes in `IncomingSink`): a
+    // bounded channel would allocate all its slots up front, megabytes
+    // per worker that an idle runtime never uses.
+    let (packets, packets_rx) = crossbeam_channel::unbounded();
     (
         Lanes { control, packets },
         LaneReceivers {
@@ -82,10 +85,7 @@ impl Lanes {
     pub(crate) fn send(&self, item: WorkItem) -> bool {
         match item {
             WorkItem::Incoming(_, Incoming::Packet { .. }, _) => {
-                match self.packets.try_send(item) {
-                    Ok(()) => true,
-                    Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
-                }
+                self.packets.len() < PACKET_QUEUE && self.packets.send(item).is_ok()
             }
             item => self.control.send(item).is_ok(),
         }
