@@ -15,8 +15,11 @@
 //!   datagram; add `--reply` when the bytes are the listener's reply (which
 //!   carries no label header).
 //!
-//! Incoming traffic is verified as a node with `GossipVerifyIncoming` would:
-//! with a key, unencrypted input is refused.
+//! With a key, unencrypted input still decodes, shown with a first layer
+//! `{"layer":"not encrypted"}` and a note that a node verifying incoming
+//! traffic (`GossipVerifyIncoming`) would refuse it. When the bytes do not
+//! decode but would with other options (`--tcp`, `--reply`, a key), a hint
+//! on stderr says which.
 //!
 //! ```text
 //! $ cargo run --example inspect -- tests/vectors/aes/udp_aes1__ping.bin --key AAECAwQFBgcICQoLDA0ODw==
@@ -109,19 +112,93 @@ fn run() -> Result<(), Failure> {
     };
     let keyring = build_keyring(&opts.keys)?;
     let input = read_input(opts.path.as_deref())?;
+    let (decoded, in_clear) = match decode(&input, &opts, &keyring, true) {
+        Ok(decoded) => (decoded, false),
+        // With a key, plaintext is what a verifying node refuses; show it
+        // anyway, as a node with verification off (Go's default when
+        // upgrading to encryption) would read it.
+        Err(WireError::EncryptionRequired) => {
+            eprintln!(
+                "inspect: note: not encrypted; a node with gossip_verify_incoming would refuse it"
+            );
+            let decoded = decode(&input, &opts, &keyring, false)
+                .map_err(|e| decode_failure(&opts, input.len(), &e))?;
+            (decoded, true)
+        }
+        Err(e) => {
+            if let Some(hint) = hint(&input, &opts, &keyring, &e) {
+                eprintln!("inspect: hint: {hint}");
+            }
+            return Err(decode_failure(&opts, input.len(), &e));
+        }
+    };
+    println!("{}", render(&decoded, in_clear));
+    check_messages(&decoded.messages).inspect_err(|_| {
+        let first_error = decoded.messages.iter().find_map(|m| m.as_ref().err());
+        if let Some(hint) = first_error.and_then(|e| hint(&input, &opts, &keyring, e)) {
+            eprintln!("inspect: hint: {hint}");
+        }
+    })
+}
+
+/// Decodes the input as the options say.
+fn decode(
+    input: &[u8],
+    opts: &Options,
+    keyring: &Keyring,
+    verify_incoming: bool,
+) -> Result<DecodedPacket, WireError> {
     let inbound = Inbound {
         label: opts.label.as_bytes(),
-        keyring: Some(&keyring),
-        verify_incoming: true,
+        keyring: Some(keyring),
+        verify_incoming,
         ..Inbound::default()
     };
-    let decoded = if opts.tcp {
-        decode_stream(&input, &inbound, !opts.reply)?
+    if opts.tcp {
+        decode_stream(input, &inbound, !opts.reply)
     } else {
-        decode_packet(&input, &inbound).map_err(|e| decode_failure("packet", &e))?
+        decode_packet(input, &inbound)
+    }
+}
+
+/// When the bytes would decode with other options, says which.
+fn hint(input: &[u8], opts: &Options, keyring: &Keyring, error: &WireError) -> Option<String> {
+    let decodes = |tcp: bool, reply: bool| {
+        let other = Options {
+            tcp,
+            reply,
+            label: opts.label.clone(),
+            ..Options::default()
+        };
+        decode(input, &other, keyring, false).is_ok_and(|d| d.messages.iter().all(Result::is_ok))
     };
-    println!("{}", render(&decoded));
-    check_messages(&decoded.messages)
+    if !opts.tcp && decodes(true, false) {
+        return Some("these bytes read as a TCP stream: add --tcp".to_owned());
+    }
+    if !opts.tcp && decodes(true, true) {
+        return Some("these bytes read as a stream reply: add --tcp --reply".to_owned());
+    }
+    if opts.tcp && decodes(true, !opts.reply) {
+        let fix = if opts.reply {
+            "drop --reply"
+        } else {
+            "add --reply"
+        };
+        return Some(format!("these bytes read as the other direction: {fix}"));
+    }
+    if opts.tcp && decodes(false, false) {
+        return Some("these bytes read as a datagram: drop --tcp".to_owned());
+    }
+    // An AES envelope starts with its version (0 or 1), then a 12-byte
+    // nonce and a 16-byte tag around the ciphertext.
+    let envelope = matches!(input.first(), Some(0 | 1)) && input.len() >= 1 + 12 + 16;
+    let failed_to_open = matches!(error, WireError::DecryptionFailed);
+    if opts.keys.is_empty() && (envelope || failed_to_open) {
+        return Some(
+            "the bytes may be encrypted: give the cluster's key with --key B64".to_owned(),
+        );
+    }
+    None
 }
 
 // ---- command line and input ----
@@ -237,15 +314,8 @@ fn decode_stream(
     input: &[u8],
     inbound: &Inbound<'_>,
     listener: bool,
-) -> Result<DecodedPacket, Failure> {
-    let decoded = read_stream(input, inbound, listener)
-        .map_err(|e| decode_failure("stream", &e))?
-        .ok_or_else(|| {
-            Failure::Decode(format!(
-                "incomplete stream: the {} bytes end before the message does",
-                input.len()
-            ))
-        })?;
+) -> Result<DecodedPacket, WireError> {
+    let decoded = read_stream(input, inbound, listener)?.ok_or(WireError::Truncated)?;
     if decoded.consumed < input.len() {
         eprintln!(
             "inspect: warning: {} bytes after the stream message were ignored",
@@ -259,7 +329,13 @@ fn decode_stream(
     })
 }
 
-fn decode_failure(what: &str, e: &WireError) -> Failure {
+fn decode_failure(opts: &Options, len: usize, e: &WireError) -> Failure {
+    if opts.tcp && *e == WireError::Truncated {
+        return Failure::Decode(format!(
+            "incomplete stream: the {len} bytes end before the message does"
+        ));
+    }
+    let what = if opts.tcp { "stream" } else { "packet" };
     Failure::Decode(format!("{what} rejected: {e} ({e:?})"))
 }
 
@@ -283,8 +359,14 @@ fn check_messages(messages: &[Result<Message, WireError>]) -> Result<(), Failure
 
 // ---- JSON rendering ----
 
-fn render(decoded: &DecodedPacket) -> Value {
-    let layers: Vec<Value> = decoded.layers.iter().map(layer_json).collect();
+/// `in_clear`: keys were given but the bytes were not encrypted, which is
+/// shown as a first layer.
+fn render(decoded: &DecodedPacket, in_clear: bool) -> Value {
+    let clear = in_clear.then(|| json!({ "layer": "not encrypted" }));
+    let layers: Vec<Value> = clear
+        .into_iter()
+        .chain(decoded.layers.iter().map(layer_json))
+        .collect();
     let messages: Vec<Value> = decoded
         .messages
         .iter()

@@ -331,12 +331,19 @@ fn every_vector_matches_index_json() {
             let name = format!("{variant}/{}", str_field(entry, "file"));
             let mut keys = keys.as_slice();
             if !keys.is_empty() && sent_in_clear(entry) {
-                // Sent by the keyless node: a keyed receiver must refuse it,
-                // as the listener did with its `err` reply.
+                // Sent by the keyless node: with a key it still decodes,
+                // marked as not encrypted, with a note that a verifying
+                // receiver (as the listener was, with its `err` reply)
+                // refuses it.
                 let out = inspect(&vector_args(&dir, entry, keys, label), None);
                 let stderr = String::from_utf8_lossy(&out.stderr);
-                if out.status.code() != Some(1) || !stderr.contains("EncryptionRequired") {
-                    failures.push(format!("{name}: accepted in clear with a key: {stderr}"));
+                let first_layer = parse_output(&out).map(|v| v["layers"][0].clone());
+                if first_layer != Ok(json!({ "layer": "not encrypted" }))
+                    || !stderr.contains("gossip_verify_incoming")
+                {
+                    failures.push(format!(
+                        "{name}: in clear with a key: {first_layer:?} {stderr}"
+                    ));
                 }
                 keys = &[];
             }
@@ -417,6 +424,38 @@ fn wrong_key_is_rejected_and_a_second_key_is_tried() {
     let out = inspect(&strings(&[&path, "--key", wrong, "--key", AES_KEY]), None);
     let output = parse_output(&out).expect("the second key opens it");
     assert_eq!(output["layers"][0]["key_index"], json!(1));
+}
+
+#[test]
+fn a_missing_option_gets_a_hint() {
+    let cases: [(&str, &str, &[&str], &str); 4] = [
+        ("plain", "tcp_pushPull_join.bin", &[], "add --tcp"),
+        (
+            "v060_label",
+            "tcp_resp_to_label__ping__ack.bin",
+            &["--tcp", "--label", "lbl-1"],
+            "add --reply",
+        ),
+        (
+            "lzw",
+            "udp_crc__lzw__compound_user-user.bin",
+            &["--tcp"],
+            "drop --tcp",
+        ),
+        ("aes", "udp_aes1__ping.bin", &[], "--key"),
+    ];
+    for (variant, file, flags, hint) in cases {
+        let path = vectors_dir().join(variant).join(file);
+        let mut args = strings(flags);
+        args.push(path.display().to_string());
+        let out = inspect(&args, None);
+        expect_decode_failure(&out);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("hint:") && stderr.contains(hint),
+            "{variant}/{file} {flags:?}: {stderr}"
+        );
+    }
 }
 
 #[test]
