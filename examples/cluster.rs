@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --release --example cluster -- [--nodes N] [--kill K]
 //!     [--config local|lan|wan] [--timeout SECS] [--seed S] [--workers W]
+//!     [--idle SECS]
 //! ```
 //!
 //! * `--nodes N` — cluster size (default 20, at least 2).
@@ -15,6 +16,9 @@
 //!   detections, before giving up (default: 60 s, or more when the chosen
 //!   timings need it: the longest suspicion timeout plus ten probe
 //!   intervals and ten seconds).
+//! * `--idle SECS` — after the detections, leave the survivors alone this
+//!   long and report the cores they used meanwhile (`idle_cpu_cores` in
+//!   the JSON line; Linux only).
 //! * `--workers W` — protocol worker threads of the shared runtime
 //!   (default: one per core, as `Runtime::new`).
 //! * `--seed S` — seeds the choice of join targets and victims (default:
@@ -70,7 +74,7 @@ use rand::{Rng, SeedableRng};
 use swimlist::{Config, Event, LeaveReason, Memberlist, Runtime};
 
 const USAGE: &str =
-    "usage: cluster [--nodes N] [--kill K] [--config local|lan|wan] [--timeout SECS] [--seed S] [--workers W]
+    "usage: cluster [--nodes N] [--kill K] [--config local|lan|wan] [--timeout SECS] [--seed S] [--workers W] [--idle SECS]
   --nodes N        nodes to start on 127.0.0.1, on one shared runtime (default 20, >= 2)
   --kill K         nodes to crash once converged (default 2, 1 <= K < N)
   --config NAME    timings: local (default), lan or wan
@@ -78,6 +82,7 @@ const USAGE: &str =
                    (default: 60, or longer if the timings need it)
   --seed S         seed for join targets and victims (default: random)
   --workers W      protocol worker threads (default: one per core)
+  --idle SECS      then measure the idle cluster's CPU use this long
   --help           print this help";
 
 /// How often to report progress while the cluster converges.
@@ -113,6 +118,7 @@ struct Options {
     timeout: Option<Duration>,
     seed: Option<u64>,
     workers: Option<usize>,
+    idle: Option<Duration>,
 }
 
 #[derive(Clone, Copy)]
@@ -162,6 +168,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
         timeout: None,
         seed: None,
         workers: None,
+        idle: None,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -197,6 +204,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
                 options.timeout = Some(Duration::from_secs_f64(secs));
             }
             "--seed" => options.seed = Some(number(&flag, &value()?)?),
+            "--idle" => options.idle = Some(Duration::from_secs(number(&flag, &value()?)?)),
             "--workers" => {
                 let w: usize = number(&flag, &value()?)?;
                 if w == 0 {
@@ -622,6 +630,24 @@ fn run(options: &Options) -> Result<bool, String> {
         }
     }
 
+    // The idle cluster's appetite: process CPU over a quiet window.
+    let idle_cores = match options.idle {
+        Some(window) => {
+            let before = process_cpu();
+            std::thread::sleep(window);
+            before
+                .zip(process_cpu())
+                .map(|(a, b)| b.saturating_sub(a).as_secs_f64() / window.as_secs_f64())
+        }
+        None => None,
+    };
+    if let Some(cores) = idle_cores {
+        println!(
+            "idle for {}: {cores:.3} cores",
+            secs(options.idle.unwrap_or_default())
+        );
+    }
+
     println!();
     println!("{LEGEND}");
 
@@ -642,6 +668,9 @@ fn run(options: &Options) -> Result<bool, String> {
     if pending > 0 {
         let _ = write!(json, ",\"undetected\":{pending}");
     }
+    if let Some(cores) = idle_cores {
+        let _ = write!(json, ",\"idle_cpu_cores\":{cores:.3}");
+    }
     json.push('}');
     debug_assert!(serde_json::from_str::<serde_json::Value>(&json).is_ok());
     println!("{json}");
@@ -655,6 +684,20 @@ fn nearest_rank<T>(sorted: &[T], p: usize) -> Option<&T> {
     }
     let rank = (p * sorted.len()).div_ceil(100).max(1);
     sorted.get(rank - 1)
+}
+
+/// CPU time this process has used, where the OS tells (Linux: user and
+/// system time in /proc/self/stat, in clock ticks of 1/100 s, the value
+/// Linux reports to user space on every architecture it runs on).
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may contain spaces) in brackets.
+    let after_name = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13
+    // after the name and state.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
 }
 
 /// Threads of this process, where the OS tells (Linux).
