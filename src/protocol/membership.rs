@@ -410,12 +410,16 @@ impl Membership {
                 Timer::ProbeDeadline(seq) => self.probe_deadline(now, seq),
                 Timer::RelayExpiry(seq) => self.relay_expiry(seq),
                 Timer::Suspicion(name) => self.suspicion_timeout(now, &name),
-                Timer::DialExpiry(id) => {
-                    if self.dials.contains_key(&id) {
-                        let lost = Err(DialError::Lost);
-                        self.handle_dial_result(now, id, lost);
+                Timer::DialExpiry(id) if self.dials.contains_key(&id) => {
+                    // The result may be waiting in a lagging host's queue.
+                    if self.lagging() {
+                        let later = now + self.local_lag.max(Duration::from_secs(1));
+                        self.timers.arm(later, Timer::DialExpiry(id));
+                    } else {
+                        self.handle_dial_result(now, id, Err(DialError::Lost));
                     }
                 }
+                Timer::DialExpiry(_) => {}
             }
         }
         self.flush_finished();
