@@ -36,8 +36,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::membership::AckHandler;
-use super::node_table::{NodeRecord, NodeTable};
-use super::timers::TimerQueue;
+use super::node_table::NodeRecord;
 use super::{Action, DialError, DialId, Instant, JoinError, JoinTarget, Membership, NotifyToken};
 use crate::config::Config;
 use crate::delegate::{Delegate, NoDelegate};
@@ -236,16 +235,16 @@ fn standalone(config: Config) -> Membership {
 
 fn standalone_with(config: Config, delegate: Arc<dyn Delegate>) -> Membership {
     let mut m = Membership::new(config, delegate, addr(1), [1; 32], T0).expect("valid config");
-    m.timers = TimerQueue::default();
-    m.broadcasts.reset();
+    m.clear_timers();
+    m.broadcasts_mut().reset();
     m.flush_finished();
-    m.actions.clear();
+    while m.poll_action().is_some() {}
     m
 }
 
 /// Hands `m`'s queued notifications to its delegate, as a runtime does.
 fn deliver(m: &mut Membership) {
-    let delegate = Arc::clone(&m.delegate);
+    let delegate = Arc::clone(m.delegate());
     while let Some(n) = m.poll_notification() {
         n.deliver(&*delegate);
     }
@@ -277,7 +276,7 @@ fn is_go_event(e: &Event) -> bool {
 /// Type bytes of the queued membership broadcasts, in queue order (Go's
 /// `orderedView`), without consuming them.
 fn queued_types(m: &Membership) -> Vec<u8> {
-    m.broadcasts
+    m.broadcasts()
         .clone()
         .get_broadcasts(0, usize::MAX / 2, u32::MAX)
         .iter()
@@ -286,14 +285,17 @@ fn queued_types(m: &Membership) -> Vec<u8> {
 }
 
 fn state(m: &Membership, name: &str) -> NodeRecord {
-    m.table
+    m.table()
         .get(name)
-        .unwrap_or_else(|| panic!("{} does not know {name}", m.config.name))
+        .unwrap_or_else(|| panic!("{} does not know {name}", m.name()))
         .clone()
 }
 
 fn set_state_change(m: &mut Membership, name: &str, at: Instant) {
-    m.table.get_mut(name).expect("known node").state_change = at;
+    m.table_mut()
+        .get_mut(name)
+        .expect("known node")
+        .state_change = at;
 }
 
 // ---- a simulated network ------------------------------------------------------
@@ -393,7 +395,7 @@ impl Net {
     fn start_quiet(&mut self, host: u8, config: Config) {
         self.start(host, config, Arc::new(NoDelegate));
         let m = self.m_mut(host);
-        m.timers = TimerQueue::default();
+        m.clear_timers();
         self.events.remove(&addr(host));
     }
 
@@ -580,7 +582,7 @@ impl Net {
 
     /// Runs until `host`'s probe has finished (Go's `probeNode` returning).
     fn finish_probe(&mut self, host: u8) {
-        while self.m(host).probe.is_some() {
+        while self.m(host).probe().is_some() {
             assert!(
                 self.step(Instant::from_nanos(u64::MAX)),
                 "a probe always ends by its deadline"
@@ -610,7 +612,7 @@ fn alive_node_new_node() {
     m.alive_node(T0, alive("test", 1, 0, 1, &vsn()), None, false);
 
     // Go's table only held the new node; ours holds the local one too.
-    assert_eq!(m.table.len(), 2, "should add node");
+    assert_eq!(m.table().len(), 2, "should add node");
     let s = state(&m, "test");
     assert_eq!(s.incarnation, 1);
     assert_eq!(s.state, NodeState::Alive);
@@ -621,7 +623,7 @@ fn alive_node_new_node() {
         matches!(&events[..], [Event::Join(n)] if n.name == "test"),
         "no join message: {events:?}"
     );
-    assert_eq!(m.broadcasts.len(), 1, "expected queued message");
+    assert_eq!(m.broadcasts().len(), 1, "expected queued message");
 }
 
 // TestMemberList_AliveNode_SuspectNode
@@ -633,7 +635,7 @@ fn alive_node_suspect_node() {
     // Listen only after the first join.
     go_events(&mut m);
 
-    let s = m.table.get_mut("test").expect("known");
+    let s = m.table_mut().get_mut("test").expect("known");
     s.state = NodeState::Suspect;
     s.state_change = an_hour_before(T0);
 
@@ -649,7 +651,7 @@ fn alive_node_suspect_node() {
     assert_eq!(s.state_change, T0);
 
     assert!(go_events(&mut m).is_empty(), "got bad join message");
-    assert_eq!(m.broadcasts.len(), 1);
+    assert_eq!(m.broadcasts().len(), 1);
 }
 
 // TestMemberList_AliveNode_Idempotent
@@ -667,7 +669,7 @@ fn alive_node_idempotent() {
     assert_eq!(s.state, NodeState::Alive);
     assert_eq!(s.state_change, state_time, "should not change state");
     assert!(go_events(&mut m).is_empty(), "got bad join message");
-    assert_eq!(m.broadcasts.len(), 1, "expected only one queued message");
+    assert_eq!(m.broadcasts().len(), 1, "expected only one queued message");
 }
 
 // TestMemberList_AliveNode_ChangeMeta (Serf GH-58)
@@ -723,7 +725,7 @@ fn alive_node_conflict() {
         ..test_config("local")
     });
     m.alive_node(T0, alive("test", 1, 8000, 1, &vsn()), None, true);
-    m.broadcasts.reset();
+    m.broadcasts_mut().reset();
 
     // Same name from another address while the node is alive.
     let conflicting = Alive {
@@ -736,10 +738,10 @@ fn alive_node_conflict() {
     assert!(s.meta.is_empty(), "meta should still be empty");
     assert_ne!(s.addr, [127, 0, 0, 2], "address should not be updated");
     assert_ne!(s.port, 9000, "port should not be updated");
-    assert_eq!(m.broadcasts.len(), 0);
+    assert_eq!(m.broadcasts().len(), 0);
 
     m.dead_node(T0, dead("test", 2, ""), None);
-    m.broadcasts.reset();
+    m.broadcasts_mut().reset();
     assert_eq!(state(&m, "test").state, NodeState::Dead);
 
     // Go sleeps DeadNodeReclaimTime (and some) before the new alive.
@@ -765,8 +767,8 @@ fn alive_node_conflict() {
 fn suspect_node_no_node() {
     let mut m = standalone(test_config("local"));
     m.suspect_node(T0, suspect("test", 1, ""));
-    assert_eq!(m.table.len(), 1, "only the local node");
-    assert!(m.table.get("test").is_none());
+    assert_eq!(m.table().len(), 1, "only the local node");
+    assert!(m.table().get("test").is_none());
 }
 
 // TestMemberList_SuspectNode
@@ -810,12 +812,12 @@ fn suspect_node_double_suspect() {
     assert_eq!(state(&m, "test").state, NodeState::Suspect);
     let change = state(&m, "test").state_change;
     assert_eq!(change, T0);
-    m.broadcasts.reset();
+    m.broadcasts_mut().reset();
 
     // Suspect again.
     m.suspect_node(T0 + ms(5), s);
     assert_eq!(state(&m, "test").state_change, change);
-    assert_eq!(m.broadcasts.len(), 0);
+    assert_eq!(m.broadcasts().len(), 0);
 }
 
 // TestMemberList_SuspectNode_OldSuspect
@@ -824,11 +826,11 @@ fn suspect_node_old_suspect() {
     let mut m = standalone(test_config("local"));
     m.alive_node(T0, alive("test", 1, 0, 10, &vsn()), None, false);
     set_state_change(&mut m, "test", an_hour_before(T0));
-    m.broadcasts.reset();
+    m.broadcasts_mut().reset();
 
     m.suspect_node(T0, suspect("test", 1, ""));
     assert_eq!(state(&m, "test").state, NodeState::Alive);
-    assert_eq!(m.broadcasts.len(), 0);
+    assert_eq!(m.broadcasts().len(), 0);
 }
 
 // TestMemberList_SuspectNode_Refute
@@ -848,8 +850,8 @@ fn suspect_node_refute() {
 fn dead_node_no_node() {
     let mut m = standalone(test_config("local"));
     m.dead_node(T0, dead("test", 1, ""), None);
-    assert_eq!(m.table.len(), 1, "only the local node");
-    assert!(m.table.get("test").is_none());
+    assert_eq!(m.table().len(), 1, "only the local node");
+    assert!(m.table().get("test").is_none());
 }
 
 // TestMemberList_DeadNodeLeft
@@ -908,13 +910,13 @@ fn dead_node_double() {
     m.alive_node(T0, alive("test", 1, 0, 1, &vsn()), None, false);
     set_state_change(&mut m, "test", an_hour_before(T0));
     m.dead_node(T0, dead("test", 1, ""), None);
-    m.broadcasts.reset();
+    m.broadcasts_mut().reset();
     // Listen only after the first dead.
     go_events(&mut m);
 
     m.dead_node(T0, dead("test", 2, ""), None);
     assert!(go_events(&mut m).is_empty(), "should not get leave");
-    assert_eq!(m.broadcasts.len(), 0);
+    assert_eq!(m.broadcasts().len(), 0);
 }
 
 // TestMemberList_DeadNode_OldDead
@@ -1002,10 +1004,10 @@ fn next_seq() {
 fn probing(delegate: Arc<dyn Delegate>) -> Membership {
     let mut m = standalone_with(test_config("local"), delegate);
     m.alive_node(T0, alive("test", 2, 0, 1, &vsn()), None, false);
-    m.actions.clear();
+    while m.poll_action().is_some() {}
     m.probe_node(T0, "test");
-    m.actions.clear();
-    assert!(m.probe.as_ref().is_some_and(|p| p.seq == 1));
+    while m.poll_action().is_some() {}
+    assert!(m.probe().is_some_and(|p| p.seq == 1));
     m
 }
 
@@ -1016,12 +1018,12 @@ fn probing(delegate: Arc<dyn Delegate>) -> Membership {
 fn set_ack_handler() {
     let mut m = probing(Arc::new(NoDelegate));
     assert!(
-        matches!(m.acks.get(&1), Some(AckHandler::Probe)),
+        matches!(m.acks().get(&1), Some(AckHandler::Probe)),
         "missing handler"
     );
-    let expiry = T0 + m.config.probe_interval;
+    let expiry = T0 + m.config().probe_interval;
     advance(&mut m, expiry);
-    assert!(!m.acks.contains_key(&1), "non-reaped handler");
+    assert!(!m.acks().contains_key(&1), "non-reaped handler");
 
     let req = IndirectPing {
         seq_no: 77,
@@ -1036,12 +1038,12 @@ fn set_ack_handler() {
     let now = T0 + Duration::from_secs(2);
     m.handle_indirect_ping(now, addr(3), req);
     assert!(
-        matches!(m.acks.get(&2), Some(AckHandler::Relay { seq: 77, .. })),
+        matches!(m.acks().get(&2), Some(AckHandler::Relay { seq: 77, .. })),
         "missing handler"
     );
-    let expiry = now + m.config.probe_timeout;
+    let expiry = now + m.config().probe_timeout;
     advance(&mut m, expiry);
-    assert!(!m.acks.contains_key(&2), "non-reaped handler");
+    assert!(!m.acks().contains_key(&2), "non-reaped handler");
 }
 
 // TestMemberList_invokeAckHandler
@@ -1051,11 +1053,11 @@ fn invoke_ack_handler() {
     let mut m = standalone(test_config("local"));
     m.handle_ack(T0, Ack::default());
     assert!(m.poll_action().is_none());
-    assert!(m.acks.is_empty());
+    assert!(m.acks().is_empty());
 
     let mut m = probing(Arc::new(NoDelegate));
     m.handle_ack(T0 + ms(1), Ack::default());
-    assert!(m.probe.is_some(), "an unknown sequence number is ignored");
+    assert!(m.probe().is_some(), "an unknown sequence number is ignored");
     m.handle_ack(
         T0 + ms(1),
         Ack {
@@ -1063,8 +1065,8 @@ fn invoke_ack_handler() {
             payload: None,
         },
     );
-    assert!(m.probe.is_none(), "the ack completes the probe");
-    assert!(!m.acks.contains_key(&1), "non-reaped handler");
+    assert!(m.probe().is_none(), "the ack completes the probe");
+    assert!(!m.acks().contains_key(&1), "non-reaped handler");
 }
 
 // TestMemberList_invokeAckHandler_Channel_Ack
@@ -1079,14 +1081,14 @@ fn invoke_ack_handler_channel_ack() {
     m.handle_ack(T0 + ms(1), ack);
     deliver(&mut m);
 
-    assert!(m.probe.is_none(), "probe should be complete");
+    assert!(m.probe().is_none(), "probe should be complete");
     let log = recorder.log();
     assert!(
         matches!(&log.pings[..], [(n, rtt, payload)]
             if n.name == "test" && *rtt == ms(1) && payload == &[0, 0, 0]),
         "wrong ack delivery"
     );
-    assert!(!m.acks.contains_key(&1), "non-reaped handler");
+    assert!(!m.acks().contains_key(&1), "non-reaped handler");
 }
 
 // TestMemberList_invokeAckHandler_Channel_Nack
@@ -1101,14 +1103,10 @@ fn invoke_ack_handler_channel_nack() {
     let mut m = probing(recorder.clone());
     m.handle_nack(1);
     deliver(&mut m);
-    assert_eq!(
-        m.probe.as_ref().map(|p| p.nacks),
-        Some(1),
-        "nack not counted"
-    );
+    assert_eq!(m.probe().map(|p| p.nacks), Some(1), "nack not counted");
     assert!(recorder.log().pings.is_empty(), "should not get an ack");
     // The nack does not reap the handler: an ack can still come.
-    assert!(m.acks.contains_key(&1), "handler should not be reaped");
+    assert!(m.acks().contains_key(&1), "handler should not be reaped");
 
     m.handle_ack(
         T0 + ms(2),
@@ -1118,33 +1116,29 @@ fn invoke_ack_handler_channel_nack() {
         },
     );
     deliver(&mut m);
-    assert!(m.probe.is_none(), "probe should be complete");
+    assert!(m.probe().is_none(), "probe should be complete");
     assert!(matches!(
         &recorder.log().pings[..],
         [(_, _, payload)] if payload == &[0, 0, 0]
     ));
-    assert!(!m.acks.contains_key(&1), "non-reaped handler");
+    assert!(!m.acks().contains_key(&1), "non-reaped handler");
 }
 
 /// Go's `testVerifyProtocolSingle`: local nodes with versions `a`, remote
 /// push/pull records (alive, names "node i") with versions `b`.
 fn verify_protocol_single(a: &[[u8; 6]], b: &[[u8; 6]]) -> Result<(), JoinError> {
     let mut m = standalone(test_config("local"));
-    m.table = NodeTable::default();
-    for (i, v) in a.iter().enumerate() {
-        let record = NodeRecord {
-            name: format!("local {i}"),
-            addr: vec![127, 0, 0, 1],
-            port: PORT,
-            meta: Vec::new(),
-            incarnation: 0,
-            state: NodeState::Alive,
-            state_change: T0,
-            vsn: *v,
-            features: Features::NONE,
-        };
-        m.table.insert(record, &mut m.rng);
-    }
+    m.replace_table(a.iter().enumerate().map(|(i, v)| NodeRecord {
+        name: format!("local {i}"),
+        addr: vec![127, 0, 0, 1],
+        port: PORT,
+        meta: Vec::new(),
+        incarnation: 0,
+        state: NodeState::Alive,
+        state_change: T0,
+        vsn: *v,
+        features: Features::NONE,
+    }));
     let remote = b
         .iter()
         .enumerate()
@@ -1237,7 +1231,7 @@ fn probe() {
     net.finish_probe(1);
 
     assert_eq!(state(net.m(1), "m2").state, NodeState::Alive);
-    assert_eq!(net.m(1).seq, 1, "should increment seqno");
+    assert_eq!(net.m(1).seq(), 1, "should increment seqno");
 }
 
 // TestMemberList_ProbeNode
@@ -1255,7 +1249,7 @@ fn probe_node() {
     net.finish_probe(1);
 
     assert_eq!(state(net.m(1), "m2").state, NodeState::Alive);
-    assert_eq!(net.m(1).seq, 1, "should increment seqno");
+    assert_eq!(net.m(1).seq(), 1, "should increment seqno");
 }
 
 // TestMemberList_ProbeNode_Suspect
@@ -1279,10 +1273,10 @@ fn probe_node_suspect() {
     net.run_for(ms(10));
     // One of the peers should have attempted an indirect probe.
     assert!(
-        net.m(2).seq == 1 || net.m(3).seq == 1,
+        net.m(2).seq() == 1 || net.m(3).seq() == 1,
         "bad seqnos {}, {}",
-        net.m(2).seq,
-        net.m(3).seq
+        net.m(2).seq(),
+        net.m(3).seq()
     );
 }
 
@@ -1319,7 +1313,7 @@ fn probe_node_suspect_dogpile() {
         m.alive_node(T0, alive("bad", 99, PORT, 1, &vsn()), None, false);
 
         m.probe_node(T0, "bad");
-        let deadline = m.probe.as_ref().expect("probe in flight").deadline;
+        let deadline = m.probe().expect("probe in flight").deadline;
         advance(&mut m, deadline);
         assert_eq!(state(&m, "bad").state, NodeState::Suspect, "{case}");
 
@@ -1361,7 +1355,7 @@ fn probe_node_awareness_degraded() {
     );
 
     // Start the health in a degraded state.
-    m1.awareness.apply_delta(1);
+    m1.awareness_mut().apply_delta(1);
     assert_eq!(m1.health_score(), 1);
 
     m1.probe_node(now, "m4");
@@ -1374,10 +1368,10 @@ fn probe_node_awareness_degraded() {
         "probed too quickly: {probe_time:?}"
     );
     assert!(
-        net.m(2).seq == 1 || net.m(3).seq == 1,
+        net.m(2).seq() == 1 || net.m(3).seq() == 1,
         "bad seqnos {}, {}",
-        net.m(2).seq,
-        net.m(3).seq
+        net.m(2).seq(),
+        net.m(3).seq()
     );
     // Both peers nacked, so the score stays where it was.
     assert_eq!(net.m(1).health_score(), 1);
@@ -1392,11 +1386,11 @@ fn probe_node_wrong_vsn() {
     m1.alive_node(now, alive("m2", 2, PORT, 1, &vsn()), None, false);
     m1.alive_node(now, alive("m3", 3, PORT, 1, &vsn()), None, false);
     m1.alive_node(now, alive("m4", 4, PORT, 1, &[0; 6]), None, false);
-    m1.awareness.apply_delta(1);
+    m1.awareness_mut().apply_delta(1);
     assert_eq!(m1.health_score(), 1);
 
     assert!(
-        m1.table.get("m4").is_none(),
+        m1.table().get("m4").is_none(),
         "m4 must be ignored because of its wrong versions"
     );
 }
@@ -1410,7 +1404,7 @@ fn probe_node_awareness_improved() {
     let now = net.now;
     let m1 = net.m_mut(1);
     m1.alive_node(now, alive("m2", 2, PORT, 1, &vsn()), None, false);
-    m1.awareness.apply_delta(1);
+    m1.awareness_mut().apply_delta(1);
     assert_eq!(m1.health_score(), 1);
 
     m1.probe_node(now, "m2");
@@ -1469,10 +1463,10 @@ fn probe_node_awareness_old_protocol() {
 
     net.run_for(ms(220));
     assert!(
-        net.m(2).seq == 1 || net.m(3).seq == 1,
+        net.m(2).seq() == 1 || net.m(3).seq() == 1,
         "bad seqnos {}, {}",
-        net.m(2).seq,
-        net.m(3).seq
+        net.m(2).seq(),
+        net.m(3).seq()
     );
     // With the old protocol a failed probe dings us.
     assert_eq!(net.m(1).health_score(), 1);
@@ -1490,11 +1484,11 @@ fn probe_node_buddy() {
     // m2 bootstrapped its own alive in `new`.
 
     // Force the state to suspect so the ping carries the accusation.
-    m1.table.get_mut("m2").expect("known").state = NodeState::Suspect;
+    m1.table_mut().get_mut("m2").expect("known").state = NodeState::Suspect;
     m1.probe_node(now, "m2");
     net.finish_probe(1);
 
-    assert_eq!(net.m(1).seq, 1, "a ping must have been sent");
+    assert_eq!(net.m(1).seq(), 1, "a ping must have been sent");
     let ping = net.sent_between(1, 2).next().expect("ping sent");
     assert!(matches!(
         &ping.messages()[..],
@@ -1549,7 +1543,7 @@ fn probe_node_fallback_tcp() {
     );
     assert_eq!(net.dialed, [(addr(1), addr(4))]);
     net.run_for(PROBE_TIME_MAX);
-    assert!(net.m(2).seq == 1 || net.m(3).seq == 1);
+    assert!(net.m(2).seq() == 1 || net.m(3).seq() == 1);
 
     // Now TCP is gone too: the probe must fail, on time.
     net.tcp_blocked.insert(addr(4));
@@ -1560,14 +1554,14 @@ fn probe_node_fallback_tcp() {
         "took too long: {probe_time:?}"
     );
     net.run_for(PROBE_TIME_MAX);
-    assert!(net.m(2).seq == 2 || net.m(3).seq == 2);
+    assert!(net.m(2).seq() == 2 || net.m(3).seq() == 2);
 }
 
 // TestMemberList_ProbeNode_FallbackTCP_Disabled (disabled upstream)
 #[test]
 fn probe_node_fallback_tcp_disabled() {
     let mut net = fallback_cluster(&vsn());
-    net.m_mut(1).config.disable_tcp_pings = true;
+    net.m_mut(1).config_mut().disable_tcp_pings = true;
 
     let probe_time = probe_m4(&mut net);
     assert_eq!(state(net.m(1), "m4").state, NodeState::Suspect);
@@ -1577,14 +1571,15 @@ fn probe_node_fallback_tcp_disabled() {
     );
     assert!(net.dialed.is_empty(), "no TCP ping when disabled");
     net.run_for(PROBE_TIME_MAX);
-    assert!(net.m(2).seq == 1 || net.m(3).seq == 1);
+    assert!(net.m(2).seq() == 1 || net.m(3).seq() == 1);
 }
 
 // The per-node switch (Go's `DisableTcpPingsForNode`) behaves the same.
 #[test]
 fn probe_node_fallback_tcp_disabled_for_node() {
     let mut net = fallback_cluster(&vsn());
-    net.m_mut(1).config.disable_tcp_pings_for_node = Some(Arc::new(|name: &str| name == "m4"));
+    net.m_mut(1).config_mut().disable_tcp_pings_for_node =
+        Some(Arc::new(|name: &str| name == "m4"));
 
     probe_m4(&mut net);
     assert_eq!(state(net.m(1), "m4").state, NodeState::Suspect);
@@ -1605,7 +1600,7 @@ fn probe_node_fallback_tcp_old_protocol() {
     );
     assert!(net.dialed.is_empty(), "no TCP ping to an old node");
     net.run_for(PROBE_TIME_MAX);
-    assert!(net.m(2).seq == 1 || net.m(3).seq == 1);
+    assert!(net.m(2).seq() == 1 || net.m(3).seq() == 1);
 }
 
 // ---- §14.10 gossip and push/pull -------------------------------------------------
@@ -1614,13 +1609,13 @@ fn probe_node_fallback_tcp_old_protocol() {
 /// quiet node that next round is dropped, so exactly one happens.
 fn gossip_once(m: &mut Membership, now: Instant) {
     m.gossip_tick(now);
-    m.timers = TimerQueue::default();
+    m.clear_timers();
 }
 
 /// One push/pull with a random live node, as Go's `m.pushPull()`.
 fn push_pull_once(m: &mut Membership, now: Instant) {
     m.push_pull_tick(now);
-    m.timers = TimerQueue::default();
+    m.clear_timers();
 }
 
 /// Alive messages (by node name) in the datagrams from `from` to `to`.
@@ -1697,7 +1692,7 @@ fn gossip_to_dead() {
     m1.alive_node(now, alive("m2", 2, PORT, 1, &vsn()), None, false);
 
     // Dead for twice GossipToTheDeadTime: no gossip.
-    let s = m1.table.get_mut("m2").expect("known");
+    let s = m1.table_mut().get_mut("m2").expect("known");
     s.state = NodeState::Dead;
     s.state_change = Instant::from_nanos(now.as_nanos() - ms(200).as_nanos() as u64);
     gossip_once(m1, now);
@@ -1759,25 +1754,23 @@ fn push_pull() {
 #[test]
 fn members() {
     let mut m = standalone(test_config("local"));
-    m.table = NodeTable::default();
-    for (name, state) in [
+    let records = [
         ("test", NodeState::Alive),
         ("test2", NodeState::Dead),
         ("test3", NodeState::Suspect),
-    ] {
-        let record = NodeRecord {
-            name: name.to_owned(),
-            addr: vec![127, 0, 0, 1],
-            port: PORT,
-            meta: Vec::new(),
-            incarnation: 1,
-            state,
-            state_change: T0,
-            vsn: [1, 5, 2, 0, 0, 0],
-            features: Features::NONE,
-        };
-        m.table.insert(record, &mut m.rng);
-    }
+    ]
+    .map(|(name, state)| NodeRecord {
+        name: name.to_owned(),
+        addr: vec![127, 0, 0, 1],
+        port: PORT,
+        meta: Vec::new(),
+        incarnation: 1,
+        state,
+        state_change: T0,
+        vsn: [1, 5, 2, 0, 0, 0],
+        features: Features::NONE,
+    });
+    m.replace_table(records);
     let mut names: Vec<String> = m.members().into_iter().map(|n| n.name).collect();
     names.sort();
     assert_eq!(names, ["test", "test3"]);
@@ -2201,8 +2194,8 @@ fn zero_port_means_bind_port() {
         T0,
     )
     .expect("valid config");
-    m.timers = TimerQueue::default();
-    m.actions.clear();
+    m.clear_timers();
+    while m.poll_action().is_some() {}
 
     // An alive packet.
     let mut packet = Vec::new();
@@ -2527,7 +2520,7 @@ fn encrypted_gossip_transition() {
     net.sent.clear();
     net.run_for(Duration::from_secs(1));
     assert!(!net.sent.is_empty());
-    let keyring = net.nodes[&a0].config.keyring.clone();
+    let keyring = net.nodes[&a0].config().keyring.clone();
     let inbound = Inbound {
         keyring: Some(&keyring),
         verify_incoming: true,
@@ -2588,7 +2581,7 @@ fn join_with_labels() {
             net.run_for(ms(250));
             assert_eq!(net.m(1).num_members(), 2);
             assert_eq!(net.m(2).num_members(), 2);
-            assert!(net.m(1).table.get(&name).is_none());
+            assert!(net.m(1).table().get(&name).is_none());
         }
     }
 }
