@@ -1,6 +1,6 @@
-//! Ports of Go memberlist's protocol tests (PROTOCOL §14.8 state machine,
-//! §14.9 probing, §14.10 gossip and push/pull, and the parts of §14.11 that
-//! need no sockets), driving [`Membership`] directly.
+//! Ports of Go memberlist's protocol tests (the state machine, probing,
+//! gossip and push/pull, and the cluster-level tests that need no sockets),
+//! driving [`Membership`] directly.
 //!
 //! Everything runs in virtual time ([`Instant`]) with fixed RNG seeds: no
 //! threads, sockets or sleeps. Tests about one node call the state-transition
@@ -603,7 +603,7 @@ impl Net {
     }
 }
 
-// ---- §14.8 state machine ------------------------------------------------------
+// ---- state machine ------------------------------------------------------------
 
 // TestMemberList_AliveNode_NewNode
 #[test]
@@ -1203,7 +1203,7 @@ fn verify_protocol() {
     }
 }
 
-// ---- §14.9 probing ------------------------------------------------------------
+// ---- probing ------------------------------------------------------------------
 
 fn fast_probes(name: &str, timeout: Duration, interval: Duration) -> Config {
     Config {
@@ -1603,7 +1603,7 @@ fn probe_node_fallback_tcp_old_protocol() {
     assert!(net.m(2).seq() == 1 || net.m(3).seq() == 1);
 }
 
-// ---- §14.10 gossip and push/pull -------------------------------------------------
+// ---- gossip and push/pull -----------------------------------------------------
 
 /// One gossip round, as Go's `m.gossip()`. The tick re-arms itself; on a
 /// quiet node that next round is dropped, so exactly one happens.
@@ -1748,7 +1748,7 @@ fn push_pull() {
     assert_eq!(net.m(2).stats().streams_in, 1);
 }
 
-// ---- §14.11 cluster level, without sockets ---------------------------------------
+// ---- cluster level, without sockets -------------------------------------------
 
 // TestMemberList_Members
 #[test]
@@ -2178,8 +2178,8 @@ fn create() {
     assert_eq!(local.versions, [1, 5, 3, 1, 3, 2]);
 }
 
-// PROTOCOL §9: "a Port of 0 in an indirect ping, alive, or push/pull record
-// is always replaced by the receiver's own BindPort" (Go: handleAlive,
+// A Port of 0 in an indirect ping, alive, or push/pull record is always
+// replaced by the receiver's own BindPort (Go: handleAlive,
 // handleIndirectPing, mergeRemoteState use `m.config.BindPort`). Not a Go
 // test; it only matters when the advertised port differs from the bound
 // one (NAT, `advertise_port`).
