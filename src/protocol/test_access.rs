@@ -1,4 +1,4 @@
-//! What the protocol tests may see and set inside a
+//! What the protocol tests (`tests/`) may see and set inside a
 //! [`Membership`] beyond its public API. Test builds only.
 
 use std::collections::HashMap;
