@@ -18,6 +18,8 @@ mod state;
 mod stats;
 mod suspicion;
 #[cfg(test)]
+mod test_access;
+#[cfg(test)]
 mod tests;
 mod time;
 mod timers;

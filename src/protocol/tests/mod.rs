@@ -1,0 +1,708 @@
+//! Ports of Go memberlist's protocol tests (the state machine, probing,
+//! gossip and push/pull, and the cluster-level tests that need no sockets),
+//! and swimlist's own, driving [`Membership`] directly. This file holds the
+//! shared harness; the tests are grouped by the mechanism they exercise:
+//!
+//! * `state.rs`: alive/suspect/dead transitions and merging remote state;
+//! * `probe.rs`: sequence numbers, ack handlers, probes and the TCP
+//!   fallback ping;
+//! * `lifeguard.rs`: suspicion timeouts and confirmations, health
+//!   awareness, a lagging host;
+//! * `gossip.rs`: gossip rounds;
+//! * `push_pull.rs`: push/pull, joins and what refuses them, catch-up syncs;
+//! * `cluster.rs`: whole clusters through the public API.
+//!
+//! Everything runs in virtual time ([`Instant`]) with fixed RNG seeds: no
+//! threads, sockets or sleeps. Tests about one node call the state-transition
+//! entry points (`alive_node`, `suspect_node`, `dead_node`, …) the way the Go
+//! tests call `aliveNode`, `suspectNode` and `deadNode`. Tests about several
+//! nodes use [`Net`], a tiny simulated network that carries datagrams and
+//! streams between machines with a fixed latency and can drop traffic to a
+//! node (a node that was "never started" is simply not in the network).
+//! What the tests see of a machine beyond its public API goes through the
+//! accessors in `test_access.rs`.
+//!
+//! Differences from the Go harness, applied throughout:
+//!
+//! * Go's `newMemberlist` (used by `GetMemberlist`/`HostMemberlist`) builds a
+//!   node without its own entry and without periodic tasks. [`Membership::new`]
+//!   always bootstraps the local entry (queueing an alive about itself), so
+//!   the single-node helpers clear the timers, actions and broadcast queue
+//!   afterwards, and node counts include the local entry.
+//! * Go's event delegate only sees join/leave/update; swimlist also reports
+//!   suspect/alive transitions, which the ports filter out ([`go_events`]).
+//! * Go's upstream tests wait with `time.Sleep` and retries; here time is
+//!   advanced exactly, so Go's timing bounds are checked against exact
+//!   virtual durations.
+//!
+//! Not ported here: `TestMemberlist_FailedRemote` (it classifies Go
+//! `net.OpError`s; here the runtime reports a failed dial through
+//! `handle_dial_result`), `TestMemberList_ResetNodes` (node_table.rs), the
+//! suspicion, awareness and broadcast-queue tests (the unit tests of
+//! suspicion.rs, awareness.rs and broadcast_queue.rs), and
+//! `TestMemberList_Ping` (the state machine has no `Ping` API; the test is
+//! skipped upstream as well).
+
+mod cluster;
+mod gossip;
+mod lifeguard;
+mod probe;
+mod push_pull;
+mod state;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use super::node_table::NodeRecord;
+use super::{Action, DialError, DialId, Instant, JoinError, JoinTarget, Membership, NotifyToken};
+use crate::config::Config;
+use crate::delegate::{Delegate, NoDelegate};
+use crate::node::{Event, Node, NodeState};
+use crate::wire::{decode_packet, Alive, Dead, Features, Inbound, Message, PushNodeState, Suspect};
+
+// ---- fixtures ---------------------------------------------------------------
+
+const PORT: u16 = 7946;
+
+/// The start of every test: two hours after the epoch, so "an hour ago"
+/// (Go's `StateChange.Add(-time.Hour)`) is representable.
+const T0: Instant = Instant::from_nanos(7_200_000_000_000);
+
+const fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn ip(host: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, host))
+}
+
+fn addr(host: u8) -> SocketAddr {
+    SocketAddr::new(ip(host), PORT)
+}
+
+fn an_hour_before(t: Instant) -> Instant {
+    Instant::from_nanos(t.as_nanos() - 3_600_000_000_000)
+}
+
+/// Go's `BuildVsnArray()` for a default node: `[1, 5, 2, 0, 0, 0]`.
+fn vsn() -> Vec<u8> {
+    Config::lan().vsn().to_vec()
+}
+
+/// `DefaultLANConfig` with a name (Go's `HostMemberlist`).
+fn config(name: &str) -> Config {
+    Config {
+        name: name.to_owned(),
+        bind_port: PORT,
+        ..Config::lan()
+    }
+}
+
+/// Go's `testConfig`: LAN defaults with node names required.
+fn test_config(name: &str) -> Config {
+    Config {
+        require_node_names: true,
+        ..config(name)
+    }
+}
+
+fn alive(node: &str, host: u8, port: u16, incarnation: u32, vsn: &[u8]) -> Alive {
+    Alive {
+        incarnation,
+        node: node.to_owned(),
+        addr: vec![127, 0, 0, host],
+        port,
+        meta: None,
+        vsn: vsn.to_vec(),
+        features: Features::NONE,
+    }
+}
+
+fn suspect(node: &str, incarnation: u32, from: &str) -> Suspect {
+    Suspect {
+        incarnation,
+        node: node.to_owned(),
+        from: from.to_owned(),
+    }
+}
+
+fn dead(node: &str, incarnation: u32, from: &str) -> Dead {
+    Dead {
+        incarnation,
+        node: node.to_owned(),
+        from: from.to_owned(),
+    }
+}
+
+fn record(name: &str, host: u8, incarnation: u32, state: NodeState) -> PushNodeState {
+    PushNodeState {
+        name: name.to_owned(),
+        addr: vec![127, 0, 0, host],
+        incarnation,
+        state: state.wire_value(),
+        ..PushNodeState::default()
+    }
+}
+
+/// A delegate recording what the Go tests' mocks record.
+#[derive(Default)]
+struct Recorder {
+    /// `PingDelegate.AckPayload` (Go's `MockPing`).
+    ack_payload: Option<Vec<u8>>,
+    /// Cancel every join merge with this error (Go's `CustomMergeDelegate`).
+    cancel_merge: Option<String>,
+    /// Refuse every alive but this node's (Go's `CustomAliveDelegate`).
+    alive_only: Option<String>,
+    log: Mutex<Log>,
+}
+
+#[derive(Default)]
+struct Log {
+    conflicts: Vec<(Node, Node)>,
+    pings: Vec<(Node, Duration, Vec<u8>)>,
+    merges: usize,
+    alives: usize,
+    // Go's `MockDelegate`:
+    meta: Vec<u8>,
+    msgs: Vec<Vec<u8>>,
+    /// Handed out once, all at once, by `get_broadcasts`.
+    broadcasts: Vec<Vec<u8>>,
+    state: Vec<u8>,
+    remote_state: Vec<u8>,
+}
+
+impl Recorder {
+    /// Go's `MockDelegate` with this metadata, local state and broadcasts.
+    fn mock(meta: &[u8], state: &[u8], broadcasts: &[&[u8]]) -> Self {
+        let log = Log {
+            meta: meta.to_vec(),
+            state: state.to_vec(),
+            broadcasts: broadcasts.iter().map(|b| b.to_vec()).collect(),
+            ..Log::default()
+        };
+        Recorder {
+            log: Mutex::new(log),
+            ..Recorder::default()
+        }
+    }
+
+    fn log(&self) -> MutexGuard<'_, Log> {
+        self.log.lock().expect("recorder lock")
+    }
+}
+
+impl Delegate for Recorder {
+    fn node_meta(&self, _limit: usize) -> Vec<u8> {
+        self.log().meta.clone()
+    }
+
+    fn notify_msg(&self, msg: &[u8]) {
+        self.log().msgs.push(msg.to_vec());
+    }
+
+    fn get_broadcasts(&self, _overhead: usize, _limit: usize) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.log().broadcasts)
+    }
+
+    fn local_state(&self, _join: bool) -> Vec<u8> {
+        self.log().state.clone()
+    }
+
+    fn merge_remote_state(&self, state: &[u8], _join: bool) {
+        self.log().remote_state = state.to_vec();
+    }
+
+    fn notify_conflict(&self, existing: &Node, other: &Node) {
+        self.log().conflicts.push((existing.clone(), other.clone()));
+    }
+
+    fn notify_merge(&self, _peers: &[Node]) -> Result<(), String> {
+        self.log().merges += 1;
+        match &self.cancel_merge {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    fn ack_payload(&self) -> Option<Vec<u8>> {
+        self.ack_payload.clone()
+    }
+
+    fn notify_ping_complete(&self, node: &Node, rtt: Duration, payload: &[u8]) {
+        self.log().pings.push((node.clone(), rtt, payload.to_vec()));
+    }
+
+    fn notify_alive(&self, node: &Node) -> Result<(), String> {
+        self.log().alives += 1;
+        match &self.alive_only {
+            Some(name) if *name != node.name => Err("Custom alive canceled".to_owned()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Go's `GetMemberlist`: node "local" at 127.0.0.1:7946 with no periodic
+/// tasks, nothing pending and an empty broadcast queue.
+fn standalone(config: Config) -> Membership {
+    standalone_with(config, Arc::new(NoDelegate))
+}
+
+fn standalone_with(config: Config, delegate: Arc<dyn Delegate>) -> Membership {
+    let mut m = Membership::new(config, delegate, addr(1), [1; 32], T0).expect("valid config");
+    m.clear_timers();
+    m.broadcasts_mut().reset();
+    m.flush_finished();
+    while m.poll_action().is_some() {}
+    m
+}
+
+/// Hands `m`'s queued notifications to its delegate, as a runtime does.
+fn deliver(m: &mut Membership) {
+    let delegate = Arc::clone(m.delegate());
+    while let Some(n) = m.poll_notification() {
+        n.deliver(&*delegate);
+    }
+}
+
+/// Runs every timer of `m` due up to `until`, each at its own deadline.
+fn advance(m: &mut Membership, until: Instant) {
+    while let Some(at) = m.poll_timeout().filter(|at| *at <= until) {
+        m.handle_timeout(at);
+    }
+}
+
+/// Drains `m`'s actions and returns the events Go's `EventDelegate` would
+/// have seen (join, leave, update).
+fn go_events(m: &mut Membership) -> Vec<Event> {
+    std::iter::from_fn(|| m.poll_action())
+        .filter_map(|a| match a {
+            Action::Event(e) => Some(e),
+            _ => None,
+        })
+        .filter(is_go_event)
+        .collect()
+}
+
+fn is_go_event(e: &Event) -> bool {
+    matches!(e, Event::Join(_) | Event::Leave(..) | Event::Update(_))
+}
+
+/// Type bytes of the queued membership broadcasts, in queue order (Go's
+/// `orderedView`), without consuming them.
+fn queued_types(m: &Membership) -> Vec<u8> {
+    m.broadcasts()
+        .clone()
+        .get_broadcasts(0, usize::MAX / 2, u32::MAX)
+        .iter()
+        .map(|b| b[0])
+        .collect()
+}
+
+fn state(m: &Membership, name: &str) -> NodeRecord {
+    m.table()
+        .get(name)
+        .unwrap_or_else(|| panic!("{} does not know {name}", m.name()))
+        .clone()
+}
+
+fn set_state_change(m: &mut Membership, name: &str, at: Instant) {
+    m.table_mut()
+        .get_mut(name)
+        .expect("known node")
+        .state_change = at;
+}
+
+// ---- a simulated network ------------------------------------------------------
+
+/// Network latency of the loopback interface the Go tests run on.
+const LOOPBACK: Duration = Duration::from_micros(100);
+
+enum Delivery {
+    Packet {
+        from: SocketAddr,
+        to: SocketAddr,
+        bytes: Vec<u8>,
+    },
+    Stream {
+        from: SocketAddr,
+        to: SocketAddr,
+        id: DialId,
+        bytes: Vec<u8>,
+        expect_reply: bool,
+    },
+}
+
+/// One datagram handed to the network.
+struct Datagram {
+    from: SocketAddr,
+    to: SocketAddr,
+    bytes: Vec<u8>,
+}
+
+impl Datagram {
+    fn messages(&self) -> Vec<Message> {
+        decode_packet(&self.bytes, &Inbound::default())
+            .expect("decodable datagram")
+            .messages
+            .into_iter()
+            .map(|m| m.expect("valid message"))
+            .collect()
+    }
+}
+
+struct JoinResult {
+    node: SocketAddr,
+    joined: usize,
+    errors: Vec<(SocketAddr, JoinError)>,
+}
+
+/// Machines by address, connected by a network with a fixed one-way
+/// latency. Packets to an address with no machine (a node that never
+/// started) or in `udp_blocked` are lost; dials to one without a machine or
+/// in `tcp_blocked` are refused.
+struct Net {
+    now: Instant,
+    latency: Duration,
+    nodes: BTreeMap<SocketAddr, Membership>,
+    in_flight: BTreeMap<(Instant, u64), Delivery>,
+    sequence: u64,
+    udp_blocked: BTreeSet<SocketAddr>,
+    tcp_blocked: BTreeSet<SocketAddr>,
+    events: BTreeMap<SocketAddr, Vec<Event>>,
+    sent: Vec<Datagram>,
+    dialed: Vec<(SocketAddr, SocketAddr)>,
+    joins: Vec<JoinResult>,
+    done: Vec<(SocketAddr, NotifyToken)>,
+}
+
+impl Net {
+    fn new(latency: Duration) -> Self {
+        Net {
+            now: T0,
+            latency,
+            nodes: BTreeMap::new(),
+            in_flight: BTreeMap::new(),
+            sequence: 0,
+            udp_blocked: BTreeSet::new(),
+            tcp_blocked: BTreeSet::new(),
+            events: BTreeMap::new(),
+            sent: Vec::new(),
+            dialed: Vec::new(),
+            joins: Vec::new(),
+            done: Vec::new(),
+        }
+    }
+
+    /// A node started as by Go's `Create`: periodic tasks running.
+    fn start(&mut self, host: u8, config: Config, delegate: Arc<dyn Delegate>) {
+        self.start_at(addr(host), config, delegate);
+    }
+
+    fn start_at(&mut self, at: SocketAddr, config: Config, delegate: Arc<dyn Delegate>) {
+        let seed = match at.ip() {
+            IpAddr::V4(v4) => [v4.octets()[2].wrapping_mul(37).wrapping_add(v4.octets()[3]); 32],
+            IpAddr::V6(_) => [0; 32],
+        };
+        let m = Membership::new(config, delegate, at, seed, self.now).expect("valid config");
+        self.nodes.insert(at, m);
+        self.pump();
+    }
+
+    /// A node built as by Go's `HostMemberlist`: no periodic tasks.
+    fn start_quiet(&mut self, host: u8, config: Config) {
+        self.start(host, config, Arc::new(NoDelegate));
+        let m = self.m_mut(host);
+        m.clear_timers();
+        self.events.remove(&addr(host));
+    }
+
+    fn m(&self, host: u8) -> &Membership {
+        &self.nodes[&addr(host)]
+    }
+
+    fn m_mut(&mut self, host: u8) -> &mut Membership {
+        self.nodes
+            .get_mut(&addr(host))
+            .expect("node in the network")
+    }
+
+    /// Go-visible events seen by a node so far.
+    fn go_events(&self, host: u8) -> Vec<Event> {
+        self.events
+            .get(&addr(host))
+            .map(|e| e.iter().filter(|e| is_go_event(e)).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn sent_between(&self, from: u8, to: u8) -> impl Iterator<Item = &Datagram> {
+        self.sent
+            .iter()
+            .filter(move |d| d.from == addr(from) && d.to == addr(to))
+    }
+
+    fn schedule(&mut self, delivery: Delivery) {
+        self.sequence += 1;
+        self.in_flight
+            .insert((self.now + self.latency, self.sequence), delivery);
+    }
+
+    /// Takes every pending action of every machine.
+    fn pump(&mut self) {
+        let addrs: Vec<SocketAddr> = self.nodes.keys().copied().collect();
+        for from in addrs {
+            if let Some(m) = self.nodes.get_mut(&from) {
+                deliver(m);
+            }
+            while let Some(action) = self.nodes.get_mut(&from).and_then(Membership::poll_action) {
+                match action {
+                    Action::Transmit { to, bytes } => {
+                        self.sent.push(Datagram {
+                            from,
+                            to,
+                            bytes: bytes.clone(),
+                        });
+                        self.schedule(Delivery::Packet { from, to, bytes });
+                    }
+                    Action::Dial {
+                        id,
+                        to,
+                        bytes,
+                        expect_reply,
+                        ..
+                    } => {
+                        self.dialed.push((from, to));
+                        self.schedule(Delivery::Stream {
+                            from,
+                            to,
+                            id,
+                            bytes,
+                            expect_reply,
+                        });
+                    }
+                    Action::Event(e) => self.events.entry(from).or_default().push(e),
+                    Action::JoinFinished { joined, errors, .. } => self.joins.push(JoinResult {
+                        node: from,
+                        joined,
+                        errors,
+                    }),
+                    Action::BroadcastDone(token) => self.done.push((from, token)),
+                }
+            }
+        }
+    }
+
+    fn deliver(&mut self, delivery: Delivery) {
+        let now = self.now;
+        match delivery {
+            Delivery::Packet { from, to, bytes } => {
+                if self.udp_blocked.contains(&to) {
+                    return;
+                }
+                if let Some(m) = self.nodes.get_mut(&to) {
+                    m.handle_packet(now, from, &bytes);
+                }
+            }
+            Delivery::Stream {
+                from,
+                to,
+                id,
+                bytes,
+                expect_reply,
+            } => {
+                let result = self.serve_stream(from, to, &bytes, expect_reply);
+                if let Some(m) = self.nodes.get_mut(&from) {
+                    m.handle_dial_result(now, id, result);
+                }
+            }
+        }
+    }
+
+    /// The listener's side of a dialled stream, and the reply as the dialer
+    /// reads it.
+    fn serve_stream(
+        &mut self,
+        from: SocketAddr,
+        to: SocketAddr,
+        bytes: &[u8],
+        expect_reply: bool,
+    ) -> Result<Option<Message>, DialError> {
+        let now = self.now;
+        let refused = DialError::Connect(std::io::ErrorKind::ConnectionRefused);
+        if self.tcp_blocked.contains(&to) {
+            return Err(refused);
+        }
+        let Some(listener) = self.nodes.get_mut(&to) else {
+            return Err(refused);
+        };
+        let request = match listener.decode_stream(bytes, true) {
+            Ok(Some(s)) => s.message,
+            Ok(None) | Err(_) => return Err(DialError::ClosedBeforeReply),
+        };
+        let reply = listener.handle_stream(now, from, request);
+        if !expect_reply {
+            return Ok(None);
+        }
+        let Some(reply) = reply else {
+            return Err(DialError::ClosedBeforeReply);
+        };
+        let dialer = self.nodes.get(&from).ok_or(DialError::Lost)?;
+        match dialer.decode_stream(&reply, false) {
+            Ok(Some(s)) => Ok(Some(s.message)),
+            Ok(None) => Err(DialError::ClosedBeforeReply),
+            Err(e) => Err(DialError::from_reply(e, &reply)),
+        }
+    }
+
+    /// Advances to the next delivery or timer at or before `end` and
+    /// processes everything due then; false if there is none.
+    fn step(&mut self, end: Instant) -> bool {
+        self.pump();
+        let next_delivery = self.in_flight.keys().next().map(|&(at, _)| at);
+        let next_timer = self
+            .nodes
+            .values()
+            .filter_map(Membership::poll_timeout)
+            .min();
+        let Some(next) = next_delivery.into_iter().chain(next_timer).min() else {
+            return false;
+        };
+        if next > end {
+            return false;
+        }
+        self.now = self.now.max(next);
+        while let Some(entry) = self.in_flight.first_entry() {
+            if entry.key().0 > self.now {
+                break;
+            }
+            let delivery = entry.remove();
+            self.deliver(delivery);
+            self.pump();
+        }
+        let now = self.now;
+        for m in self.nodes.values_mut() {
+            if m.poll_timeout().is_some_and(|at| at <= now) {
+                m.handle_timeout(now);
+            }
+        }
+        self.pump();
+        true
+    }
+
+    fn run_until(&mut self, end: Instant) {
+        while self.step(end) {}
+        self.now = self.now.max(end);
+    }
+
+    fn run_for(&mut self, d: Duration) {
+        self.run_until(self.now + d);
+    }
+
+    /// Runs until `host`'s probe has finished (Go's `probeNode` returning).
+    fn finish_probe(&mut self, host: u8) {
+        while self.m(host).probe().is_some() {
+            assert!(
+                self.step(Instant::from_nanos(u64::MAX)),
+                "a probe always ends by its deadline"
+            );
+        }
+    }
+
+    /// Runs until `host`'s join has finished; returns its result.
+    fn finish_join(&mut self, host: u8) -> &JoinResult {
+        let limit = self.now + Duration::from_secs(1);
+        while !self.joins.iter().any(|j| j.node == addr(host)) {
+            assert!(self.step(limit), "join did not finish");
+        }
+        self.joins
+            .iter()
+            .find(|j| j.node == addr(host))
+            .expect("join result")
+    }
+}
+
+// ---- set-ups and checks shared by several files -----------------------------
+
+fn fast_probes(name: &str, timeout: Duration, interval: Duration) -> Config {
+    Config {
+        probe_timeout: timeout,
+        probe_interval: interval,
+        ..config(name)
+    }
+}
+
+/// m1 probing with Go's timings (10 ms timeout, 200 ms interval) plus
+/// running peers m2 and m3 configured by `peer`.
+fn probe_cluster(peer: impl Fn(&str) -> Config) -> Net {
+    let mut net = Net::new(LOOPBACK);
+    net.start_quiet(1, fast_probes("m1", ms(10), ms(200)));
+    net.start_quiet(2, peer("m2"));
+    net.start_quiet(3, peer("m3"));
+    net
+}
+
+/// Starts m1 and m2 (Go's `Create` with `testConfig`) and has m2 join m1 by
+/// name; returns the network and the join result.
+fn joined_pair(configure: impl Fn(Config) -> Config) -> (Net, usize, Vec<(SocketAddr, JoinError)>) {
+    joined_pair_with(configure, |_| Arc::new(NoDelegate))
+}
+
+fn joined_pair_with(
+    configure: impl Fn(Config) -> Config,
+    delegate: impl Fn(u8) -> Arc<dyn Delegate>,
+) -> (Net, usize, Vec<(SocketAddr, JoinError)>) {
+    let mut net = Net::new(LOOPBACK);
+    net.start(1, configure(test_config("m1")), delegate(1));
+    net.start(2, configure(test_config("m2")), delegate(2));
+    let now = net.now;
+    net.m_mut(2).join(
+        now,
+        &[JoinTarget {
+            addr: addr(1),
+            name: Some("m1".to_owned()),
+        }],
+    );
+    let result = net.finish_join(2);
+    let (joined, errors) = (result.joined, result.errors.clone());
+    (net, joined, errors)
+}
+
+/// Has the node at `from` join `targets` and runs until the join is done.
+fn join_at(net: &mut Net, from: SocketAddr, targets: Vec<JoinTarget>) -> (usize, usize) {
+    let now = net.now;
+    net.nodes
+        .get_mut(&from)
+        .expect("node in the network")
+        .join(now, &targets);
+    let limit = now + Duration::from_secs(1);
+    while !net.joins.iter().any(|j| j.node == from) {
+        assert!(net.step(limit), "join did not finish");
+    }
+    let i = net
+        .joins
+        .iter()
+        .position(|j| j.node == from)
+        .expect("join result");
+    let result = net.joins.remove(i);
+    (result.joined, result.errors.len())
+}
+
+fn named(name: &str, at: SocketAddr) -> JoinTarget {
+    JoinTarget {
+        addr: at,
+        name: Some(name.to_owned()),
+    }
+}
+
+fn joined_names(events: &[Event]) -> Vec<String> {
+    let mut names: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Join(n) => Some(n.name.clone()),
+            _ => None,
+        })
+        .collect();
+    names.sort();
+    names
+}

@@ -1,0 +1,392 @@
+//! The state transitions (alive, suspect, dead) one node applies to its
+//! table, and merging a remote node's state.
+
+use super::*;
+use crate::node::LeaveReason;
+use crate::wire::MessageType;
+
+// TestMemberList_AliveNode_NewNode
+#[test]
+fn alive_node_new_node() {
+    let mut m = standalone(test_config("local"));
+    m.alive_node(T0, alive("test", 1, 0, 1, &vsn()), None, false);
+
+    // Go's table only held the new node; ours holds the local one too.
+    assert_eq!(m.table().len(), 2, "should add node");
+    let s = state(&m, "test");
+    assert_eq!(s.incarnation, 1);
+    assert_eq!(s.state, NodeState::Alive);
+    assert_eq!(s.state_change, T0);
+
+    let events = go_events(&mut m);
+    assert!(
+        matches!(&events[..], [Event::Join(n)] if n.name == "test"),
+        "no join message: {events:?}"
+    );
+    assert_eq!(m.broadcasts().len(), 1, "expected queued message");
+}
+
+// TestMemberList_AliveNode_SuspectNode
+#[test]
+fn alive_node_suspect_node() {
+    let mut m = standalone(test_config("local"));
+    let mut a = alive("test", 1, 0, 1, &vsn());
+    m.alive_node(T0, a.clone(), None, false);
+    // Listen only after the first join.
+    go_events(&mut m);
+
+    let s = m.table_mut().get_mut("test").expect("known");
+    s.state = NodeState::Suspect;
+    s.state_change = an_hour_before(T0);
+
+    // Old incarnation number: no change.
+    m.alive_node(T0, a.clone(), None, false);
+    assert_eq!(state(&m, "test").state, NodeState::Suspect);
+
+    // A new incarnation clears the suspicion.
+    a.incarnation = 2;
+    m.alive_node(T0, a, None, false);
+    let s = state(&m, "test");
+    assert_eq!(s.state, NodeState::Alive, "no update with new incarnation");
+    assert_eq!(s.state_change, T0);
+
+    assert!(go_events(&mut m).is_empty(), "got bad join message");
+    assert_eq!(m.broadcasts().len(), 1);
+}
+
+// TestMemberList_AliveNode_Idempotent
+#[test]
+fn alive_node_idempotent() {
+    let mut m = standalone(test_config("local"));
+    let mut a = alive("test", 1, 0, 1, &vsn());
+    m.alive_node(T0, a.clone(), None, false);
+    go_events(&mut m);
+    let state_time = state(&m, "test").state_change;
+
+    a.incarnation = 2;
+    m.alive_node(T0 + ms(5), a, None, false);
+    let s = state(&m, "test");
+    assert_eq!(s.state, NodeState::Alive);
+    assert_eq!(s.state_change, state_time, "should not change state");
+    assert!(go_events(&mut m).is_empty(), "got bad join message");
+    assert_eq!(m.broadcasts().len(), 1, "expected only one queued message");
+}
+
+// TestMemberList_AliveNode_ChangeMeta (Serf GH-58)
+#[test]
+fn alive_node_change_meta() {
+    let mut m = standalone(test_config("local"));
+    let mut a = Alive {
+        meta: Some(b"val1".to_vec()),
+        ..alive("test", 1, 0, 1, &vsn())
+    };
+    m.alive_node(T0, a.clone(), None, false);
+    go_events(&mut m);
+
+    a.incarnation = 2;
+    a.meta = Some(b"val2".to_vec());
+    m.alive_node(T0, a, None, false);
+
+    let s = state(&m, "test");
+    assert_eq!(s.meta, b"val2", "meta did not update");
+    let events = go_events(&mut m);
+    match &events[..] {
+        [Event::Update(n)] => {
+            assert_eq!(Some(n), s.to_node().as_ref());
+            assert_eq!(n.meta, b"val2");
+        }
+        other => panic!("missing update event: {other:?}"),
+    }
+}
+
+// TestMemberList_AliveNode_Refute
+#[test]
+fn alive_node_refute() {
+    // `new` applied the bootstrap alive {local, 127.0.0.1, inc 1}.
+    let mut m = standalone(test_config("local"));
+
+    let conflicting = Alive {
+        meta: Some(b"foo".to_vec()),
+        ..alive("local", 1, 0, 2, &vsn())
+    };
+    m.alive_node(T0, conflicting, None, false);
+
+    let s = state(&m, "local");
+    assert_eq!(s.state, NodeState::Alive, "should still be alive");
+    assert!(s.meta.is_empty(), "meta should still be empty");
+    assert_eq!(queued_types(&m), [MessageType::Alive as u8]);
+}
+
+// TestMemberList_AliveNode_Conflict
+#[test]
+fn alive_node_conflict() {
+    let mut m = standalone(Config {
+        dead_node_reclaim_time: ms(10),
+        ..test_config("local")
+    });
+    m.alive_node(T0, alive("test", 1, 8000, 1, &vsn()), None, true);
+    m.broadcasts_mut().reset();
+
+    // Same name from another address while the node is alive.
+    let conflicting = Alive {
+        meta: Some(b"foo".to_vec()),
+        ..alive("test", 2, 9000, 2, &vsn())
+    };
+    m.alive_node(T0, conflicting.clone(), None, false);
+    let s = state(&m, "test");
+    assert_eq!(s.state, NodeState::Alive, "should still be alive");
+    assert!(s.meta.is_empty(), "meta should still be empty");
+    assert_ne!(s.addr, [127, 0, 0, 2], "address should not be updated");
+    assert_ne!(s.port, 9000, "port should not be updated");
+    assert_eq!(m.broadcasts().len(), 0);
+
+    m.dead_node(T0, dead("test", 2, ""), None);
+    m.broadcasts_mut().reset();
+    assert_eq!(state(&m, "test").state, NodeState::Dead);
+
+    // Go sleeps DeadNodeReclaimTime (and some) before the new alive.
+    let later = T0 + ms(10) + Duration::from_nanos(1);
+    m.alive_node(
+        later,
+        Alive {
+            incarnation: 3,
+            ..conflicting
+        },
+        None,
+        false,
+    );
+    let s = state(&m, "test");
+    assert_eq!(s.state, NodeState::Alive);
+    assert_eq!(s.meta, b"foo", "meta should be updated");
+    assert_eq!(s.addr, [127, 0, 0, 2], "address should be updated");
+    assert_eq!(s.port, 9000, "port should be updated");
+}
+
+// TestMemberList_SuspectNode_NoNode
+#[test]
+fn suspect_node_no_node() {
+    let mut m = standalone(test_config("local"));
+    m.suspect_node(T0, suspect("test", 1, ""));
+    assert_eq!(m.table().len(), 1, "only the local node");
+    assert!(m.table().get("test").is_none());
+}
+
+// TestMemberList_SuspectNode
+#[test]
+fn suspect_node() {
+    let mut m = standalone(Config {
+        probe_interval: ms(1),
+        // Go leaves ProbeTimeout at 500 ms; ours must not exceed the interval.
+        probe_timeout: ms(1),
+        suspicion_mult: 1,
+        ..test_config("local")
+    });
+    m.alive_node(T0, alive("test", 1, 0, 1, &vsn()), None, false);
+    set_state_change(&mut m, "test", an_hour_before(T0));
+
+    m.suspect_node(T0, suspect("test", 1, ""));
+    let s = state(&m, "test");
+    assert_eq!(s.state, NodeState::Suspect);
+    let change = s.state_change;
+    assert_eq!(change, T0);
+    assert_eq!(queued_types(&m), [MessageType::Suspect as u8]);
+
+    // Wait for the timeout.
+    advance(&mut m, T0 + ms(10));
+    let s = state(&m, "test");
+    assert_eq!(s.state, NodeState::Dead);
+    assert!(s.state_change > change, "should increment time");
+    assert!(s.state_change <= T0 + ms(10));
+    assert_eq!(queued_types(&m), [MessageType::Dead as u8]);
+}
+
+// TestMemberList_SuspectNode_DoubleSuspect
+#[test]
+fn suspect_node_double_suspect() {
+    let mut m = standalone(test_config("local"));
+    m.alive_node(T0, alive("test", 1, 0, 1, &vsn()), None, false);
+    set_state_change(&mut m, "test", an_hour_before(T0));
+
+    let s = suspect("test", 1, "");
+    m.suspect_node(T0, s.clone());
+    assert_eq!(state(&m, "test").state, NodeState::Suspect);
+    let change = state(&m, "test").state_change;
+    assert_eq!(change, T0);
+    m.broadcasts_mut().reset();
+
+    // Suspect again.
+    m.suspect_node(T0 + ms(5), s);
+    assert_eq!(state(&m, "test").state_change, change);
+    assert_eq!(m.broadcasts().len(), 0);
+}
+
+// TestMemberList_SuspectNode_OldSuspect
+#[test]
+fn suspect_node_old_suspect() {
+    let mut m = standalone(test_config("local"));
+    m.alive_node(T0, alive("test", 1, 0, 10, &vsn()), None, false);
+    set_state_change(&mut m, "test", an_hour_before(T0));
+    m.broadcasts_mut().reset();
+
+    m.suspect_node(T0, suspect("test", 1, ""));
+    assert_eq!(state(&m, "test").state, NodeState::Alive);
+    assert_eq!(m.broadcasts().len(), 0);
+}
+
+// TestMemberList_SuspectNode_Refute
+#[test]
+fn suspect_node_refute() {
+    let mut m = standalone(test_config("local"));
+    assert_eq!(m.health_score(), 0);
+
+    m.suspect_node(T0, suspect("local", 1, ""));
+    assert_eq!(state(&m, "local").state, NodeState::Alive);
+    assert_eq!(queued_types(&m), [MessageType::Alive as u8]);
+    assert_eq!(m.health_score(), 1, "health should have been dinged");
+}
+
+// TestMemberList_DeadNode_NoNode
+#[test]
+fn dead_node_no_node() {
+    let mut m = standalone(test_config("local"));
+    m.dead_node(T0, dead("test", 1, ""), None);
+    assert_eq!(m.table().len(), 1, "only the local node");
+    assert!(m.table().get("test").is_none());
+}
+
+// TestMemberList_DeadNodeLeft
+#[test]
+fn dead_node_left() {
+    let mut m = standalone(test_config("local"));
+    m.alive_node(T0, alive("node1", 1, 8000, 1, &vsn()), None, false);
+    assert!(matches!(&go_events(&mut m)[..], [Event::Join(_)]));
+
+    m.dead_node(T0, dead("node1", 1, "node1"), None);
+    assert!(matches!(
+        &go_events(&mut m)[..],
+        [Event::Leave(n, LeaveReason::Left)] if n.name == "node1"
+    ));
+    assert_eq!(state(&m, "node1").state, NodeState::Left);
+    assert_eq!(queued_types(&m), [MessageType::Dead as u8]);
+
+    // A left node's name may come back from another address.
+    let s2 = Alive {
+        meta: Some(b"foo".to_vec()),
+        ..alive("node1", 2, 9000, 3, &vsn())
+    };
+    m.alive_node(T0, s2, None, false);
+    assert!(matches!(&go_events(&mut m)[..], [Event::Join(_)]));
+    let s = state(&m, "node1");
+    assert_eq!(s.state, NodeState::Alive);
+    assert_eq!(s.meta, b"foo", "meta should be updated");
+    assert_eq!(s.addr, [127, 0, 0, 2], "address should be updated");
+    assert_eq!(s.port, 9000, "port should be updated");
+}
+
+// TestMemberList_DeadNode
+#[test]
+fn dead_node() {
+    let mut m = standalone(test_config("local"));
+    m.alive_node(T0, alive("test", 1, 0, 1, &vsn()), None, false);
+    assert!(matches!(&go_events(&mut m)[..], [Event::Join(_)]));
+    set_state_change(&mut m, "test", an_hour_before(T0));
+
+    m.dead_node(T0, dead("test", 1, ""), None);
+    let s = state(&m, "test");
+    assert_eq!(s.state, NodeState::Dead);
+    assert_eq!(s.state_change, T0);
+    let events = go_events(&mut m);
+    assert!(
+        matches!(&events[..], [Event::Leave(n, LeaveReason::Failed)] if n.name == "test"),
+        "no leave message: {events:?}"
+    );
+    assert_eq!(queued_types(&m), [MessageType::Dead as u8]);
+}
+
+// TestMemberList_DeadNode_Double
+#[test]
+fn dead_node_double() {
+    let mut m = standalone(test_config("local"));
+    m.alive_node(T0, alive("test", 1, 0, 1, &vsn()), None, false);
+    set_state_change(&mut m, "test", an_hour_before(T0));
+    m.dead_node(T0, dead("test", 1, ""), None);
+    m.broadcasts_mut().reset();
+    // Listen only after the first dead.
+    go_events(&mut m);
+
+    m.dead_node(T0, dead("test", 2, ""), None);
+    assert!(go_events(&mut m).is_empty(), "should not get leave");
+    assert_eq!(m.broadcasts().len(), 0);
+}
+
+// TestMemberList_DeadNode_OldDead
+#[test]
+fn dead_node_old_dead() {
+    let mut m = standalone(test_config("local"));
+    m.alive_node(T0, alive("test", 1, 0, 10, &vsn()), None, false);
+    set_state_change(&mut m, "test", an_hour_before(T0));
+
+    m.dead_node(T0, dead("test", 1, ""), None);
+    assert_eq!(state(&m, "test").state, NodeState::Alive);
+}
+
+// TestMemberList_DeadNode_AliveReplay
+#[test]
+fn dead_node_alive_replay() {
+    let mut m = standalone(test_config("local"));
+    let a = alive("test", 1, 0, 10, &vsn());
+    m.alive_node(T0, a.clone(), None, false);
+    m.dead_node(T0, dead("test", 10, ""), None);
+
+    // Replay the alive at the same incarnation.
+    m.alive_node(T0, a, None, false);
+    assert_eq!(state(&m, "test").state, NodeState::Dead);
+}
+
+// TestMemberList_DeadNode_Refute
+#[test]
+fn dead_node_refute() {
+    let mut m = standalone(test_config("local"));
+    assert_eq!(m.health_score(), 0);
+
+    m.dead_node(T0, dead("local", 1, ""), None);
+    assert_eq!(state(&m, "local").state, NodeState::Alive);
+    assert_eq!(queued_types(&m), [MessageType::Alive as u8]);
+    assert_eq!(m.health_score(), 1, "we should have been dinged");
+}
+
+// TestMemberList_MergeState
+#[test]
+fn merge_state() {
+    let mut m = standalone(test_config("local"));
+    m.alive_node(T0, alive("test1", 1, 0, 1, &vsn()), None, false);
+    m.alive_node(T0, alive("test2", 2, 0, 1, &vsn()), None, false);
+    m.alive_node(T0, alive("test3", 3, 0, 1, &vsn()), None, false);
+    m.suspect_node(T0, suspect("test1", 1, ""));
+    // Listen for changes from here on.
+    go_events(&mut m);
+
+    m.merge_state(
+        T0,
+        vec![
+            record("test1", 1, 2, NodeState::Alive),
+            record("test2", 2, 1, NodeState::Suspect),
+            record("test3", 3, 1, NodeState::Dead),
+            record("test4", 4, 2, NodeState::Alive),
+        ],
+    );
+
+    let s = state(&m, "test1");
+    assert_eq!((s.state, s.incarnation), (NodeState::Alive, 2));
+    let s = state(&m, "test2");
+    assert_eq!((s.state, s.incarnation), (NodeState::Suspect, 1));
+    assert_eq!(state(&m, "test3").state, NodeState::Suspect);
+    let s = state(&m, "test4");
+    assert_eq!((s.state, s.incarnation), (NodeState::Alive, 2));
+
+    let events = go_events(&mut m);
+    assert!(
+        matches!(&events[..], [Event::Join(n)] if n.name == "test4"),
+        "expected exactly one join, for test4: {events:?}"
+    );
+}
