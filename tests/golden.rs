@@ -1,5 +1,4 @@
-//! PROTOCOL.md Appendix A: golden vectors produced by Go memberlist's own
-//! encoders, checked byte for byte in both directions.
+//! Golden vectors produced by Go memberlist's own encoders, checked byte for byte in both directions.
 
 use swimlist::wire::compress::{encode_compressed, lzw_compress, lzw_decompress};
 use swimlist::wire::packet::encode_compound;

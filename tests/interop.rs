@@ -308,7 +308,7 @@ fn broadcasts_and_messages_cross_both_ways() {
     }
     // Go v0.2.2 picks gossip targets by random sampling and sends a
     // broadcast only a few times, so with several peers it may miss one
-    // (PROTOCOL §12, #9). With a single peer it always arrives.
+    // With a single peer it always arrives.
     let mut pair = bins.cluster("bcgo", &[Go, Rust], &[]);
     pair[0].send("broadcast from go");
     pair[1].msg("from go");

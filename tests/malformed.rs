@@ -1,5 +1,5 @@
-//! PROTOCOL.md §13.2 (input limits) and §13.3 (malformed inputs): every
-//! case the wire layer can see, each asserting its specific typed error.
+//! Input limits and malformed inputs, numbered as in Go memberlist's list
+//! of rejection rules: every case the wire layer can see, each asserting its specific typed error.
 //!
 //! Cases 12 (handoff queue full), 13 (ping for another name), 14 (ack/nack
 //! for an unknown sequence number), the concurrency part of 19 (more than

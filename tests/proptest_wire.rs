@@ -1,4 +1,4 @@
-//! Property tests for the wire layer (PROTOCOL §3–8, §13).
+//! Property tests for the wire layer.
 //!
 //! * Every message type survives `Message::encode` / `encode_with` followed
 //!   by `Message::decode` in each context that allows it, and is refused in

@@ -1,4 +1,4 @@
-//! Dissemination (PROTOCOL §10.9–10.10): gossip rounds, the piggyback
+//! Dissemination: gossip rounds, the piggyback
 //! budget shared between membership and application broadcasts, and the
 //! random choice of peers.
 //!

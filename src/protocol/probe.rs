@@ -1,4 +1,4 @@
-//! Failure detection: the probe cycle (PROTOCOL §10.3–10.4) and the
+//! Failure detection: the probe cycle and the
 //! handling of received pings, indirect pings, acks and nacks.
 //!
 //! Each probe tick picks the next node of a shuffled round-robin list and

@@ -1,4 +1,4 @@
-//! Anti-entropy and joins (PROTOCOL §6.1, §9, §10.11): full state exchange
+//! Anti-entropy and joins: full state exchange
 //! over streams, the merge of a peer's state, protocol-version checks,
 //! answering stream requests, and partition healing.
 //!

@@ -1,5 +1,5 @@
 //! State transitions: what alive, suspect and dead messages do to the node
-//! table (PROTOCOL §10.7), refutation (§10.8), suspicion expiry, and the
+//! table, refutation, suspicion expiry, and the
 //! merge of a push/pull's node records.
 //!
 //! The rules follow Go memberlist step by step, including which messages are

@@ -1,4 +1,4 @@
-//! The compress wrapper (type 9) and its two algorithms (PROTOCOL §8).
+//! The compress wrapper (type 9) and its two algorithms.
 //!
 //! * `Algo = 0`, LZW: Go's `compress/lzw`, LSB-first, literal width 8. Every
 //!   Go memberlist reads and writes it; it is what swimlist sends to any peer

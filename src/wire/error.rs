@@ -28,9 +28,9 @@ pub enum Context {
 
 /// Everything that can go wrong decoding or encoding memberlist bytes.
 ///
-/// Each variant corresponds to one rejection rule of Go memberlist (see
-/// `PROTOCOL.md` §13.3); the runtime drops a packet or closes a stream on any
-/// of them.
+/// Each variant corresponds to one rejection rule of Go memberlist (or a
+/// limit swimlist adds); the runtime drops a packet or closes a stream on
+/// any of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum WireError {

@@ -1,4 +1,4 @@
-//! AES-GCM encryption envelope and the keyring (PROTOCOL §7).
+//! AES-GCM encryption envelope and the keyring.
 //!
 //! Envelope: `vsn ‖ nonce[12] ‖ ciphertext ‖ tag[16]`. Version 1 encrypts
 //! the plaintext as is; version 0 (protocol version 1 peers) PKCS#7-pads it

@@ -1,4 +1,4 @@
-//! The label header `f4 ‖ len ‖ label` (PROTOCOL §5.5).
+//! The label header `f4 ‖ len ‖ label`.
 //!
 //! A label keeps clusters that share a network apart: it prefixes every
 //! packet and every stream a node dials, and with encryption it is bound

@@ -1,4 +1,4 @@
-//! Message type numbers and message bodies (PROTOCOL §2 and §4).
+//! Message type numbers and message bodies.
 //!
 //! Every body encodes to a msgpack map with Go's field names in sorted order,
 //! byte for byte as Go memberlist writes it, and decodes from anything Go's

@@ -1,5 +1,5 @@
 //! Packet (UDP) framing: compound messages, the CRC prefix, and the full
-//! send and receive pipelines (PROTOCOL §5).
+//! send and receive pipelines.
 //!
 //! Sending applies, in order: compression (kept only when smaller), CRC,
 //! encryption (additional data = label), label header. Receiving undoes them

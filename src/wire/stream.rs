@@ -1,4 +1,4 @@
-//! Stream (TCP) framing (PROTOCOL §6).
+//! Stream (TCP) framing.
 //!
 //! One connection carries one request and at most one reply. The dialer
 //! writes a label header first (if a label is configured); then each side

@@ -433,3 +433,30 @@ fn a_dial_never_reported_expires() {
     assert_eq!((done, joined), (id, 0));
     assert_eq!(errors[0].1, JoinError::Dial(DialError::Lost), "{errors:?}");
 }
+
+// Beyond Go: a host lagging behind its datagrams may hold the dial's
+// result in its queue, so the dial does not expire while it lags.
+#[test]
+fn a_lagging_host_does_not_give_up_on_a_dial() {
+    let addr: SocketAddr = "10.0.0.1:7946".parse().unwrap();
+    let config = Config::lan().with_name("busy");
+    let timeout = config.tcp_timeout;
+    let mut m =
+        Membership::new(config, Arc::new(NoDelegate), addr, [3; 32], Instant::ZERO).unwrap();
+    while m.poll_action().is_some() {}
+    let target = JoinTarget {
+        addr: "10.0.0.2:7946".parse().unwrap(),
+        name: None,
+    };
+    m.join(Instant::ZERO, &[target]);
+    let finished = |m: &mut Membership| {
+        std::iter::from_fn(|| m.poll_action()).any(|a| matches!(a, Action::JoinFinished { .. }))
+    };
+    m.set_local_lag(ms(400));
+    let expiry = Instant::ZERO + timeout + Duration::from_secs(2);
+    m.handle_timeout(expiry);
+    assert!(!finished(&mut m), "expired while lagging");
+    m.set_local_lag(Duration::ZERO);
+    m.handle_timeout(expiry + Duration::from_secs(2));
+    assert!(finished(&mut m), "expired once the host kept up");
+}
