@@ -116,7 +116,7 @@ pub trait Delegate: Send + Sync {
 
     /// A join is about to merge `peers`' view; an error cancels it. A
     /// query hook.
-    fn notify_merge(&self, peers: &[Node]) -> Result<(), String> {
+    fn notify_merge(&self, peers: &[Node]) -> Result<(), Refusal> {
         let _ = peers;
         Ok(())
     }
@@ -135,11 +135,58 @@ pub trait Delegate: Send + Sync {
 
     /// A node is about to be accepted as alive (this node included); an
     /// error keeps it out. A query hook.
-    fn notify_alive(&self, node: &Node) -> Result<(), String> {
+    fn notify_alive(&self, node: &Node) -> Result<(), Refusal> {
         let _ = node;
         Ok(())
     }
 }
+
+/// A delegate's refusal of a merge ([`Delegate::notify_merge`]) or of a
+/// node ([`Delegate::notify_alive`]), with the reason reported to whoever
+/// asked (a refused join's [`JoinError::MergeRefused`]) and logged.
+///
+/// [`JoinError::MergeRefused`]: crate::protocol::JoinError::MergeRefused
+///
+/// ```
+/// use swimlist::{Delegate, Node, Refusal};
+///
+/// struct OnlyCaches;
+/// impl Delegate for OnlyCaches {
+///     fn notify_alive(&self, node: &Node) -> Result<(), Refusal> {
+///         if node.meta.starts_with(b"role=cache") {
+///             Ok(())
+///         } else {
+///             Err(Refusal::new(format!("{} is not a cache", node.name)))
+///         }
+///     }
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    reason: String,
+}
+
+impl Refusal {
+    /// A refusal for `reason` (shown to whoever is refused).
+    pub fn new(reason: impl Into<String>) -> Self {
+        Refusal {
+            reason: reason.into(),
+        }
+    }
+
+    /// Why.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "refused by the application: {}", self.reason)
+    }
+}
+
+impl std::error::Error for Refusal {}
 
 /// The delegate used when the application gives none.
 #[derive(Debug, Default, Clone, Copy)]

@@ -51,7 +51,7 @@ pub mod wire;
 pub use crossbeam_channel as channel;
 
 pub use config::{CompressionMode, Config, ConfigError, IpNet, NodePredicate};
-pub use delegate::{Delegate, NoDelegate};
+pub use delegate::{Delegate, NoDelegate, Refusal};
 pub use memberlist::{Builder, Error, JoinCause, JoinFailure, Lifecycle, Memberlist, Waited};
 pub use node::{Event, LeaveReason, Node, NodeState};
 pub use runtime::NodeStats;

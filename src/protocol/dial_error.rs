@@ -125,7 +125,7 @@ pub enum JoinError {
     /// cluster.
     IncompatibleVersions(String),
     /// The delegate's `notify_merge` refused the peer's view.
-    MergeRefused(String),
+    MergeRefused(crate::delegate::Refusal),
     /// Another live member already holds this node's name.
     NameConflict {
         /// The name.
@@ -143,7 +143,7 @@ impl fmt::Display for JoinError {
             Self::Remote(e) => write!(f, "the peer refused: {e}"),
             Self::UnexpectedReply(t) => write!(f, "the peer answered a push/pull with {t}"),
             Self::IncompatibleVersions(e) => write!(f, "incompatible versions: {e}"),
-            Self::MergeRefused(e) => write!(f, "the delegate refused the merge: {e}"),
+            Self::MergeRefused(e) => write!(f, "the merge was {e}"),
             Self::NameConflict { name, holder } => write!(
                 f,
                 "the name {name:?} is already held by the member at {holder}: give this node another name"

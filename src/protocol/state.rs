@@ -76,11 +76,7 @@ impl Membership {
             return;
         };
         if let Err(reason) = self.delegate.notify_alive(&candidate) {
-            log::debug!(
-                "{}: alive delegate refused {}: {reason}",
-                self.config.name,
-                a.node
-            );
+            log::debug!("{}: {} not admitted: {reason}", self.config.name, a.node);
             return;
         }
 

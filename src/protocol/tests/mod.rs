@@ -58,7 +58,7 @@ use std::time::Duration;
 use super::node_table::NodeRecord;
 use super::{Action, DialError, DialId, Instant, JoinError, JoinTarget, Membership, NotifyToken};
 use crate::config::Config;
-use crate::delegate::{Delegate, NoDelegate};
+use crate::delegate::{Delegate, NoDelegate, Refusal};
 use crate::node::{Event, Node, NodeState};
 use crate::wire::{decode_packet, Alive, Dead, Features, Inbound, Message, PushNodeState, Suspect};
 
@@ -218,10 +218,10 @@ impl Delegate for Recorder {
         self.log().conflicts.push((existing.clone(), other.clone()));
     }
 
-    fn notify_merge(&self, _peers: &[Node]) -> Result<(), String> {
+    fn notify_merge(&self, _peers: &[Node]) -> Result<(), Refusal> {
         self.log().merges += 1;
         match &self.cancel_merge {
-            Some(e) => Err(e.clone()),
+            Some(e) => Err(Refusal::new(e.clone())),
             None => Ok(()),
         }
     }
@@ -234,10 +234,10 @@ impl Delegate for Recorder {
         self.log().pings.push((node.clone(), rtt, payload.to_vec()));
     }
 
-    fn notify_alive(&self, node: &Node) -> Result<(), String> {
+    fn notify_alive(&self, node: &Node) -> Result<(), Refusal> {
         self.log().alives += 1;
         match &self.alive_only {
-            Some(name) if *name != node.name => Err("Custom alive canceled".to_owned()),
+            Some(name) if *name != node.name => Err(Refusal::new("Custom alive canceled")),
             _ => Ok(()),
         }
     }

@@ -144,7 +144,7 @@ fn join_cancel() {
     assert!(
         errors
             .iter()
-            .any(|(_, e)| *e == JoinError::MergeRefused("Custom merge canceled".to_owned())),
+            .any(|(_, e)| *e == JoinError::MergeRefused(Refusal::new("Custom merge canceled"))),
         "unexpected errors: {errors:?}"
     );
     assert_eq!(net.m(2).members().len(), 1);
