@@ -26,9 +26,10 @@
 //! * `{"ev":"msg","data"}` for each user message received;
 //! * `{"ev":"merge","join","data"}` for remote state received by push/pull.
 //!
-//! Commands: `members`, `broadcast TEXT`, `send NAME TEXT` (reliable),
-//! `sendbe NAME TEXT` (best effort), `meta TEXT`, `leave`, `stats` and
-//! `shutdown` (also on end of input). A failing command prints
+//! Commands: `members`, `join H:P,H:P` (answered by a `joined` line),
+//! `broadcast TEXT`, `send NAME TEXT` (reliable), `sendbe NAME TEXT` (best
+//! effort), `meta TEXT`, `leave`, `stats` and `shutdown` (also on end of
+//! input). A failing command prints
 //! `{"ev":"error","cmd","err"}`.
 //!
 //! Logs go to stderr at the level named by `SWIMLIST_LOG`
@@ -70,7 +71,7 @@ const USAGE: &str = "usage: node [--name N] [--bind IP] [--port P] [--join H:P,H
   --meta S         node metadata (at most 512 bytes)
   --state S        user state sent in push/pull exchanges
   --protocol V     protocol version spoken, 1-5 (default 2; 1 = encryption v0)
-commands on stdin: members | broadcast TEXT | send NAME TEXT | sendbe NAME TEXT
+commands on stdin: members | join H:P,H:P | broadcast TEXT | send NAME TEXT | sendbe NAME TEXT
                    | meta TEXT | addkey B64 | usekey B64 | removekey B64
                    | leave | stats | shutdown
 log level: SWIMLIST_LOG=error|warn|info|debug (default warn)";
@@ -479,10 +480,26 @@ fn decode_key(what: &str, s: &str) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
+/// Joins `targets` and says how it went, as a `joined` line.
+fn joined_json<S: AsRef<str>>(ml: &Memberlist, targets: &[S]) -> Value {
+    match ml.join(targets) {
+        Ok(n) => json!({"ev": "joined", "n": n}),
+        Err(e) => json!({"ev": "joined", "n": 0, "err": e.to_string()}),
+    }
+}
+
 /// Runs one command line; `Err` is the message of a failed command.
 fn run_command(ml: &Memberlist, agent: &Agent, cmd: &str, arg: &str) -> Result<Next, String> {
     match cmd {
         "members" => agent.say(members_json(&ml.members().map_err(|e| e.to_string())?)),
+        "join" => {
+            let targets: Vec<&str> = arg
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .collect();
+            agent.say(joined_json(ml, &targets));
+        }
         "broadcast" => ml
             .broadcast(arg.as_bytes(), None)
             .map_err(|e| e.to_string())?,
@@ -629,11 +646,7 @@ fn main() -> ExitCode {
     };
 
     if !join.is_empty() {
-        let line = match ml.join(&join) {
-            Ok(n) => json!({"ev": "joined", "n": n}),
-            Err(e) => json!({"ev": "joined", "n": 0, "err": e.to_string()}),
-        };
-        agent.say(line);
+        agent.say(joined_json(&ml, &join));
     }
 
     command_loop(&ml, &agent);

@@ -863,6 +863,65 @@ fn a_swimlist_node_that_skips_the_inbound_label_check_admits_an_unlabelled_go_no
     assert_eq!(label_drops(&mut rust), 0, "{}", rust.describe());
 }
 
+#[test]
+fn a_left_swimlist_node_cannot_rejoin_and_stays_left_for_go() {
+    let Some(bins) = bins() else { return };
+    use Side::{Go, Rust};
+    let mut nodes = bins.cluster("rejoin", &[Go, Rust], &[]);
+    let seed = format!("127.0.0.1:{}", seed_port(&nodes[0]));
+    nodes[1].send("leave");
+    let v = nodes[0].event("leave", "rejoin-r1");
+    assert_eq!(v["reason"], "left", "{v}");
+    // swimlist's choice: a node that left cannot rejoin; create a new one.
+    let joined = nodes[1].command(&format!("join {seed}"), "joined");
+    assert_eq!(joined["n"], 0, "{joined}");
+    assert!(
+        joined["err"]
+            .as_str()
+            .is_some_and(|e| e.contains("has left")),
+        "{joined}"
+    );
+    // A fresh node under the same name (from a new port) is admitted by Go.
+    drop(nodes.pop());
+    let mark = nodes[0].seen.len();
+    let mut again = spawn_join(&bins, Rust, "rejoin-r1", &nodes[0], &[]);
+    assert_eq!(again.joined()["n"], 1);
+    nodes[0].wait_from(mark, "the fresh node's join", |v| {
+        v["ev"] == "join" && v["name"] == "rejoin-r1"
+    });
+}
+
+#[test]
+fn a_name_held_in_a_go_cluster_is_refused_to_a_swimlist_joiner() {
+    let Some(bins) = bins() else { return };
+    use Side::{Go, Rust};
+    let mut nodes = bins.cluster("taken", &[Go, Go], &[]);
+    // A swimlist node claiming the second Go node's name.
+    let mut claimant = spawn_join(&bins, Rust, "taken-g1", &nodes[0], &[]);
+    let joined = claimant.joined();
+    assert_eq!(joined["n"], 0, "{joined}");
+    let err = joined["err"].as_str().unwrap_or_default();
+    let holder = format!("127.0.0.1:{}", seed_port(&nodes[1]));
+    assert!(
+        err.contains("already held") && err.contains(&holder),
+        "{joined}"
+    );
+    // The holder keeps its name in the Go cluster.
+    let members = nodes[0].command("members", "members");
+    let held = members["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "taken-g1")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        held["port"].as_u64(),
+        Some(u64::from(seed_port(&nodes[1]) as u16)),
+        "{members}"
+    );
+}
+
 // ---- several memberlist releases at once --------------------------------
 
 #[test]
