@@ -88,6 +88,31 @@ pub fn stream_time_limit(tcp_timeout: Duration, bytes: usize) -> Duration {
     tcp_timeout.saturating_mul(chunks.saturating_add(1))
 }
 
+/// A snapshot of how a node reads incoming streams
+/// ([`Membership::stream_reader`]), for a transport that must find where a
+/// message ends before handing it over.
+#[derive(Debug, Clone, Default)]
+pub struct StreamReader {
+    label: Vec<u8>,
+    skip_inbound_label_check: bool,
+    keyring: crate::wire::Keyring,
+    verify_incoming: bool,
+}
+
+impl StreamReader {
+    /// Reads one stream message from `buf` (`Ok(None)`: incomplete);
+    /// `listener` is true for accepted streams.
+    pub fn read(&self, buf: &[u8], listener: bool) -> Result<Option<DecodedStream>, WireError> {
+        let inbound = Inbound {
+            label: &self.label,
+            skip_inbound_label_check: self.skip_inbound_label_check,
+            keyring: Some(&self.keyring),
+            verify_incoming: self.verify_incoming,
+        };
+        read_stream(buf, &inbound, listener)
+    }
+}
+
 /// The largest UDP datagram an IPv4 socket sends.
 pub const MAX_DATAGRAM: usize = 65_507;
 
@@ -506,6 +531,18 @@ impl Membership {
             label: self.config.label.as_bytes(),
             skip_inbound_label_check: self.config.skip_inbound_label_check,
             keyring: Some(&self.config.keyring),
+            verify_incoming: self.config.gossip_verify_incoming,
+        }
+    }
+
+    /// What a transport needs to find where the stream messages sent to
+    /// this node end: the same settings [`Membership::decode_stream`] uses,
+    /// as an owned snapshot. Take a new one after changing the keyring.
+    pub fn stream_reader(&self) -> StreamReader {
+        StreamReader {
+            label: self.config.label.as_bytes().to_vec(),
+            skip_inbound_label_check: self.config.skip_inbound_label_check,
+            keyring: self.config.keyring.clone(),
             verify_incoming: self.config.gossip_verify_incoming,
         }
     }

@@ -18,13 +18,13 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
 use super::notifier::Notifier;
-use super::transport::{Clock, DialRequest, Incoming, StreamCodec, Transport};
+use super::transport::{Clock, DialRequest, Incoming, Transport};
 use super::worker::{Lanes, WorkItem};
 use crate::delegate::Delegate;
 use crate::node::Event;
 use crate::protocol::{
     stream_time_limit, Action, DialError, DialId, Instant, JoinError, JoinId, JoinTarget,
-    Membership, Notification, NotifyToken, ProtocolError, Stats,
+    Membership, Notification, NotifyToken, ProtocolError, Stats, StreamReader,
 };
 use parking_lot::RwLock;
 
@@ -117,7 +117,7 @@ pub(crate) struct RunningNode {
     /// threads' steps produce is carried out in the order of the steps.
     carrying_out: Mutex<()>,
     pub(crate) transport: Arc<dyn Transport>,
-    pub(crate) codec: Arc<RwLock<StreamCodec>>,
+    pub(crate) codec: Arc<RwLock<StreamReader>>,
     /// Closed (set to `None`) when the node shuts down.
     events: Mutex<Option<Sender<Event>>>,
     /// Events waiting to be read beyond which new ones are dropped.
@@ -158,7 +158,7 @@ impl RunningNode {
             machine: Mutex::new(parts.machine),
             carrying_out: Mutex::new(()),
             transport: parts.transport,
-            codec: Arc::new(RwLock::new(StreamCodec::default())),
+            codec: Arc::new(RwLock::new(StreamReader::default())),
             events: Mutex::new(Some(parts.events.0)),
             event_capacity: parts.events.1,
             delegate: parts.delegate,
@@ -465,12 +465,6 @@ impl RunningNode {
     /// Keeps the transport's view of label and keys in step with the
     /// machine's configuration.
     fn refresh_codec(&self, m: &Membership) {
-        let config = m.config();
-        *self.codec.write() = StreamCodec {
-            label: config.label.as_bytes().to_vec(),
-            skip_inbound_label_check: config.skip_inbound_label_check,
-            keyring: config.keyring.clone(),
-            verify_incoming: config.gossip_verify_incoming,
-        };
+        *self.codec.write() = m.stream_reader();
     }
 }

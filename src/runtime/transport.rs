@@ -14,8 +14,8 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 
 use super::worker::{Lanes, WorkItem};
-use crate::protocol::{DialError, DialId, Instant};
-use crate::wire::{read_stream, DecodedStream, Inbound, Keyring, Message, WireError};
+use crate::protocol::{DialError, DialId, Instant, StreamReader};
+use crate::wire::{DecodedStream, Message, WireError};
 
 /// Identifies an accepted stream awaiting its reply. A transport numbers
 /// its accepted streams as it likes ([`ConnId::new`]) and gets the number
@@ -106,33 +106,12 @@ pub trait Transport: Send + Sync + 'static {
     fn shutdown(&self);
 }
 
-/// What a transport needs to find where stream messages end: the node's
-/// label and keys (kept current as keys rotate).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct StreamCodec {
-    pub(crate) label: Vec<u8>,
-    pub(crate) skip_inbound_label_check: bool,
-    pub(crate) keyring: Keyring,
-    pub(crate) verify_incoming: bool,
-}
-
-impl StreamCodec {
-    fn inbound(&self) -> Inbound<'_> {
-        Inbound {
-            label: &self.label,
-            skip_inbound_label_check: self.skip_inbound_label_check,
-            keyring: Some(&self.keyring),
-            verify_incoming: self.verify_incoming,
-        }
-    }
-}
-
 /// Where a transport delivers a node's incoming traffic.
 #[derive(Clone)]
 pub struct IncomingSink {
     pub(crate) node: u64,
     pub(crate) work: Lanes,
-    pub(crate) codec: Arc<RwLock<StreamCodec>>,
+    pub(crate) codec: Arc<RwLock<StreamReader>>,
     pub(crate) dropped: Arc<AtomicU64>,
     /// Bytes of datagrams waiting for the worker, shared by the runtime.
     pub(crate) queued: Arc<AtomicUsize>,
@@ -177,7 +156,7 @@ impl IncomingSink {
         buf: &[u8],
         listener: bool,
     ) -> Result<Option<DecodedStream>, WireError> {
-        read_stream(buf, &self.codec.read().inbound(), listener)
+        self.codec.read().read(buf, listener)
     }
 }
 
