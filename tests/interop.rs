@@ -19,7 +19,7 @@ mod example_binary;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use agent::{rust_agent, Agent};
+use agent::{assert_rust_accepted_everything, rust_agent, Agent};
 use serde_json::Value;
 
 const KEY128: &str = "AAECAwQFBgcICQoLDA0ODw==";
@@ -173,27 +173,6 @@ fn seed_port(seed: &Agent) -> u64 {
         .find(|v| v["ev"] == "ready")
         .and_then(|v| v["port"].as_u64())
         .expect("seed is ready")
-}
-
-/// Everything a Go node sent was accepted: no decoding-related drops.
-fn assert_rust_accepted_everything(node: &mut Agent) {
-    let stats = node.command("stats", "stats");
-    let dropped = stats["dropped"].as_object().cloned().unwrap_or_default();
-    for reason in [
-        "malformed message",
-        "malformed packet",
-        "unexpected message type",
-        "checksum",
-        "empty message",
-        "decryption",
-        "label",
-    ] {
-        assert!(
-            !dropped.contains_key(reason),
-            "{}: dropped {reason}: {stats}",
-            node.name
-        );
-    }
 }
 
 fn layers_in(node: &mut Agent) -> Value {

@@ -285,3 +285,26 @@ impl Drop for Agent {
         }
     }
 }
+
+/// Everything a Go node sent this swimlist node was accepted: its stats
+/// show no decoding-related drops. Returns the stats.
+pub fn assert_rust_accepted_everything(node: &mut Agent) -> Value {
+    let stats = node.command("stats", "stats");
+    let dropped = stats["dropped"].as_object().cloned().unwrap_or_default();
+    for reason in [
+        "malformed message",
+        "malformed packet",
+        "unexpected message type",
+        "checksum",
+        "empty message",
+        "decryption",
+        "label",
+    ] {
+        assert!(
+            !dropped.contains_key(reason),
+            "{}: dropped {reason}: {stats}",
+            node.name
+        );
+    }
+    stats
+}
