@@ -745,21 +745,9 @@ impl Memberlist {
     /// Re-reads the delegate's metadata and advertises it, waiting up to
     /// `timeout` (above zero) for the news to go out.
     pub fn update_node(&self, timeout: Duration) -> Result<(), Error> {
-        if timeout.is_zero() {
-            return Err(Error::ZeroTimeout {
-                method: "update_node",
-            });
-        }
-        self.may_block("update_node")?;
-        self.running()?;
-        let waiter = self
-            .node
-            .update_node()
-            .map_err(|e| self.not_started("update_node", e))?;
-        if let Some(rx) = waiter {
-            wait(&rx, timeout, Waited::UpdateBroadcast)?;
-        }
-        Ok(())
+        self.announce("update_node", timeout, Waited::UpdateBroadcast, |node| {
+            node.update_node()
+        })
     }
 
     /// Leaves the cluster gracefully: broadcasts that this node left and
@@ -767,17 +755,26 @@ impl Memberlist {
     /// running (answering reads, refusing sends) until
     /// [`Memberlist::shutdown`]. A second call returns [`Error::Left`].
     pub fn leave(&self, timeout: Duration) -> Result<(), Error> {
+        self.announce("leave", timeout, Waited::LeaveBroadcast, RunningNode::leave)
+    }
+
+    /// Starts news about this node and waits up to `timeout` for it to go
+    /// out (leave, metadata update).
+    fn announce(
+        &self,
+        method: &'static str,
+        timeout: Duration,
+        what: Waited,
+        start: impl FnOnce(&RunningNode) -> Result<Option<Receiver<()>>, NotStarted>,
+    ) -> Result<(), Error> {
         if timeout.is_zero() {
-            return Err(Error::ZeroTimeout { method: "leave" });
+            return Err(Error::ZeroTimeout { method });
         }
-        self.may_block("leave")?;
+        self.may_block(method)?;
         self.running()?;
-        let waiter = self
-            .node
-            .leave()
-            .map_err(|e| self.not_started("leave", e))?;
+        let waiter = start(&self.node).map_err(|e| self.not_started(method, e))?;
         if let Some(rx) = waiter {
-            wait(&rx, timeout, Waited::LeaveBroadcast)?;
+            rx.recv_timeout(timeout).map_err(|_| Error::Timeout(what))?;
         }
         Ok(())
     }
@@ -884,10 +881,6 @@ impl Memberlist {
             self.runtime.shutdown();
         }
     }
-}
-
-fn wait(rx: &Receiver<()>, timeout: Duration, what: Waited) -> Result<(), Error> {
-    rx.recv_timeout(timeout).map_err(|_| Error::Timeout(what))
 }
 
 impl Drop for Memberlist {

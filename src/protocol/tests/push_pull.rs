@@ -403,17 +403,7 @@ fn a_join_that_teaches_members_is_followed_by_one_catch_up_sync() {
 /// still ends, so a join cannot hang on it.
 #[test]
 fn a_dial_never_reported_expires() {
-    let addr: SocketAddr = "10.0.0.1:7946".parse().unwrap();
-    let config = Config::lan().with_name("lonely");
-    let timeout = config.tcp_timeout;
-    let mut m =
-        Membership::new(config, Arc::new(NoDelegate), addr, [3; 32], Instant::ZERO).unwrap();
-    while m.poll_action().is_some() {}
-    let target = JoinTarget {
-        addr: "10.0.0.2:7946".parse().unwrap(),
-        name: None,
-    };
-    let id = m.join(Instant::ZERO, &[target]);
+    let (mut m, id, timeout) = joining_nobody("lonely");
     assert!(matches!(m.poll_action(), Some(Action::Dial { .. })));
     m.handle_timeout(Instant::ZERO + timeout);
     assert!(
@@ -434,12 +424,11 @@ fn a_dial_never_reported_expires() {
     assert_eq!(errors[0].1, JoinError::Dial(DialError::Lost), "{errors:?}");
 }
 
-// Beyond Go: a host lagging behind its datagrams may hold the dial's
-// result in its queue, so the dial does not expire while it lags.
-#[test]
-fn a_lagging_host_does_not_give_up_on_a_dial() {
+/// A lone machine that has just asked to join 10.0.0.2, whose dial no
+/// transport will ever report; with the join and the dial timeout.
+fn joining_nobody(name: &str) -> (Membership, crate::protocol::JoinId, Duration) {
     let addr: SocketAddr = "10.0.0.1:7946".parse().unwrap();
-    let config = Config::lan().with_name("busy");
+    let config = Config::lan().with_name(name);
     let timeout = config.tcp_timeout;
     let mut m =
         Membership::new(config, Arc::new(NoDelegate), addr, [3; 32], Instant::ZERO).unwrap();
@@ -448,7 +437,15 @@ fn a_lagging_host_does_not_give_up_on_a_dial() {
         addr: "10.0.0.2:7946".parse().unwrap(),
         name: None,
     };
-    m.join(Instant::ZERO, &[target]);
+    let id = m.join(Instant::ZERO, &[target]);
+    (m, id, timeout)
+}
+
+// Beyond Go: a host lagging behind its datagrams may hold the dial's
+// result in its queue, so the dial does not expire while it lags.
+#[test]
+fn a_lagging_host_does_not_give_up_on_a_dial() {
+    let (mut m, _, timeout) = joining_nobody("busy");
     let finished = |m: &mut Membership| {
         std::iter::from_fn(|| m.poll_action()).any(|a| matches!(a, Action::JoinFinished { .. }))
     };
