@@ -901,6 +901,26 @@ fn a_name_held_in_a_go_cluster_is_refused_to_a_swimlist_joiner() {
     );
 }
 
+#[test]
+fn a_reliable_message_at_go_s_limit_arrives_and_a_larger_one_is_refused_before_sending() {
+    let Some(bins) = bins() else { return };
+    use Side::{Go, Rust};
+    // Go memberlist (v0.7.0 and earlier) buffers at most 20 MiB of a user
+    // message off a stream; swimlist's send_reliable checks the same.
+    const LIMIT: usize = 20 * 1024 * 1024;
+    let mut nodes = bins.cluster("limit", &[Go, Rust], &[]);
+    let text = "m".repeat(LIMIT);
+    let mark = nodes[0].seen.len();
+    nodes[1].send(&format!("send limit-g0 {text}"));
+    nodes[0].wait_from(mark, "the 20 MiB message", |v| {
+        v["ev"] == "msg" && v["data"].as_str().is_some_and(|d| d.len() == LIMIT)
+    });
+    let refused = nodes[1].command(&format!("send limit-g0 {text}m"), "error");
+    let err = refused["err"].as_str().unwrap_or_default();
+    assert!(err.contains(&format!("at most {LIMIT}")), "{refused}");
+    assert_rust_accepted_everything(&mut nodes[1]);
+}
+
 // ---- several memberlist releases at once --------------------------------
 
 #[test]
