@@ -16,9 +16,10 @@
 //!   detections, before giving up (default: 60 s, or more when the chosen
 //!   timings need it: the longest suspicion timeout plus ten probe
 //!   intervals and ten seconds).
-//! * `--idle SECS` — after the detections, leave the survivors alone this
-//!   long and report the cores they used meanwhile (`idle_cpu_cores` in
-//!   the JSON line; Linux only).
+//! * `--idle SECS` — after the detections, and once the dead are no longer
+//!   gossiped to (`gossip_to_the_dead_time`), leave the survivors alone
+//!   this long and report the cores they used meanwhile (`idle_cpu_cores`
+//!   in the JSON line; Linux only).
 //! * `--workers W` — protocol worker threads of the shared runtime
 //!   (default: one per core, as `Runtime::new`).
 //! * `--seed S` — seeds the choice of join targets and victims (default:
@@ -630,9 +631,11 @@ fn run(options: &Options) -> Result<bool, String> {
         }
     }
 
-    // The idle cluster's appetite: process CPU over a quiet window.
+    // The idle cluster's appetite: process CPU over a quiet window, once
+    // the dead are no longer gossiped to.
     let idle_cores = match options.idle {
         Some(window) => {
+            std::thread::sleep(base.gossip_to_the_dead_time);
             let before = process_cpu();
             std::thread::sleep(window);
             before
