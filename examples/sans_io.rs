@@ -1,8 +1,8 @@
 //! The protocol with no threads, sockets or clock: two
 //! `swimlist::protocol::Membership` state machines driven by hand.
 //!
-//! A machine takes inputs (`handle_packet`, `handle_stream`,
-//! `handle_dial_result`, `handle_timeout`, calls such as `join`), each with
+//! A machine takes inputs (`handle_packet`, `handle_stream_request`,
+//! `handle_dial_reply`, `handle_timeout`, calls such as `join`), each with
 //! the current time, and answers with actions (`poll_action`). A tiny loop
 //! plays the network, delivering every datagram and stream at once, and a
 //! fake clock jumps from timer to timer: half a minute of protocol runs in
@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use swimlist::protocol::{Action, DialError, Instant, JoinTarget, Membership, Notification};
-use swimlist::wire::Message;
 use swimlist::{Config, NoDelegate};
 
 // The addresses the machines advertise; nothing is bound to them.
@@ -50,9 +49,9 @@ impl World {
                 expect_reply,
                 ..
             } => {
-                let result = self.stream(from, to, &bytes, expect_reply);
+                let reply = self.stream(from, to, &bytes, expect_reply);
                 if let Some(dialer) = self.machines.get_mut(&from) {
-                    dialer.handle_dial_result(now, id, result);
+                    dialer.handle_dial_reply(now, id, reply);
                 }
             }
             Action::Event(event) => log(now, &name, event),
@@ -62,28 +61,20 @@ impl World {
     }
 
     /// A stream dialled from `from` to `to`: the listener answers the
-    /// request, and the dialer reads the reply.
+    /// request; the reply bytes go back to the dialer.
     fn stream(
         &mut self,
         from: SocketAddr,
         to: SocketAddr,
         request: &[u8],
         expect_reply: bool,
-    ) -> Result<Option<Message>, DialError> {
+    ) -> Result<Option<Vec<u8>>, DialError> {
         let refused = DialError::Connect(ErrorKind::ConnectionRefused);
         let listener = self.machines.get_mut(&to).ok_or(refused)?;
-        let reply = match listener.decode_stream(request, true) {
-            Ok(Some(decoded)) => listener.handle_stream(self.now, from, decoded.message),
-            Ok(None) => None, // incomplete; here streams always arrive whole
-            Err(e) => listener.stream_error_reply(&e),
-        };
-        match reply {
+        match listener.handle_stream_request(self.now, from, request) {
             _ if !expect_reply => Ok(None),
+            Some(reply) => Ok(Some(reply)),
             None => Err(DialError::ClosedBeforeReply),
-            Some(reply) => match self.machines[&from].decode_stream(&reply, false) {
-                Ok(decoded) => Ok(decoded.map(|d| d.message)),
-                Err(e) => Err(DialError::from_reply(e, &reply)),
-            },
         }
     }
 

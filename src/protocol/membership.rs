@@ -768,6 +768,45 @@ impl Membership {
         read_stream(buf, &self.inbound(), listener)
     }
 
+    /// Serves the request bytes of an accepted stream, as received (one
+    /// whole message): decodes them as this node reads streams, handles
+    /// the request (or refuses it) and returns the reply to write, `None`
+    /// to close the stream without one. For drivers that hold a stream's
+    /// bytes; a transport that decodes as bytes arrive calls
+    /// [`Membership::handle_stream`] instead.
+    pub fn handle_stream_request(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        request: &[u8],
+    ) -> Option<Vec<u8>> {
+        match self.decode_stream(request, true) {
+            Ok(Some(decoded)) => self.handle_stream(now, from, decoded.message),
+            Ok(None) => self.stream_error_reply(&WireError::Truncated),
+            Err(e) => self.stream_error_reply(&e),
+        }
+    }
+
+    /// Reports a dialled stream by the bytes of its reply (`Ok(None)` when
+    /// none was expected), as [`Membership::handle_dial_result`] does with
+    /// a decoded one.
+    pub fn handle_dial_reply(
+        &mut self,
+        now: Instant,
+        id: DialId,
+        reply: Result<Option<Vec<u8>>, DialError>,
+    ) {
+        let result = reply.and_then(|reply| match reply {
+            None => Ok(None),
+            Some(bytes) => match self.decode_stream(&bytes, false) {
+                Ok(Some(decoded)) => Ok(Some(decoded.message)),
+                Ok(None) => Err(DialError::ClosedBeforeReply),
+                Err(e) => Err(DialError::from_reply(e, &bytes)),
+            },
+        });
+        self.handle_dial_result(now, id, result);
+    }
+
     /// The error reply Go sends when a stream request cannot be read; none
     /// for label problems (Go closes silently) or an empty connection.
     pub fn stream_error_reply(&mut self, error: &WireError) -> Option<Vec<u8>> {

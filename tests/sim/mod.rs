@@ -309,11 +309,7 @@ impl Sim {
             } => {
                 let peer = self.nodes[from].addr;
                 let m = &mut self.nodes[to].m;
-                let reply = match m.decode_stream(&bytes, true) {
-                    Ok(Some(decoded)) => m.handle_stream(now, peer, decoded.message),
-                    Ok(None) => None,
-                    Err(e) => m.stream_error_reply(&e),
-                };
+                let reply = m.handle_stream_request(now, peer, &bytes);
                 self.drain(to);
                 let result = match (expect_reply, reply) {
                     (false, _) => Ok(None),
@@ -331,16 +327,7 @@ impl Sim {
                 );
             }
             Delivery::DialResult { node, id, result } => {
-                let m = &mut self.nodes[node].m;
-                let result = result.and_then(|reply| match reply {
-                    None => Ok(None),
-                    Some(bytes) => match m.decode_stream(&bytes, false) {
-                        Ok(Some(d)) => Ok(Some(d.message)),
-                        Ok(None) => Err(DialError::ClosedBeforeReply),
-                        Err(e) => Err(DialError::from_reply(e, &bytes)),
-                    },
-                });
-                m.handle_dial_result(now, id, result);
+                self.nodes[node].m.handle_dial_reply(now, id, result);
                 self.drain(node);
             }
         }

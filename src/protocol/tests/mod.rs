@@ -511,47 +511,34 @@ impl Net {
                 bytes,
                 expect_reply,
             } => {
-                let result = self.serve_stream(from, to, &bytes, expect_reply);
+                let reply = self.serve_stream(from, to, &bytes, expect_reply);
                 if let Some(m) = self.nodes.get_mut(&from) {
-                    m.handle_dial_result(now, id, result);
+                    m.handle_dial_reply(now, id, reply);
                 }
             }
         }
     }
 
-    /// The listener's side of a dialled stream, and the reply as the dialer
-    /// reads it.
+    /// The listener's side of a dialled stream: the reply bytes the dialer
+    /// gets (`Ok(None)` when it expects none).
     fn serve_stream(
         &mut self,
         from: SocketAddr,
         to: SocketAddr,
         bytes: &[u8],
         expect_reply: bool,
-    ) -> Result<Option<Message>, DialError> {
+    ) -> Result<Option<Vec<u8>>, DialError> {
         let now = self.now;
         let refused = DialError::Connect(std::io::ErrorKind::ConnectionRefused);
         if self.tcp_blocked.contains(&to) {
             return Err(refused);
         }
-        let Some(listener) = self.nodes.get_mut(&to) else {
-            return Err(refused);
-        };
-        let request = match listener.decode_stream(bytes, true) {
-            Ok(Some(s)) => s.message,
-            Ok(None) | Err(_) => return Err(DialError::ClosedBeforeReply),
-        };
-        let reply = listener.handle_stream(now, from, request);
-        if !expect_reply {
-            return Ok(None);
-        }
-        let Some(reply) = reply else {
-            return Err(DialError::ClosedBeforeReply);
-        };
-        let dialer = self.nodes.get(&from).ok_or(DialError::Lost)?;
-        match dialer.decode_stream(&reply, false) {
-            Ok(Some(s)) => Ok(Some(s.message)),
-            Ok(None) => Err(DialError::ClosedBeforeReply),
-            Err(e) => Err(DialError::from_reply(e, &reply)),
+        let listener = self.nodes.get_mut(&to).ok_or(refused)?;
+        let reply = listener.handle_stream_request(now, from, bytes);
+        match reply {
+            _ if !expect_reply => Ok(None),
+            Some(reply) => Ok(Some(reply)),
+            None => Err(DialError::ClosedBeforeReply),
         }
     }
 
