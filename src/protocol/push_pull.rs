@@ -24,7 +24,7 @@ use super::notification::Notification;
 use super::time::Instant;
 use super::timers::Timer;
 use crate::node::{ip_from_wire, ip_to_wire, Node, NodeState};
-use crate::wire::{Ack, Message, PushNodeState, PushPull};
+use crate::wire::{Ack, Message, PushNodeState, PushPull, MAX_PUSH_STATE_BYTES};
 
 /// Most reaped dead nodes remembered for partition healing.
 const HEAL_MEMORY: usize = 256;
@@ -52,7 +52,7 @@ pub struct JoinTarget {
 
 impl Membership {
     /// This node's full state, as sent in a push/pull.
-    pub(super) fn local_state(&self, join: bool) -> Message {
+    pub(super) fn local_state(&mut self, join: bool) -> Message {
         let nodes = self
             .table
             .iter()
@@ -67,10 +67,23 @@ impl Membership {
                 features: n.features,
             })
             .collect();
+        let mut user_state = self.delegate.local_state(join);
+        // Peers (Go v0.6+ and swimlist) refuse a whole exchange whose
+        // application state is over the limit: leave it out, so that
+        // membership still syncs, and say so.
+        if user_state.len() > MAX_PUSH_STATE_BYTES {
+            log::error!(
+                "{}: local_state returned {} bytes, peers accept at most {MAX_PUSH_STATE_BYTES}: sent without it",
+                self.config.name,
+                user_state.len()
+            );
+            self.drop_for("local state too large");
+            user_state = Vec::new();
+        }
         Message::PushPull(PushPull {
             join,
             nodes,
-            user_state: self.delegate.local_state(join),
+            user_state,
         })
     }
 

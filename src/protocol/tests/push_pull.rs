@@ -457,3 +457,28 @@ fn a_lagging_host_does_not_give_up_on_a_dial() {
     m.handle_timeout(expiry + Duration::from_secs(2));
     assert!(finished(&mut m), "expired once the host kept up");
 }
+
+// Beyond Go: application state over what any peer accepts (20 MiB) is left
+// out of the exchange and counted, so that membership still syncs instead
+// of every push/pull being refused.
+#[test]
+fn local_state_beyond_the_peers_limit_is_left_out() {
+    let big = vec![7u8; crate::wire::MAX_PUSH_STATE_BYTES + 1];
+    let delegates = [
+        Arc::new(Recorder::mock(b"", b"small", &[])),
+        Arc::new(Recorder::mock(b"", &big, &[])),
+    ];
+    let (net, joined, errors) =
+        joined_pair_with(|c| c, |host| delegates[usize::from(host) - 1].clone());
+    assert_eq!(joined, 1, "{errors:?}");
+    assert_eq!(net.m(2).members().len(), 2);
+    assert!(
+        delegates[0].log().remote_state.is_empty(),
+        "m1 got m2's state"
+    );
+    assert_eq!(delegates[1].log().remote_state, b"small");
+    assert_eq!(
+        net.m(2).stats().dropped.get("local state too large"),
+        Some(&1)
+    );
+}
