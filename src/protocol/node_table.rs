@@ -95,6 +95,14 @@ impl NodeTable {
     }
 
     /// Adds a node at a uniformly random position.
+    /// Makes room for `additional` more entries at once, so that learning
+    /// a whole cluster from one push/pull grows the table once instead of
+    /// by repeated doubling (each step leaving a freed block behind).
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.nodes.reserve(additional);
+        self.index.reserve(additional);
+    }
+
     pub(crate) fn insert(&mut self, record: NodeRecord, rng: &mut impl Rng) {
         let last = self.nodes.len();
         self.index.insert(record.name.clone(), last);
