@@ -67,7 +67,7 @@ const USAGE: &str = "usage: node [--name N] [--bind IP] [--port P] [--join H:P,H
   --label L        cluster label
   --skip-inbound-label-check
                    accept unlabelled traffic as if it carried the label
-  --compression C  none, lzw or lz4 (default lzw)
+  --compression C  none, lzw or lz4 (default lz4: LZ4 to swimlist peers, LZW to Go)
   --meta S         node metadata (at most 512 bytes)
   --state S        user state sent in push/pull exchanges
   --protocol V     protocol version spoken, 1-5 (default 2; 1 = encryption v0)

@@ -16,10 +16,13 @@ use crate::wire::{label::MAX_LABEL_LEN, Keyring, PROTOCOL_VERSION_MAX, PROTOCOL_
 pub enum CompressionMode {
     /// Send uncompressed.
     None,
-    /// Go's LZW, as Go memberlist does by default.
-    #[default]
+    /// Go's LZW to everyone, as Go memberlist does by default.
     Lzw,
-    /// LZ4 to peers that advertised reading it, LZW to everyone else.
+    /// LZ4 to peers that advertised reading it (swimlist nodes), Go's LZW
+    /// to everyone else: what Go peers receive is exactly Go's default,
+    /// and swimlist nodes spend a fifth less CPU on each other. The
+    /// default.
+    #[default]
     Lz4,
 }
 
@@ -266,7 +269,7 @@ impl Config {
             gossip_to_the_dead_time: Duration::from_secs(30),
             gossip_verify_incoming: true,
             gossip_verify_outgoing: true,
-            compression: CompressionMode::Lzw,
+            compression: CompressionMode::Lz4,
             keyring: Keyring::default(),
             label: String::new(),
             skip_inbound_label_check: false,
