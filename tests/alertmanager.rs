@@ -1,5 +1,5 @@
 //! Interoperability with an unmodified Prometheus Alertmanager cluster: a
-//! swimlist node (`examples/node.rs`, `--config lan`) joins two
+//! swimlist node (`tests/agent/node.rs`, `--config lan`) joins two
 //! Alertmanager instances, and everything is checked through
 //! Alertmanager's own HTTP API (`GET /api/v2/status`) and the agent's
 //! JSON lines.

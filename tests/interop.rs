@@ -1,5 +1,5 @@
 //! Interoperability with real Go memberlist nodes: mixed clusters of
-//! `examples/node.rs` processes and the Go peer of tests/interop/go-peer,
+//! `tests/agent/node.rs` processes and the Go peer of tests/interop/go-peer,
 //! which speak the same JSON-lines contract.
 //!
 //! `tests/interop/build-go-peer.sh` builds the Go peer from Go modules, once

@@ -1,4 +1,4 @@
-//! Drives the `node` example (examples/node.rs) as separate processes over
+//! Drives the `node` example (tests/agent/node.rs) as separate processes over
 //! its stdin/stdout contract: three nodes on 127.0.0.1 join, see each
 //! other, exchange broadcasts, reliable and best-effort messages and
 //! push/pull state, update metadata, leave and shut down; a node with an

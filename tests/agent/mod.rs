@@ -1,4 +1,4 @@
-//! A process speaking the agent contract of examples/node.rs (JSON lines
+//! A process speaking the agent contract of tests/agent/node.rs (JSON lines
 //! on stdout, commands on stdin) — the Rust example or the Go test peer —
 //! driven with deadlines. Shared by the agent and interop tests.
 

@@ -12,7 +12,7 @@ import (
 )
 
 // setLabel sets the label options; a label memberlist would refuse (over
-// 255 bytes) is a usage error, as in examples/node.rs.
+// 255 bytes) is a usage error, as in tests/agent/node.rs.
 func setLabel(conf *memberlist.Config, label string, skipInboundCheck bool) error {
 	if len(label) > memberlist.LabelMaxSize {
 		return fmt.Errorf("--label is %d bytes, the limit is %d", len(label), memberlist.LabelMaxSize)

@@ -1,6 +1,6 @@
 // Command go-peer is the Go side of swimlist's interop tests: one HashiCorp
 // memberlist node driven through the same command line and JSON-lines
-// protocol as swimlist's examples/node.rs, so a single test driver can run
+// protocol as swimlist's tests/agent/node.rs, so a single test driver can run
 // either implementation. It is one Go module built against several memberlist
 // releases: go.mod pins the newest (v0.7.0), versions/VERSION.mod and .sum pin
 // older ones (v0.2.2, v0.5.4) for "go build -modfile". Build it with
@@ -26,7 +26,7 @@
 // Go-only extras:
 //
 //	--timeout D         how long leave and meta wait for their broadcast
-//	                    (Go duration, default 5s as in examples/node.rs)
+//	                    (Go duration, default 5s as in tests/agent/node.rs)
 //	--skip-inbound-label-check
 //	                    Config.SkipInboundLabelCheck (v0.3.0+, else exits 2):
 //	                    inbound packets and streams must carry no label and
@@ -86,7 +86,7 @@ var start = time.Now()
 // out writes JSON lines to stdout; it is safe for concurrent use. Lines
 // emitted before "ready" (the local node's own join, reported while
 // memberlist.Create runs) are held back so that "ready" is always the first
-// line, as in examples/node.rs.
+// line, as in tests/agent/node.rs.
 type out struct {
 	mu      sync.Mutex
 	ready   bool
