@@ -32,10 +32,12 @@ use crate::node::Node;
 /// [`ack_payload`](Delegate::ack_payload) and
 /// [`notify_alive`](Delegate::notify_alive). They run on the protocol
 /// worker while the node is being updated, so they must be quick and must
-/// not block. Calling a method of the same node's handle from one returns
-/// [`Error::InQueryHook`](crate::Error::InQueryHook) at once, and so does
-/// any blocking method (`join`, `leave`, `update_node`, `send_reliable`)
-/// of any node: keep what they need in the delegate itself.
+/// not block. A handle method that reads or changes a node's state
+/// (that is, all but `events` and `local_addr`), called from one, returns
+/// [`Error::InQueryHook`](crate::Error::InQueryHook) at once, whichever
+/// node it is for: two workers stepping two nodes whose hooks called each
+/// other would wait for each other forever. Keep what a query hook needs
+/// in the delegate itself.
 ///
 /// # Ordering
 ///

@@ -66,10 +66,10 @@ pub enum Error {
     /// Bound to an unspecified address (0.0.0.0 or ::) on a host with no
     /// usable address of that family: set `advertise_addr`.
     NoAdvertiseAddress,
-    /// Called from one of this node's delegate query hooks
-    /// ([`Delegate`] methods that return a value), which run while the
-    /// node's state is being changed; or a blocking call made from a query
-    /// hook of any node, which would wait for the thread it runs on.
+    /// Called from a delegate query hook ([`Delegate`] methods that return
+    /// a value), which runs while a node's state is being changed: a call
+    /// that needs a node's state (this node's or another's) or waits for
+    /// the protocol worker would wait for itself or deadlock.
     InQueryHook {
         /// The method called.
         method: &'static str,

@@ -171,6 +171,51 @@ fn noise(len: usize) -> Vec<u8> {
         .collect()
 }
 
+/// A query hook that asks another node for its members.
+struct AsksAnother {
+    other: OnceLock<Arc<Memberlist>>,
+    outcome: Sender<String>,
+}
+
+impl Delegate for AsksAnother {
+    fn local_state(&self, _join: bool) -> Vec<u8> {
+        if let Some(other) = self.other.get() {
+            let outcome = match other.num_members() {
+                Err(e @ Error::InQueryHook { .. }) => e.to_string(),
+                result => format!("unexpected: {result:?}"),
+            };
+            let _ = self.outcome.send(outcome);
+        }
+        Vec::new()
+    }
+}
+
+#[test]
+fn a_query_hook_calling_another_node_gets_an_error_not_a_deadlock() {
+    let (outcome_tx, outcome) = crossbeam_channel::unbounded();
+    let asker = Arc::new(AsksAnother {
+        other: OnceLock::new(),
+        outcome: outcome_tx,
+    });
+    let runtime = swimlist::Runtime::with_workers(2).unwrap();
+    let a = Memberlist::builder(config("asker"))
+        .delegate(Arc::clone(&asker) as Arc<dyn Delegate>)
+        .runtime(&runtime)
+        .build()
+        .unwrap();
+    let b = Arc::new(
+        Memberlist::builder(config("asked"))
+            .runtime(&runtime)
+            .build()
+            .unwrap(),
+    );
+    assert!(asker.other.set(Arc::clone(&b)).is_ok());
+    b.join(&[addr(&a)]).unwrap();
+    let text = recv(&outcome, "local_state was not called");
+    assert!(text.contains("query hook"), "{text}");
+    assert_eq!(b.num_members().unwrap(), 2);
+}
+
 fn too_large(result: Result<(), Error>) -> (MessageKind, usize, usize) {
     match result {
         Err(Error::Protocol(ProtocolError::MessageTooLarge { kind, size, limit })) => {

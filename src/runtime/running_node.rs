@@ -58,19 +58,19 @@ struct Waiters {
 }
 
 thread_local! {
-    /// The node whose state machine this thread is stepping, if any: a
-    /// delegate query hook (called inside the step) that calls back into the
-    /// same node must get an error, not wait for its own lock.
-    static STEPPING: Cell<Option<u64>> = const { Cell::new(None) };
+    /// Whether this thread is stepping a state machine: a delegate query
+    /// hook (called inside the step) that calls back into any node must
+    /// get an error, not wait for a lock.
+    static STEPPING: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Marks the current thread as stepping a node until dropped; restores the
-/// previous mark, since a hook of one node may step another.
-struct SteppingMark(Option<u64>);
+/// Marks the current thread as stepping until dropped, then restores the
+/// previous mark (a hook that creates a node steps it inside its own step).
+struct SteppingMark(bool);
 
 impl SteppingMark {
-    fn set(key: u64) -> Self {
-        SteppingMark(STEPPING.with(|s| s.replace(Some(key))))
+    fn set() -> Self {
+        SteppingMark(STEPPING.with(|s| s.replace(true)))
     }
 }
 
@@ -113,9 +113,10 @@ pub(crate) struct RunningNode {
     pub(crate) key: u64,
     name: String,
     machine: Mutex<Membership>,
-    /// Taken before the machine's lock is released, so that what two
-    /// threads' steps produce is carried out in the order of the steps.
-    carrying_out: Mutex<()>,
+    /// The actions of the step being carried out. Taken before the
+    /// machine's lock is released, so that what two threads' steps produce
+    /// is carried out in the order of the steps.
+    carrying_out: Mutex<Vec<Action>>,
     pub(crate) transport: Arc<dyn Transport>,
     pub(crate) codec: Arc<RwLock<StreamReader>>,
     /// Closed (set to `None`) when the node shuts down.
@@ -156,7 +157,7 @@ impl RunningNode {
             key: parts.key,
             name: parts.machine.name().to_owned(),
             machine: Mutex::new(parts.machine),
-            carrying_out: Mutex::new(()),
+            carrying_out: Mutex::new(Vec::new()),
             transport: parts.transport,
             codec: Arc::new(RwLock::new(StreamReader::default())),
             events: Mutex::new(Some(parts.events.0)),
@@ -182,31 +183,35 @@ impl RunningNode {
     pub(crate) fn with_machine<R>(&self, f: impl FnOnce(&mut Membership, Instant) -> R) -> R {
         let mut m = self.machine.lock();
         let r = {
-            let _mark = SteppingMark::set(self.key);
+            let _mark = SteppingMark::set();
             f(&mut m, self.clock.now())
         };
-        let actions: Vec<Action> = std::iter::from_fn(|| m.poll_action()).collect();
+        // Taken before the machine is released, so that steps are carried
+        // out in order; its buffer is reused, step after step.
+        let mut actions = self.carrying_out.lock();
+        actions.extend(std::iter::from_fn(|| m.poll_action()));
         let notifications: Vec<Notification> =
             std::iter::from_fn(|| m.poll_notification()).collect();
-        let order = self.carrying_out.lock();
         drop(m);
-        self.carry_out(actions);
+        self.carry_out(actions.drain(..));
         if let Some(d) = self.delegate.as_ref().filter(|_| !notifications.is_empty()) {
             self.notifier
                 .send(d, notifications, &self.notifications_dropped);
         }
-        drop(order);
+        drop(actions);
         r
     }
 
     /// As [`RunningNode::with_machine`], unless the calling thread is in
-    /// the middle of a step of this node (a delegate query hook calling
-    /// back), which would wait for itself.
+    /// the middle of a step (a delegate query hook calling back). For its
+    /// own node it would wait for itself; for another node, whose worker
+    /// may be calling back the other way, the two would wait for each
+    /// other.
     pub(crate) fn try_with_machine<R>(
         &self,
         f: impl FnOnce(&mut Membership, Instant) -> R,
     ) -> Result<R, Reentered> {
-        if STEPPING.with(Cell::get) == Some(self.key) {
+        if Self::in_any_step() {
             return Err(Reentered);
         }
         Ok(self.with_machine(f))
@@ -215,10 +220,10 @@ impl RunningNode {
     /// Whether the calling thread is inside a step of any node (a delegate
     /// query hook): it must not wait for the worker.
     pub(crate) fn in_any_step() -> bool {
-        STEPPING.with(Cell::get).is_some()
+        STEPPING.with(Cell::get)
     }
 
-    fn carry_out(&self, actions: Vec<Action>) {
+    fn carry_out(&self, actions: impl Iterator<Item = Action>) {
         for action in actions {
             match action {
                 Action::Transmit { to, bytes } => {
@@ -453,7 +458,7 @@ impl RunningNode {
         &self,
         f: impl FnOnce(&mut crate::wire::Keyring) -> Result<(), E>,
     ) -> Result<Result<(), E>, Reentered> {
-        if STEPPING.with(Cell::get) == Some(self.key) {
+        if Self::in_any_step() {
             return Err(Reentered);
         }
         let mut m = self.machine.lock();
