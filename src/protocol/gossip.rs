@@ -21,6 +21,7 @@ use super::node_table::NodeRecord;
 use super::time::Instant;
 use super::timers::Timer;
 use crate::node::NodeState;
+use crate::wire::packet::{COMPOUND_HEADER_OVERHEAD, COMPOUND_OVERHEAD_PER_PART};
 use crate::wire::{Context, Message};
 
 impl Membership {
@@ -39,21 +40,27 @@ impl Membership {
                     NodeState::Left => false,
                 }
         });
-        // Go counts the encryption overhead here whenever a key is set.
-        let budget = self
-            .config
-            .udp_buffer_size
-            .saturating_sub(2 + self.packet_overhead(true));
+        let budget = self.gossip_budget();
         self.user_broadcasts
             .prune(None, now, self.config.gossip_to_the_dead_time * 10);
         // Unlike Go, an empty result does not end the round: application
         // broadcasts are due per member.
         for (name, addr) in peers {
-            let messages = self.take_broadcasts(2, budget, &name);
+            let messages = self.take_broadcasts(COMPOUND_OVERHEAD_PER_PART, budget, &name);
             if !messages.is_empty() {
                 self.transmit_compounds(addr, &name, messages);
             }
         }
+    }
+
+    /// Bytes of messages (with their compound framing) a gossip packet
+    /// carries: `udp_buffer_size` less the compound header and the
+    /// envelopes. Go counts the encryption overhead here whenever a key is
+    /// set.
+    pub(super) fn gossip_budget(&self) -> usize {
+        self.config
+            .udp_buffer_size
+            .saturating_sub(COMPOUND_HEADER_OVERHEAD + self.packet_overhead(true))
     }
 
     /// Takes broadcasts for a packet to `dest` that fit in `limit` bytes,

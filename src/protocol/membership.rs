@@ -32,12 +32,10 @@ use crate::config::{CompressionMode, Config, ConfigError};
 use crate::delegate::Delegate;
 use crate::node::{ip_to_wire, Event, Node, NodeState};
 use crate::wire::{
-    decode_packet,
-    label::label_overhead,
-    packet::{encode_compound, COMPOUND_HEADER_OVERHEAD, COMPOUND_OVERHEAD_PER_PART},
-    read_stream, seal_packet, seal_stream, Alive, Compression, Context, DecodedStream, Encryption,
-    EncryptionVersion, Features, Inbound, Message, Outbound, StreamOutbound, WireError,
-    MAX_USER_MSG_BYTES, META_MAX_SIZE,
+    decode_packet, label::label_overhead, packet::encode_compound, read_stream, seal_packet,
+    seal_stream, Alive, Compression, Context, DecodedStream, Encryption, EncryptionVersion,
+    Features, Inbound, Message, Outbound, StreamOutbound, WireError, MAX_USER_MSG_BYTES,
+    META_MAX_SIZE,
 };
 
 /// Why an API call could not be carried out.
@@ -978,10 +976,9 @@ impl Membership {
     /// `udp_buffer_size` less the compound framing, the message type byte
     /// and the envelopes (label, encryption).
     pub fn max_broadcast_size(&self) -> usize {
-        let framing = COMPOUND_HEADER_OVERHEAD + COMPOUND_OVERHEAD_PER_PART + 1;
-        self.config
-            .udp_buffer_size
-            .saturating_sub(framing + self.packet_overhead(true))
+        // One message alone in a gossip packet, less its type byte.
+        self.gossip_budget()
+            .saturating_sub(crate::wire::packet::COMPOUND_OVERHEAD_PER_PART + 1)
     }
 
     // ---- lifecycle -------------------------------------------------------
