@@ -90,7 +90,8 @@ pub enum Error {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Waited {
-    /// The push/pull exchanges of a join.
+    /// The push/pull exchanges of a join. A runtime too busy to report in
+    /// time may still complete the join afterwards: watch the events.
     Join,
     /// The leave broadcast going out.
     LeaveBroadcast,

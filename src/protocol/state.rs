@@ -354,11 +354,10 @@ impl Membership {
     /// Applies the node records of a push/pull (Go's `mergeState`): a remote
     /// "dead" is only believed as a suspicion raised by this node.
     pub(super) fn merge_state(&mut self, now: Instant, records: Vec<PushNodeState>) {
-        let unknown = records
-            .iter()
-            .filter(|r| self.table.get(&r.name).is_none())
-            .count();
-        self.table.reserve(unknown);
+        // At least this many are new when the peer knows more than we do
+        // (a join); counted without a lookup per record.
+        self.table
+            .reserve(records.len().saturating_sub(self.table.len()));
         for r in records {
             match NodeState::from_wire(r.state) {
                 Some(NodeState::Alive) => {
