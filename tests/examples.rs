@@ -7,10 +7,12 @@
 
 mod example_binary;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use example_binary::ExampleProcess;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long an example may run before it is killed.
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -154,89 +156,15 @@ fn sans_io_machines_join_talk_and_detect_a_crash() {
     assert_lines_in_order(&out, &["a: join: b (10.0.0.2:7946, alive)"]);
 }
 
-/// An interactive chat node: its stdout lines arrive on a channel.
-struct ChatNode {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
-}
-
-impl ChatNode {
-    fn start(args: &[&str]) -> ChatNode {
-        let mut child = Command::new(example_binary::path("chat"))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("starting the chat example");
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().expect("stdout pipe");
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        ChatNode {
-            child,
-            stdin,
-            lines,
-        }
-    }
-
-    /// Waits for a line containing `needle`, returning it.
-    fn expect(&self, needle: &str) -> String {
-        let end = Instant::now() + DEADLINE;
-        loop {
-            match self
-                .lines
-                .recv_timeout(end.saturating_duration_since(Instant::now()))
-            {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
-                Err(e) => panic!("no line with {needle:?}: {e}"),
-            }
-        }
-    }
-
-    fn say(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin still open");
-        writeln!(stdin, "{line}").expect("writing to the chat's stdin");
-    }
-
-    /// Ends its input (Ctrl-D) and waits for it to leave and exit.
-    fn hang_up(&mut self) {
-        drop(self.stdin.take());
-        let end = Instant::now() + DEADLINE;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("waiting for the chat") {
-                break status;
-            }
-            assert!(Instant::now() < end, "the chat did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        assert!(status.success(), "the chat failed ({status})");
-    }
-}
-
-impl Drop for ChatNode {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn chat_between_two_processes() {
-    let mut ann = ChatNode::start(&["ann", "127.0.0.1:0"]);
+    let mut ann = ExampleProcess::start("chat", &["ann", "127.0.0.1:0"]);
     let banner = ann.expect("ann on ");
     // "ann on 127.0.0.1:PORT: type a line ..."
     let (addr, _) = banner["ann on ".len()..]
         .split_once(": ")
         .expect("the banner names the address");
-    let mut bob = ChatNode::start(&["bob", "127.0.0.1:0", "--join", addr]);
+    let mut bob = ExampleProcess::start("chat", &["bob", "127.0.0.1:0", "--join", addr]);
     bob.expect("* ann joined");
     ann.expect("* bob joined");
 
@@ -246,6 +174,10 @@ fn chat_between_two_processes() {
     bob.expect("ann: hello, bob");
 
     bob.hang_up();
+    let status = bob.wait_exit();
+    assert!(status.success(), "bob's chat failed ({status})");
     ann.expect("* bob left");
     ann.hang_up();
+    let status = ann.wait_exit();
+    assert!(status.success(), "ann's chat failed ({status})");
 }

@@ -71,3 +71,99 @@ fn dep_info_paths(line: &str) -> Vec<PathBuf> {
     }
     paths
 }
+
+/// An example running as a process: its stdout lines arrive on a channel,
+/// its stdin is a pipe, and it is killed when dropped.
+pub struct ExampleProcess {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// How long each wait may take.
+    deadline: std::time::Duration,
+}
+
+impl ExampleProcess {
+    /// Starts example `name` with `args`.
+    pub fn start(name: &str, args: &[&str]) -> Self {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(path(name))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting example {name}: {e}"));
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("stdout pipe");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        ExampleProcess {
+            child,
+            stdin,
+            lines,
+            deadline: std::time::Duration::from_secs(20),
+        }
+    }
+
+    /// Waits for a line containing `needle`, returning it.
+    pub fn expect(&self, needle: &str) -> String {
+        let end = std::time::Instant::now() + self.deadline;
+        loop {
+            let left = end.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(e) => panic!("no line with {needle:?}: {e}"),
+            }
+        }
+    }
+
+    /// Writes one line to its stdin.
+    pub fn say(&mut self, line: &str) {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        writeln!(stdin, "{line}").expect("writing to the example's stdin");
+    }
+
+    /// Closes its stdin (Ctrl-D).
+    pub fn hang_up(&mut self) {
+        drop(self.stdin.take());
+    }
+
+    /// Sends it SIGINT (Ctrl-C).
+    pub fn interrupt(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -INT failed");
+    }
+
+    /// Waits (bounded) for it to exit.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let end = std::time::Instant::now() + self.deadline;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for the example") {
+                return status;
+            }
+            assert!(std::time::Instant::now() < end, "the example did not exit");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for ExampleProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
