@@ -495,3 +495,57 @@ fn a_large_plaintext_stream_arriving_in_pieces_is_delivered() {
     assert_eq!(got.len(), big.len());
     assert!(got == big);
 }
+
+/// Sends `request` on a fresh stream to `node` and reads until it closes.
+fn raw_stream(node: &Memberlist, request: &[u8]) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(node.local_addr()).unwrap();
+    s.set_read_timeout(Some(DEADLINE)).unwrap();
+    s.write_all(request).unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply).unwrap();
+    reply
+}
+
+#[test]
+fn unreadable_streams_get_go_s_error_reply_and_are_counted() {
+    // The transport only measures streams; the node decodes them. A request
+    // that can never be a message still reaches the node, which answers
+    // with the error reply Go sends and counts the drop by reason.
+    use swimlist::wire::{read_stream, Inbound, Message};
+    let a = start(config("unread-a"));
+    let dropped = |reason: &str| a.stats().unwrap().protocol.dropped.get(reason).copied();
+    for (request, reason, says) in [
+        (
+            &b"GET / HTTP/1.1\r\n\r\n"[..],
+            "unexpected message type",
+            "unknown message type",
+        ),
+        // An encrypted frame sent to a node without keys.
+        (
+            &[0x0a, 0, 0, 0, 3, 1, 2, 3][..],
+            "malformed packet",
+            "encryption",
+        ),
+    ] {
+        let reply = raw_stream(&a, request);
+        let decoded = read_stream(&reply, &Inbound::default(), false)
+            .expect("the reply is memberlist")
+            .expect("the reply is whole");
+        match decoded.message {
+            Message::Err(e) => assert!(e.error.contains(says), "{}", e.error),
+            other => panic!("expected an error reply, got {other:?}"),
+        }
+        assert_eq!(
+            dropped(reason),
+            Some(1),
+            "{:?}",
+            a.stats().unwrap().protocol.dropped
+        );
+    }
+    // A request cut short gets no reply, and the node serves real peers.
+    assert!(raw_stream(&a, &[0x06]).is_empty());
+    let b = start(config("unread-b"));
+    assert_eq!(b.join(&[addr(&a)]).unwrap(), 1);
+}

@@ -17,10 +17,10 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use swimlist::wire::packet::encode_compound;
 use swimlist::wire::{
-    decode_packet, read_stream, seal_packet, seal_stream, Ack, Alive, Compression, Context, Dead,
-    Encryption, EncryptionVersion, ErrResp, Features, Inbound, IndirectPing, IntEncoding, Keyring,
-    Layer, Message, Nack, Outbound, Ping, PushNodeState, PushPull, StreamOutbound, Suspect,
-    WireError, NONCE_SIZE,
+    decode_packet, read_stream, seal_packet, seal_stream, stream_message_len, Ack, Alive,
+    Compression, Context, Dead, Encryption, EncryptionVersion, ErrResp, Features, Inbound,
+    IndirectPing, IntEncoding, Keyring, Layer, Message, Nack, Outbound, Ping, PushNodeState,
+    PushPull, StreamOutbound, Suspect, WireError, NONCE_SIZE,
 };
 
 /// Cases per property: enough to hit every branch of the generators, small
@@ -488,7 +488,15 @@ fn decode_everything(bytes: &[u8], cfg: &Inbound<'_>) -> Result<(), TestCaseErro
         if let Ok(Some(stream)) = read_stream(bytes, cfg, listener) {
             prop_assert!(stream.consumed >= 1 && stream.consumed <= bytes.len());
             let cut = read_stream(&bytes[..stream.consumed], cfg, listener);
+            prop_assert_eq!(
+                stream_message_len(bytes, listener),
+                Ok(Some(stream.consumed)),
+                "a transport must frame what the node decodes"
+            );
             prop_assert_eq!(cut, Ok(Some(stream)));
+        }
+        if let Ok(Some(len)) = stream_message_len(bytes, listener) {
+            prop_assert!(len >= 1 && len <= bytes.len());
         }
     }
     for context in [Context::Packet, Context::Stream] {
@@ -623,6 +631,7 @@ proptest! {
     /// `seal_stream` → `read_stream` gives back the message and uses exactly
     /// its bytes, from the dialer to the listener and back; every strict
     /// prefix asks for more bytes, and what follows the message is ignored.
+    /// `stream_message_len` measures the same bytes without the keys.
     #[test]
     fn stream_pipeline_round_trips(
         msg in stream_message(),
@@ -667,9 +676,11 @@ proptest! {
 
         for end in 0..bytes.len() {
             prop_assert_eq!(read_stream(&bytes[..end], &cfg, dialer), Ok(None), "prefix {}", end);
+            prop_assert_eq!(stream_message_len(&bytes[..end], dialer), Ok(None), "prefix {}", end);
         }
         let mut longer = bytes.clone();
         longer.extend_from_slice(&trailing);
+        prop_assert_eq!(stream_message_len(&longer, dialer), Ok(Some(bytes.len())));
         prop_assert_eq!(read_stream(&longer, &cfg, dialer), Ok(Some(decoded)));
     }
 

@@ -29,9 +29,10 @@ pub enum Action {
         bytes: Vec<u8>,
     },
     /// Open a stream to `to`, write `bytes`, then, if `expect_reply`, read
-    /// one message (decode it with
-    /// [`Membership::decode_stream`](super::Membership::decode_stream)) and
-    /// report with [`Membership::handle_dial_result`](super::Membership::handle_dial_result);
+    /// one message (find its end with
+    /// [`stream_message_len`](crate::wire::stream_message_len)) and report
+    /// its bytes, or the failure, with
+    /// [`Membership::handle_dial_reply`](super::Membership::handle_dial_reply);
     /// give up at `deadline`.
     Dial {
         /// Reported back with the result.

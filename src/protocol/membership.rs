@@ -86,31 +86,6 @@ pub fn stream_time_limit(tcp_timeout: Duration, bytes: usize) -> Duration {
     tcp_timeout.saturating_mul(chunks.saturating_add(1))
 }
 
-/// A snapshot of how a node reads incoming streams
-/// ([`Membership::stream_reader`]), for a transport that must find where a
-/// message ends before handing it over.
-#[derive(Debug, Clone, Default)]
-pub struct StreamReader {
-    label: Vec<u8>,
-    skip_inbound_label_check: bool,
-    keyring: crate::wire::Keyring,
-    verify_incoming: bool,
-}
-
-impl StreamReader {
-    /// Reads one stream message from `buf` (`Ok(None)`: incomplete);
-    /// `listener` is true for accepted streams.
-    pub fn read(&self, buf: &[u8], listener: bool) -> Result<Option<DecodedStream>, WireError> {
-        let inbound = Inbound {
-            label: &self.label,
-            skip_inbound_label_check: self.skip_inbound_label_check,
-            keyring: Some(&self.keyring),
-            verify_incoming: self.verify_incoming,
-        };
-        read_stream(buf, &inbound, listener)
-    }
-}
-
 /// The largest UDP datagram an IPv4 socket sends.
 pub const MAX_DATAGRAM: usize = 65_507;
 
@@ -533,18 +508,6 @@ impl Membership {
         }
     }
 
-    /// What a transport needs to find where the stream messages sent to
-    /// this node end: the same settings [`Membership::decode_stream`] uses,
-    /// as an owned snapshot. Take a new one after changing the keyring.
-    pub fn stream_reader(&self) -> StreamReader {
-        StreamReader {
-            label: self.config.label.as_bytes().to_vec(),
-            skip_inbound_label_check: self.config.skip_inbound_label_check,
-            keyring: self.config.keyring.clone(),
-            verify_incoming: self.config.gossip_verify_incoming,
-        }
-    }
-
     fn encrypting(&self) -> bool {
         !self.config.keyring.is_empty() && self.config.gossip_verify_outgoing
     }
@@ -758,7 +721,7 @@ impl Membership {
 
     /// Decodes a stream message from the bytes received so far (`Ok(None)`:
     /// need more). `listener` is true on accepted connections.
-    pub fn decode_stream(
+    fn decode_stream(
         &self,
         buf: &[u8],
         listener: bool,
@@ -767,11 +730,10 @@ impl Membership {
     }
 
     /// Serves the request bytes of an accepted stream, as received (one
-    /// whole message): decodes them as this node reads streams, handles
-    /// the request (or refuses it) and returns the reply to write, `None`
-    /// to close the stream without one. For drivers that hold a stream's
-    /// bytes; a transport that decodes as bytes arrive calls
-    /// [`Membership::handle_stream`] instead.
+    /// whole message, found with [`crate::wire::stream_message_len`]):
+    /// decodes them as this node reads streams, handles the request (or
+    /// refuses it) and returns the reply to write, `None` to close the
+    /// stream without one.
     pub fn handle_stream_request(
         &mut self,
         now: Instant,
@@ -785,9 +747,9 @@ impl Membership {
         }
     }
 
-    /// Reports a dialled stream by the bytes of its reply (`Ok(None)` when
-    /// none was expected), as [`Membership::handle_dial_result`] does with
-    /// a decoded one.
+    /// Reports the outcome of an [`Action::Dial`]: the bytes of its reply
+    /// (measured like a request's; `Ok(None)` when none was expected), or
+    /// why the dial failed. Call it once per dial, even after its deadline.
     pub fn handle_dial_reply(
         &mut self,
         now: Instant,
@@ -807,7 +769,7 @@ impl Membership {
 
     /// The error reply Go sends when a stream request cannot be read; none
     /// for label problems (Go closes silently) or an empty connection.
-    pub fn stream_error_reply(&mut self, error: &WireError) -> Option<Vec<u8>> {
+    fn stream_error_reply(&mut self, error: &WireError) -> Option<Vec<u8>> {
         log::debug!("{}: refusing a stream: {error}", self.config.name);
         self.drop_for(drop_reason(error));
         if error.is_label_error() {

@@ -29,9 +29,7 @@ pub use action::{Action, DialId, JoinId, NotifyToken};
 pub use awareness::Awareness;
 pub use broadcast_queue::{retransmit_limit, BroadcastQueue};
 pub use dial_error::{DialError, JoinError};
-pub use membership::{
-    stream_time_limit, Membership, MessageKind, ProtocolError, StreamReader, MAX_DATAGRAM,
-};
+pub use membership::{stream_time_limit, Membership, MessageKind, ProtocolError, MAX_DATAGRAM};
 pub use notification::Notification;
 pub use push_pull::{push_pull_scale, JoinTarget};
 pub(crate) use stats::worth_logging;

@@ -143,9 +143,9 @@ impl Membership {
         id
     }
 
-    /// Answers one stream request from `from` (everything but the reply of
-    /// a stream we dialled); returns the bytes to write back, if any.
-    pub fn handle_stream(
+    /// Answers one decoded stream request from `from`; returns the bytes to
+    /// write back, if any.
+    pub(super) fn handle_stream(
         &mut self,
         now: Instant,
         from: SocketAddr,
@@ -186,9 +186,9 @@ impl Membership {
         reply
     }
 
-    /// The outcome of a stream dialled for an [`Action::Dial`]: the reply
-    /// message (`None` when none was expected), or why it failed.
-    pub fn handle_dial_result(
+    /// The outcome of a stream dialled for an [`Action::Dial`]: the decoded
+    /// reply (`None` when none was expected), or why it failed.
+    pub(super) fn handle_dial_result(
         &mut self,
         now: Instant,
         id: DialId,

@@ -237,30 +237,10 @@ fn route(state: &mut State, d: Delivery) -> Option<(IncomingSink, Incoming)> {
                 );
                 return None;
             };
-            let incoming = match sink.decode_stream(&bytes, true) {
-                Ok(Some(decoded)) => Incoming::Stream {
-                    conn,
-                    from,
-                    message: decoded.message,
-                },
-                Ok(None) => Incoming::StreamError {
-                    conn,
-                    error: crate::wire::WireError::Truncated,
-                },
-                Err(error) => Incoming::StreamError { conn, error },
-            };
-            Some((sink, incoming))
+            Some((sink, Incoming::Stream { conn, from, bytes }))
         }
         Delivery::Result { to, id, result } => {
             let sink = state.sinks.get(&to)?.clone()?;
-            let result = result.and_then(|reply| match reply {
-                None => Ok(None),
-                Some(bytes) => match sink.decode_stream(&bytes, false) {
-                    Ok(Some(d)) => Ok(Some(d.message)),
-                    Ok(None) => Err(DialError::ClosedBeforeReply),
-                    Err(e) => Err(DialError::from_reply(e, &bytes)),
-                },
-            });
             Some((sink, Incoming::DialResult { id, result }))
         }
         Delivery::Deadline(conn) => {

@@ -187,7 +187,6 @@ impl Runtime {
             .start(IncomingSink {
                 node: node.key,
                 work: lanes.clone(),
-                codec: Arc::clone(&node.codec),
                 dropped: Arc::clone(&node.incoming_dropped),
                 queued: Arc::clone(&self.inner.queued),
             })

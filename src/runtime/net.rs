@@ -21,6 +21,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::transport::{ConnId, DialRequest, Incoming, IncomingSink, Transport};
 use crate::protocol::{DialError, DialId};
+use crate::wire::stream_message_len;
 
 /// Largest stream accepted from a peer (a full 20 MiB encrypted frame, or a
 /// large plaintext push/pull, fits).
@@ -194,18 +195,17 @@ impl Conn {
         }
     }
 
-    /// Tries to decode what was read, unless that would re-parse a large
-    /// buffer that has barely grown. Decoding starts from the first byte each
-    /// time, so a peer trickling a large plaintext push/pull byte by byte
-    /// could otherwise keep the event loop busy re-parsing it. `None`: not
-    /// tried (a retry is scheduled).
-    fn decode(
+    /// Tries to find where the message read so far ends, unless that would
+    /// re-parse a large buffer that has barely grown. Measuring starts from
+    /// the first byte each time, so a peer trickling a large plaintext
+    /// push/pull byte by byte could otherwise keep the event loop busy
+    /// re-parsing it. `None`: not tried (a retry is scheduled).
+    fn measure(
         &mut self,
-        sink: &IncomingSink,
         listener: bool,
         eof: bool,
         buffered: usize,
-    ) -> Option<Result<Option<crate::wire::DecodedStream>, crate::wire::WireError>> {
+    ) -> Option<Result<Option<usize>, crate::wire::WireError>> {
         let now = std::time::Instant::now();
         let len = self.read.len();
         let due = eof
@@ -218,7 +218,7 @@ impl Conn {
             return None;
         }
         self.retry_at = None;
-        let result = sink.decode_stream(&self.read, listener);
+        let result = stream_message_len(&self.read, listener);
         if let Ok(None) = result {
             self.tried_len = len;
         }
@@ -534,29 +534,24 @@ impl EventLoop {
                     Err(_) => return Next::Close,
                 };
                 let conn = ConnId::new(token.0 as u64);
-                let Some(decoded) = c.decode(&sink, true, eof, buffered) else {
+                let Some(measured) = c.measure(true, eof, buffered) else {
                     return Next::Keep;
                 };
-                match decoded {
-                    Ok(Some(decoded)) => {
-                        c.role = Role::Accepted(Accepted::AwaitingReply);
-                        // The request is decoded: its bytes are not needed.
-                        c.read = Vec::new();
-                        sink.deliver(Incoming::Stream {
-                            conn,
-                            from: c.peer,
-                            message: decoded.message,
-                        });
-                        Next::Keep
-                    }
-                    Ok(None) if eof || c.read.len() > MAX_STREAM_BYTES => Next::Close,
-                    Ok(None) => Next::Keep,
-                    Err(error) => {
-                        c.role = Role::Accepted(Accepted::AwaitingReply);
-                        sink.deliver(Incoming::StreamError { conn, error });
-                        Next::Keep
-                    }
-                }
+                let end = match measured {
+                    Ok(Some(end)) => end,
+                    Ok(None) if eof || c.read.len() > MAX_STREAM_BYTES => return Next::Close,
+                    Ok(None) => return Next::Keep,
+                    // The node decodes what came and answers with why.
+                    Err(_) => c.read.len(),
+                };
+                c.role = Role::Accepted(Accepted::AwaitingReply);
+                c.read.truncate(end);
+                sink.deliver(Incoming::Stream {
+                    conn,
+                    from: c.peer,
+                    bytes: std::mem::take(&mut c.read),
+                });
+                Next::Keep
             }
             Role::Dialed {
                 id,
@@ -598,22 +593,25 @@ impl EventLoop {
                     Ok(eof) => eof,
                     Err(e) => return fail(DialError::Read(e.kind())),
                 };
-                let Some(decoded) = c.decode(&sink, false, eof, buffered) else {
+                let Some(measured) = c.measure(false, eof, buffered) else {
                     return Next::Keep;
                 };
-                match decoded {
-                    Ok(Some(decoded)) => {
-                        sink.deliver(Incoming::DialResult {
-                            id,
-                            result: Ok(Some(decoded.message)),
-                        });
-                        Next::Close
+                let end = match measured {
+                    Ok(Some(end)) => end,
+                    Ok(None) if eof => return fail(DialError::ClosedBeforeReply),
+                    Ok(None) if c.read.len() > MAX_STREAM_BYTES => {
+                        return fail(DialError::ReplyTooLarge)
                     }
-                    Ok(None) if eof => fail(DialError::ClosedBeforeReply),
-                    Ok(None) if c.read.len() > MAX_STREAM_BYTES => fail(DialError::ReplyTooLarge),
-                    Ok(None) => Next::Keep,
-                    Err(e) => fail(DialError::from_reply(e, &c.read)),
-                }
+                    Ok(None) => return Next::Keep,
+                    // The node decodes what came and reports why.
+                    Err(_) => c.read.len(),
+                };
+                c.read.truncate(end);
+                sink.deliver(Incoming::DialResult {
+                    id,
+                    result: Ok(Some(std::mem::take(&mut c.read))),
+                });
+                Next::Close
             }
         }
     }

@@ -24,9 +24,8 @@ use crate::delegate::Delegate;
 use crate::node::Event;
 use crate::protocol::{
     stream_time_limit, Action, DialError, DialId, Instant, JoinError, JoinId, JoinTarget,
-    Membership, Notification, NotifyToken, ProtocolError, Stats, StreamReader,
+    Membership, Notification, NotifyToken, ProtocolError, Stats,
 };
-use parking_lot::RwLock;
 
 /// The outcome of a join: addresses joined, and failures.
 pub(crate) type JoinOutcome = (usize, Vec<(std::net::SocketAddr, JoinError)>);
@@ -118,7 +117,6 @@ pub(crate) struct RunningNode {
     /// is carried out in the order of the steps.
     carrying_out: Mutex<Vec<Action>>,
     pub(crate) transport: Arc<dyn Transport>,
-    pub(crate) codec: Arc<RwLock<StreamReader>>,
     /// Closed (set to `None`) when the node shuts down.
     events: Mutex<Option<Sender<Event>>>,
     /// Events waiting to be read beyond which new ones are dropped.
@@ -159,7 +157,6 @@ impl RunningNode {
             machine: Mutex::new(parts.machine),
             carrying_out: Mutex::new(Vec::new()),
             transport: parts.transport,
-            codec: Arc::new(RwLock::new(StreamReader::default())),
             events: Mutex::new(Some(parts.events.0)),
             event_capacity: parts.events.1,
             delegate: parts.delegate,
@@ -174,7 +171,6 @@ impl RunningNode {
             #[cfg(feature = "metrics")]
             published: Mutex::new(None),
         };
-        node.refresh_codec(&node.machine.lock());
         node
     }
 
@@ -425,19 +421,10 @@ impl RunningNode {
                 m.handle_packet(now, from, &bytes);
                 m.poll_timeout()
             }),
-            Incoming::Stream {
-                conn,
-                from,
-                message,
-            } => {
-                let (reply, next) = self
-                    .with_machine(|m, _| (m.handle_stream(now, from, message), m.poll_timeout()));
-                self.transport.reply(conn, reply);
-                next
-            }
-            Incoming::StreamError { conn, error } => {
-                let (reply, next) =
-                    self.with_machine(|m, _| (m.stream_error_reply(&error), m.poll_timeout()));
+            Incoming::Stream { conn, from, bytes } => {
+                let (reply, next) = self.with_machine(|m, _| {
+                    (m.handle_stream_request(now, from, &bytes), m.poll_timeout())
+                });
                 self.transport.reply(conn, reply);
                 next
             }
@@ -446,14 +433,14 @@ impl RunningNode {
                     let _ = w.send(result.as_ref().map(|_| ()).map_err(Clone::clone));
                 }
                 self.with_machine(|m, _| {
-                    m.handle_dial_result(now, id, result);
+                    m.handle_dial_reply(now, id, result);
                     m.poll_timeout()
                 })
             }
         }
     }
 
-    /// Changes the keyring and tells the transport.
+    /// Changes the keyring.
     pub(crate) fn change_keyring<E>(
         &self,
         f: impl FnOnce(&mut crate::wire::Keyring) -> Result<(), E>,
@@ -461,15 +448,6 @@ impl RunningNode {
         if Self::in_any_step() {
             return Err(Reentered);
         }
-        let mut m = self.machine.lock();
-        let result = f(m.keyring_mut());
-        self.refresh_codec(&m);
-        Ok(result)
-    }
-
-    /// Keeps the transport's view of label and keys in step with the
-    /// machine's configuration.
-    fn refresh_codec(&self, m: &Membership) {
-        *self.codec.write() = m.stream_reader();
+        Ok(f(self.machine.lock().keyring_mut()))
     }
 }

@@ -1,8 +1,9 @@
 //! The transport abstraction: how datagrams and streams reach a node.
 //!
 //! A transport moves bytes; it never interprets messages beyond finding
-//! where a stream message ends, for which it asks the node's
-//! [`IncomingSink`]. [`NetTransport`](super::NetTransport) uses real UDP and
+//! where a stream message ends ([`stream_message_len`]), and hands the node
+//! bytes, which the node decodes with its own label and keys.
+//! [`NetTransport`](super::NetTransport) uses real UDP and
 //! TCP sockets; [`MemoryNetwork`](super::MemoryNetwork) connects nodes in
 //! one process, with loss, delay and partitions, for tests.
 
@@ -11,11 +12,10 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use parking_lot::RwLock;
-
 use super::worker::{Lanes, WorkItem};
-use crate::protocol::{DialError, DialId, Instant, StreamReader};
-use crate::wire::{DecodedStream, Message, WireError};
+use crate::protocol::{DialError, DialId, Instant};
+#[cfg(doc)]
+use crate::wire::stream_message_len;
 
 /// Identifies an accepted stream awaiting its reply. A transport numbers
 /// its accepted streams as it likes ([`ConnId::new`]) and gets the number
@@ -45,30 +45,26 @@ pub enum Incoming {
         /// Its bytes.
         bytes: Vec<u8>,
     },
-    /// A complete request on an accepted stream; answer with
-    /// [`Transport::reply`].
+    /// The request read from an accepted stream: the bytes of one whole
+    /// message as [`stream_message_len`] measured it (label header
+    /// included), or, when they can never frame one, what arrived. Answer
+    /// with [`Transport::reply`]: the node replies, or closes the stream
+    /// when the request deserves no answer.
     Stream {
         /// The connection.
         conn: ConnId,
         /// The peer's address.
         from: SocketAddr,
-        /// The request.
-        message: Message,
-    },
-    /// An accepted stream whose request could not be read; answer with
-    /// [`Transport::reply`] (an error message, or nothing).
-    StreamError {
-        /// The connection.
-        conn: ConnId,
-        /// What was wrong.
-        error: WireError,
+        /// The request's bytes.
+        bytes: Vec<u8>,
     },
     /// The outcome of [`Transport::dial`].
     DialResult {
         /// The dial.
         id: DialId,
-        /// The reply (`None` if none was expected), or why it failed.
-        result: Result<Option<Message>, DialError>,
+        /// The reply's bytes, measured like a request's (`None` if no reply
+        /// was expected), or why the dial failed.
+        result: Result<Option<Vec<u8>>, DialError>,
     },
 }
 
@@ -111,7 +107,6 @@ pub trait Transport: Send + Sync + 'static {
 pub struct IncomingSink {
     pub(crate) node: u64,
     pub(crate) work: Lanes,
-    pub(crate) codec: Arc<RwLock<StreamReader>>,
     pub(crate) dropped: Arc<AtomicU64>,
     /// Bytes of datagrams waiting for the worker, shared by the runtime.
     pub(crate) queued: Arc<AtomicUsize>,
@@ -129,7 +124,7 @@ impl IncomingSink {
     pub fn deliver(&self, incoming: Incoming) -> bool {
         let size = match &incoming {
             Incoming::Packet { bytes, .. } => bytes.len(),
-            _ => 0,
+            Incoming::Stream { .. } | Incoming::DialResult { .. } => 0,
         };
         let queued = self.queued.fetch_add(size, Ordering::Relaxed);
         if queued + size > MAX_QUEUED_BYTES {
@@ -147,16 +142,6 @@ impl IncomingSink {
         self.queued.fetch_sub(size, Ordering::Relaxed);
         self.dropped.fetch_add(1, Ordering::Relaxed);
         false
-    }
-
-    /// Reads one stream message from the bytes received so far
-    /// (`Ok(None)`: need more). `listener` is true for accepted streams.
-    pub fn decode_stream(
-        &self,
-        buf: &[u8],
-        listener: bool,
-    ) -> Result<Option<DecodedStream>, WireError> {
-        self.codec.read().read(buf, listener)
     }
 }
 

@@ -14,8 +14,8 @@
 //!   peers that advertised it ([`Features::LZ4`]).
 //! * [`packet`] — compound messages, the CRC prefix, and the whole
 //!   packet pipeline ([`seal_packet`], [`decode_packet`]).
-//! * [`stream`] — the stream framing, with an incremental reader
-//!   ([`read_stream`]) for non-blocking sockets.
+//! * [`stream`] — the stream framing: [`stream_message_len`] finds where a
+//!   message ends as bytes arrive, [`read_stream`] decodes it.
 //! * [`Keyring`] — AES-GCM envelopes (versions 0 and 1) and key rotation.
 //! * [`label`] — the label header that keeps clusters apart.
 //!
@@ -53,7 +53,7 @@ pub use message::{
 };
 pub use msgpack::IntEncoding;
 pub use packet::{decode_packet, seal_packet, DecodedPacket, Encryption, Inbound, Layer, Outbound};
-pub use stream::{read_stream, seal_stream, DecodedStream, StreamOutbound};
+pub use stream::{read_stream, seal_stream, stream_message_len, DecodedStream, StreamOutbound};
 
 /// Largest encrypted stream frame and push/pull user state (20 MiB).
 pub const MAX_PUSH_STATE_BYTES: usize = 20 * 1024 * 1024;

@@ -6,9 +6,11 @@
 //! when smaller) and then wrapped in the encrypted frame
 //! `0a ‖ N:u32 BE ‖ envelope` whose additional data is `0a ‖ N ‖ label`.
 //!
-//! [`read_stream`] is incremental: give it everything received so far and it
-//! answers `Ok(None)` until a whole message is there, so a non-blocking
-//! runtime can feed it as bytes arrive.
+//! [`stream_message_len`] and [`read_stream`] are incremental: give them
+//! everything received so far and they answer `Ok(None)` until a whole
+//! message is there, so a non-blocking transport can feed them as bytes
+//! arrive. A transport only measures ([`stream_message_len`]); the node
+//! decodes.
 
 use super::compress::{encode_compressed, read_compressed, Compression, Decompressed};
 use super::error::{Context, MsgpackErrorKind, WireError};
@@ -182,6 +184,58 @@ pub fn read_stream(
         message,
         consumed: pos + 1 + r.position(),
     }))
+}
+
+/// Finds where the first stream message in `buf` ends, without decrypting
+/// or decompressing it: `Ok(Some(n))` when the first `n` bytes (label header
+/// included) hold a whole message, `Ok(None)` while more bytes are needed.
+///
+/// This is all a transport needs, since stream messages carry no length of
+/// their own: it hands the `n` bytes to the node, which decodes them with its
+/// label and keys. An error means these bytes can never frame a message;
+/// hand over what arrived anyway, and the node's decoder says why (and
+/// answers with Go's error reply). Encrypted frames and compressed messages
+/// are measured, not opened; a plain message is parsed to find its end.
+pub fn stream_message_len(buf: &[u8], listener: bool) -> Result<Option<usize>, WireError> {
+    let mut pos = 0;
+    if listener {
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        let rest = match split_label(buf) {
+            Err(WireError::LabelTruncated) => return Ok(None),
+            other => other?.1,
+        };
+        pos = buf.len() - rest.len();
+    }
+    let Some(&ty) = buf.get(pos) else {
+        return Ok(None);
+    };
+    if ty == MessageType::Encrypt as u8 {
+        let Some(len) = buf.get(pos + 1..pos + 5) else {
+            return Ok(None);
+        };
+        let n = u32::from_be_bytes([len[0], len[1], len[2], len[3]]);
+        if n as usize > MAX_PUSH_STATE_BYTES {
+            return Err(WireError::FrameTooLarge {
+                len: u64::from(n),
+                limit: MAX_PUSH_STATE_BYTES as u64,
+            });
+        }
+        let end = pos + 5 + n as usize;
+        return Ok((buf.len() >= end).then_some(end));
+    }
+    let mut r = Reader::new(&buf[pos + 1..], "stream message");
+    let measured = if ty == MessageType::Compress as u8 {
+        r.skip_value()
+    } else {
+        Message::read(ty, &mut r, Context::Stream).map(drop)
+    };
+    match measured {
+        Ok(()) => Ok(Some(pos + 1 + r.position())),
+        Err(e) if is_truncation(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Decodes the plaintext of an encrypted frame, which is whole: it may be
