@@ -3,7 +3,9 @@
 //!
 //! A machine takes inputs (`handle_packet`, `handle_stream_request`,
 //! `handle_dial_reply`, `handle_timeout`, calls such as `join`), each with
-//! the current time, and answers with actions (`poll_action`). A tiny loop
+//! the current time, and answers with actions (`poll_action`), things to
+//! tell the application (`poll_notification`) and, if the host said it
+//! would answer them, questions (`poll_query`; none here). A tiny loop
 //! plays the network, delivering every datagram and stream at once, and a
 //! fake clock jumps from timer to timer: half a minute of protocol runs in
 //! milliseconds, the same way every time. b joins a, a sends b a message,
@@ -15,11 +17,12 @@ use std::collections::BTreeMap;
 use std::error::Error;
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::sync::Arc;
 use std::time::Duration;
 
-use swimlist::protocol::{Action, DialError, Instant, JoinTarget, Membership, Notification};
-use swimlist::{Config, NoDelegate};
+use swimlist::protocol::{
+    Action, DialError, HostQueries, Instant, JoinTarget, Membership, Notification, StreamId,
+};
+use swimlist::Config;
 
 // The addresses the machines advertise; nothing is bound to them.
 const A: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 7946));
@@ -30,6 +33,9 @@ const B: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2
 struct World {
     now: Instant,
     machines: BTreeMap<SocketAddr, Membership>,
+    /// Actions taken from a listener while looking for its reply.
+    later: Vec<(SocketAddr, Action)>,
+    streams: u64,
 }
 
 impl World {
@@ -56,7 +62,7 @@ impl World {
             }
             Action::Event(event) => log(now, &name, event),
             Action::JoinFinished { joined, .. } => log(now, &name, format!("joined {joined} node")),
-            Action::BroadcastDone(_) => {}
+            Action::BroadcastDone(_) | Action::Reply { .. } => {}
         }
     }
 
@@ -71,7 +77,19 @@ impl World {
     ) -> Result<Option<Vec<u8>>, DialError> {
         let refused = DialError::Connect(ErrorKind::ConnectionRefused);
         let listener = self.machines.get_mut(&to).ok_or(refused)?;
-        match listener.handle_stream_request(self.now, from, request) {
+        self.streams += 1;
+        let stream = StreamId::new(self.streams);
+        listener.handle_stream_request(self.now, from, stream, request);
+        // With no questions to answer, the reply is among the actions the
+        // request produced; the others are carried out afterwards.
+        let mut reply = None;
+        while let Some(action) = listener.poll_action() {
+            match action {
+                Action::Reply { stream: s, bytes } if s == stream => reply = bytes,
+                other => self.later.push((to, other)),
+            }
+        }
+        match reply {
             _ if !expect_reply => Ok(None),
             Some(reply) => Ok(Some(reply)),
             None => Err(DialError::ClosedBeforeReply),
@@ -82,11 +100,11 @@ impl World {
     /// moves the clock to the next timer; stops at `end`.
     fn run_until(&mut self, end: Instant) {
         loop {
-            let mut asked = Vec::new();
+            let mut asked = std::mem::take(&mut self.later);
             for (&addr, machine) in &mut self.machines {
                 asked.extend(std::iter::from_fn(|| machine.poll_action()).map(|a| (addr, a)));
-                // A real driver hands every notification to the delegate
-                // (`Notification::deliver`); this one shows user messages.
+                // A real driver hands every notification to the
+                // application; this one shows user messages.
                 while let Some(notification) = machine.poll_notification() {
                     if let Notification::Message(msg) = notification {
                         let msg = String::from_utf8_lossy(&msg);
@@ -125,10 +143,13 @@ fn machine(name: &str, addr: SocketAddr, seed: u8) -> Result<Membership, Box<dyn
     let config = Config::local().with_name(name);
     // The seed drives the machine's random choices: a fixed one makes every
     // run the same.
-    let delegate = Arc::new(NoDelegate);
+    // No metadata, and no questions: no application state in push/pulls,
+    // every node admitted.
+    let (meta, asks) = (Vec::new(), HostQueries::none());
     Ok(Membership::new(
         config,
-        delegate,
+        meta,
+        asks,
         addr,
         [seed; 32],
         Instant::ZERO,
@@ -145,7 +166,12 @@ fn main() -> Result<(), Box<dyn Error>> {
     };
     b.join(now, &[a_target]);
     let machines = BTreeMap::from([(A, a), (B, b)]);
-    let mut world = World { now, machines };
+    let mut world = World {
+        now,
+        machines,
+        later: Vec::new(),
+        streams: 0,
+    };
     let after = |secs| now + Duration::from_secs(secs);
     world.run_until(after(5));
 

@@ -3,41 +3,46 @@
 use std::time::Duration;
 
 use crate::node::Node;
+pub use crate::protocol::Refusal;
+use crate::protocol::{Answer, Notification, Query};
 
 /// Application hooks, mirroring Go memberlist's `Delegate`,
 /// `ConflictDelegate`, `MergeDelegate`, `PingDelegate` and `AliveDelegate`
 /// (membership events arrive on a channel instead of an `EventDelegate`).
 /// Every method has a do-nothing default: implement only what you need.
 ///
-/// # Two kinds of hooks, two threads
+/// # Where hooks run, and what they may call
 ///
-/// **Notification hooks** tell the application something and return
-/// nothing: [`notify_msg`](Delegate::notify_msg),
+/// No hook runs inside the protocol or under a node's lock. Every hook but
+/// `node_meta` runs on the runtime's delegate thread (`swimlist-delegate`),
+/// one at a time; `node_meta` runs on the thread that creates the node or
+/// calls `update_node`, before the protocol step. A hook may block and may
+/// call **any** method of any [`Memberlist`](crate::Memberlist) handle:
+/// answering a message with `send_reliable` from `notify_msg`, reading
+/// `members()` from `local_state`, even a `join` from a hook (while it
+/// waits, the delegate thread answers the questions that join needs). A
+/// slow hook delays the hooks after it (of every node on the runtime), not
+/// the protocol.
+///
+/// **Notification hooks** tell the application something:
+/// [`notify_msg`](Delegate::notify_msg),
 /// [`merge_remote_state`](Delegate::merge_remote_state),
 /// [`notify_conflict`](Delegate::notify_conflict) and
-/// [`notify_ping_complete`](Delegate::notify_ping_complete). They run on
-/// the runtime's delegate thread (`swimlist-delegate`), one at a time, in
-/// the order the node produced them, with no lock held. They may block and
-/// may call **any** method of any [`Memberlist`](crate::Memberlist) handle:
-/// answering a message with `send_reliable` from `notify_msg` is fine. A
-/// slow hook delays the hooks after it (of every node on the runtime), not
-/// the protocol; beyond 16,384 waiting notifications new ones are dropped
-/// and counted in [`NodeStats::notifications_dropped`](crate::NodeStats).
+/// [`notify_ping_complete`](Delegate::notify_ping_complete). They come in
+/// the order the node produced them; beyond 16,384 waiting notifications
+/// new ones are dropped and counted in
+/// [`NodeStats::notifications_dropped`](crate::NodeStats).
 ///
-/// **Query hooks** return a value the protocol needs at once:
-/// [`node_meta`](Delegate::node_meta),
+/// **Query hooks** answer the protocol's questions:
 /// [`get_broadcasts`](Delegate::get_broadcasts),
 /// [`local_state`](Delegate::local_state),
 /// [`notify_merge`](Delegate::notify_merge),
 /// [`ack_payload`](Delegate::ack_payload) and
-/// [`notify_alive`](Delegate::notify_alive). They run on the protocol
-/// worker while the node is being updated, so they must be quick and must
-/// not block. A handle method that reads or changes a node's state
-/// (that is, all but `events` and `local_addr`), called from one, returns
-/// [`Error::InQueryHook`](crate::Error::InQueryHook) at once, whichever
-/// node it is for: two workers stepping two nodes whose hooks called each
-/// other would wait for each other forever. Keep what a query hook needs
-/// in the delegate itself.
+/// [`notify_alive`](Delegate::notify_alive). The protocol asks and carries
+/// on; the step that needs the answer waits for it: a push/pull goes out
+/// (or is answered) once `local_state` returns, a node is added once
+/// `notify_alive` admits it, a join merges once `notify_merge` agrees.
+/// Questions are never dropped. Quick answers keep the cluster quick.
 ///
 /// # Ordering
 ///
@@ -76,8 +81,9 @@ use crate::node::Node;
 /// }
 /// ```
 pub trait Delegate: Send + Sync {
-    /// Metadata to advertise for this node; at most `limit` (512) bytes are
-    /// used. Called at start and by `update_node`. A query hook.
+    /// Metadata to advertise for this node, at most `limit` (512) bytes.
+    /// Called when the node is created and by `update_node`, on the calling
+    /// thread.
     fn node_meta(&self, limit: usize) -> Vec<u8> {
         let _ = limit;
         Vec::new()
@@ -89,10 +95,11 @@ pub trait Delegate: Send + Sync {
         let _ = msg;
     }
 
-    /// Broadcasts to piggyback on an outgoing packet: return messages whose
-    /// sizes plus `overhead` each fit in `limit` bytes in total. (Messages
-    /// queued with the handle's broadcast queue need no delegate.) A query
-    /// hook, called for every outgoing packet with room to spare.
+    /// Broadcasts to piggyback on gossip: return messages whose sizes plus
+    /// `overhead` each fit in `limit` bytes in total; each is sent once, in
+    /// the packets that follow. (Messages queued with the handle's
+    /// broadcast queue need no delegate.) A query hook, asked once per
+    /// gossip round when the last answer's messages have all gone out.
     fn get_broadcasts(&self, overhead: usize, limit: usize) -> Vec<Vec<u8>> {
         let _ = (overhead, limit);
         Vec::new()
@@ -116,15 +123,17 @@ pub trait Delegate: Send + Sync {
         let _ = (existing, other);
     }
 
-    /// A join is about to merge `peers`' view; an error cancels it. A
-    /// query hook.
+    /// A join is about to merge `peers`' view; an error cancels it (and
+    /// fails the join attempt with that peer). A query hook.
     fn notify_merge(&self, peers: &[Node]) -> Result<(), Refusal> {
         let _ = peers;
         Ok(())
     }
 
     /// Payload for acks to direct pings; `None` sends none (as Go without a
-    /// ping delegate). A query hook, called for every ping received.
+    /// ping delegate). A query hook: asked when the node starts and again
+    /// each time an ack has carried the last answer, so an ack carries the
+    /// payload as of the previous ping.
     fn ack_payload(&self) -> Option<Vec<u8>> {
         None
     }
@@ -135,63 +144,42 @@ pub trait Delegate: Send + Sync {
         let _ = (node, rtt, payload);
     }
 
-    /// A node is about to be accepted as alive (this node included); an
-    /// error keeps it out. A query hook.
+    /// A node announced alive, new or changed, waits for admission; an
+    /// error keeps it out (until news of it comes again). Not asked about
+    /// this node itself. A query hook.
     fn notify_alive(&self, node: &Node) -> Result<(), Refusal> {
         let _ = node;
         Ok(())
     }
 }
 
-/// A delegate's refusal of a merge ([`Delegate::notify_merge`]) or of a
-/// node ([`Delegate::notify_alive`]), with the reason reported to whoever
-/// asked (a refused join's [`JoinError::MergeRefused`]) and logged.
-///
-/// [`JoinError::MergeRefused`]: crate::protocol::JoinError::MergeRefused
-///
-/// ```
-/// use swimlist::{Delegate, Node, Refusal};
-///
-/// struct OnlyCaches;
-/// impl Delegate for OnlyCaches {
-///     fn notify_alive(&self, node: &Node) -> Result<(), Refusal> {
-///         if node.meta.starts_with(b"role=cache") {
-///             Ok(())
-///         } else {
-///             Err(Refusal::new(format!("{} is not a cache", node.name)))
-///         }
-///     }
-/// }
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    reason: String,
-}
-
-impl Refusal {
-    /// A refusal for `reason` (shown to whoever is refused).
-    pub fn new(reason: impl Into<String>) -> Self {
-        Refusal {
-            reason: reason.into(),
-        }
-    }
-
-    /// Why.
-    pub fn reason(&self) -> &str {
-        &self.reason
-    }
-}
-
-impl std::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "refused by the application: {}", self.reason)
-    }
-}
-
-impl std::error::Error for Refusal {}
-
 /// The delegate used when the application gives none.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoDelegate;
 
 impl Delegate for NoDelegate {}
+
+/// Makes the notification hook call `notification` stands for.
+pub(crate) fn notify(delegate: &dyn Delegate, notification: Notification) {
+    match notification {
+        Notification::Message(msg) => delegate.notify_msg(&msg),
+        Notification::RemoteState { state, join } => delegate.merge_remote_state(&state, join),
+        Notification::Conflict { existing, other } => delegate.notify_conflict(&existing, &other),
+        Notification::PingComplete { node, rtt, payload } => {
+            delegate.notify_ping_complete(&node, rtt, &payload);
+        }
+    }
+}
+
+/// Answers a state machine's question with the query hook it stands for.
+pub(crate) fn answer(delegate: &dyn Delegate, query: Query) -> Answer {
+    match query {
+        Query::LocalState { join } => Answer::LocalState(delegate.local_state(join)),
+        Query::Merge { peers } => Answer::Verdict(delegate.notify_merge(&peers)),
+        Query::Alive { node } => Answer::Verdict(delegate.notify_alive(&node)),
+        Query::Broadcasts { overhead, limit } => {
+            Answer::Broadcasts(delegate.get_broadcasts(overhead, limit))
+        }
+        Query::AckPayload => Answer::AckPayload(delegate.ack_payload()),
+    }
+}

@@ -59,10 +59,13 @@
 //!   and stream, including encryption, compression and labels; never panics,
 //!   every length bounded.
 //! * [`protocol`] — SWIM + Lifeguard as a deterministic state machine: time,
-//!   randomness and bytes in; datagrams, streams, events and delegate
-//!   notifications out ([`protocol::Membership::poll_action`],
+//!   randomness, bytes and the host's answers in; datagrams, streams,
+//!   events, things to tell the application and questions for it out
+//!   ([`protocol::Membership::poll_action`],
 //!   [`protocol::Membership::poll_notification`],
-//!   [`protocol::Membership::poll_timeout`]).
+//!   [`protocol::Membership::poll_query`],
+//!   [`protocol::Membership::poll_timeout`]). It never calls application
+//!   code.
 //! * [`runtime`] — the threads that drive the machines, and the
 //!   [`runtime::Transport`] trait with real sockets and an in-memory network
 //!   for tests.

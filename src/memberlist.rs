@@ -11,12 +11,14 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::config::{Config, ConfigError};
-use crate::delegate::{Delegate, NoDelegate};
+use crate::delegate::Delegate;
 use crate::node::{Event, Node};
-use crate::protocol::{DialError, JoinError, JoinTarget, Membership, ProtocolError};
+use crate::protocol::{DialError, HostQueries, JoinError, JoinTarget, Membership, ProtocolError};
+use crate::runtime::notifier::recv_answering;
 use crate::runtime::running_node::{NotStarted, Reentered, RunningNode};
 use crate::runtime::{NetTransport, NodeStats, Runtime, StartError, Transport};
 use crate::wire::KeyringError;
+use crate::wire::META_MAX_SIZE;
 
 /// Everything that can go wrong using a [`Memberlist`]. Each variant says
 /// what to do about it in its `Display`; none leaves the node changed
@@ -66,11 +68,11 @@ pub enum Error {
     /// Bound to an unspecified address (0.0.0.0 or ::) on a host with no
     /// usable address of that family: set `advertise_addr`.
     NoAdvertiseAddress,
-    /// Called from a delegate query hook ([`Delegate`] methods that return
-    /// a value), which runs while a node's state is being changed: a call
-    /// that needs a node's state (this node's or another's) or waits for
-    /// the protocol worker would wait for itself or deadlock.
-    InQueryHook {
+    /// Called from a custom [`Transport`](crate::runtime::Transport)'s
+    /// method, which runs while the runtime carries out a node's step (or
+    /// on its worker): a call that needs a node's state or waits for the
+    /// worker would wait for itself. (Delegate hooks may call anything.)
+    InTransport {
         /// The method called.
         method: &'static str,
     },
@@ -149,11 +151,10 @@ impl fmt::Display for Error {
             Self::NoAdvertiseAddress => f.write_str(
                 "no address to advertise: set advertise_addr when binding to an unspecified address",
             ),
-            Self::InQueryHook { method } => write!(
+            Self::InTransport { method } => write!(
                 f,
-                "{method} cannot be called from a delegate query hook (node_meta, get_broadcasts, \
-                 local_state, notify_merge, ack_payload, notify_alive): they run while the node \
-                 is being updated; call it from a notification hook or another thread"
+                "{method} cannot be called from a transport's method or a runtime worker: they \
+                 run inside the runtime; call it from another thread"
             ),
             Self::ZeroTimeout { method } => write!(
                 f,
@@ -318,8 +319,13 @@ impl Builder {
         let advertise = advertise_addr(&config, bound)?;
         let seeds = resolve_seeds(&config.seeds, config.bind_port);
         let seed: [u8; 32] = StdRng::from_os_rng().random();
-        let machine_delegate = delegate.clone().unwrap_or_else(|| Arc::new(NoDelegate));
-        let mut machine = Membership::new(config, machine_delegate, advertise, seed, runtime.now())
+        // The delegate answers the machine's questions on the delegate
+        // thread; without one, the machine takes the neutral answers.
+        let (meta, asks) = match &delegate {
+            Some(d) => (d.node_meta(META_MAX_SIZE), HostQueries::all()),
+            None => (Vec::new(), HostQueries::none()),
+        };
+        let mut machine = Membership::new(config, meta, asks, advertise, seed, runtime.now())
             .map_err(Error::Protocol)?;
         machine.set_seeds(seeds);
         // Unbounded, capped by count when sending: a bounded channel would
@@ -572,7 +578,7 @@ impl Memberlist {
     }
 
     /// Runs `f` on the state machine, unless the node is shut down or the
-    /// caller is one of its own query hooks.
+    /// caller is a transport's method, run while a step is carried out.
     fn machine<R>(
         &self,
         method: &'static str,
@@ -583,13 +589,13 @@ impl Memberlist {
         }
         self.node
             .try_with_machine(f)
-            .map_err(|_: Reentered| Error::InQueryHook { method })
+            .map_err(|_: Reentered| Error::InTransport { method })
     }
 
     /// Maps why the runtime did not start a call that talks to the cluster.
     fn not_started(&self, method: &'static str, e: NotStarted) -> Error {
         match e {
-            NotStarted::Reentered => Error::InQueryHook { method },
+            NotStarted::Reentered => Error::InTransport { method },
             NotStarted::Left => Error::Left,
             NotStarted::Protocol(e) => Error::Protocol(e),
         }
@@ -604,10 +610,10 @@ impl Memberlist {
     }
 
     /// Refuses a blocking call from a thread that the wait would block: a
-    /// query hook runs on the protocol worker, which must answer the wait.
+    /// runtime worker (a transport's method), which must answer the wait.
     fn may_block(&self, method: &'static str) -> Result<(), Error> {
         if RunningNode::in_any_step() || self.runtime.is_own_thread() {
-            return Err(Error::InQueryHook { method });
+            return Err(Error::InTransport { method });
         }
         Ok(())
     }
@@ -621,7 +627,7 @@ impl Memberlist {
             .node
             .try_with_machine(|m, _| (m.has_left(), m.num_members()))
         else {
-            // Inside one of its own query hooks: the node is running.
+            // Inside a transport's method: the node is running.
             return if self.joined.load(Ordering::SeqCst) {
                 Lifecycle::Joined
             } else {
@@ -664,10 +670,8 @@ impl Memberlist {
             .node
             .join(&targets)
             .map_err(|e| self.not_started("join", e))?;
-        let (joined, failures) = pending
-            .rx
-            .recv_timeout(pending.limit)
-            .map_err(|_| Error::Timeout(Waited::Join))?;
+        let (joined, failures) =
+            recv_answering(&pending.rx, pending.limit).map_err(|_| Error::Timeout(Waited::Join))?;
         for (addr, e) in failures {
             if let JoinError::NameConflict { name, holder } = e {
                 return Err(Error::NameConflict { name, holder });
@@ -740,15 +744,18 @@ impl Memberlist {
     pub fn stats(&self) -> Result<NodeStats, Error> {
         self.node
             .stats()
-            .map_err(|_: Reentered| Error::InQueryHook { method: "stats" })
+            .map_err(|_: Reentered| Error::InTransport { method: "stats" })
     }
 
     /// Re-reads the delegate's metadata and advertises it, waiting up to
     /// `timeout` (above zero) for the news to go out.
     pub fn update_node(&self, timeout: Duration) -> Result<(), Error> {
-        self.announce("update_node", timeout, Waited::UpdateBroadcast, |node| {
-            node.update_node()
-        })
+        self.announce(
+            "update_node",
+            timeout,
+            Waited::UpdateBroadcast,
+            RunningNode::update_node,
+        )
     }
 
     /// Leaves the cluster gracefully: broadcasts that this node left and
@@ -775,7 +782,7 @@ impl Memberlist {
         self.running()?;
         let waiter = start(&self.node).map_err(|e| self.not_started(method, e))?;
         if let Some(rx) = waiter {
-            rx.recv_timeout(timeout).map_err(|_| Error::Timeout(what))?;
+            recv_answering(&rx, timeout).map_err(|_| Error::Timeout(what))?;
         }
         Ok(())
     }
@@ -813,7 +820,7 @@ impl Memberlist {
             .node
             .send_reliable(node.socket_addr(), &node.name, msg)
             .map_err(|e| self.not_started("send_reliable", e))?;
-        match pending.rx.recv_timeout(pending.limit) {
+        match recv_answering(&pending.rx, pending.limit) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(Error::Delivery(e)),
             Err(_) => Err(Error::Timeout(Waited::ReliableMessage)),
@@ -864,7 +871,7 @@ impl Memberlist {
         }
         self.node
             .change_keyring(f)
-            .map_err(|_: Reentered| Error::InQueryHook { method })?
+            .map_err(|_: Reentered| Error::InTransport { method })?
             .map_err(Error::Keyring)
     }
 

@@ -68,7 +68,7 @@ fn the_event_channel_ends_after_shutdown() {
 
 /// Answers every "ping" with a reliable "pong" from inside `notify_msg`,
 /// after asking the handle how many members there are; and calls the
-/// handle from a query hook, where it must get an error at once.
+/// handle from a query hook too.
 struct Responder {
     handle: OnceLock<Arc<Memberlist>>,
     answered: Sender<Result<usize, String>>,
@@ -99,8 +99,8 @@ impl Delegate for Responder {
     fn local_state(&self, _join: bool) -> Vec<u8> {
         if let Some(me) = self.handle.get() {
             let outcome = match me.num_members() {
-                Err(e @ Error::InQueryHook { .. }) => e.to_string(),
-                other => format!("unexpected: {other:?}"),
+                Ok(n) => format!("{n} members"),
+                Err(e) => e.to_string(),
             };
             let _ = self.from_query_hook.send(outcome);
         }
@@ -137,10 +137,11 @@ fn delegate_hooks_may_call_the_handle() {
         .delegate(Arc::new(Inbox(inbox_tx)))
         .build()
         .unwrap();
-    // The join's push/pull runs the responder's local_state query hook.
+    // The join's push/pull asks the responder's local_state query hook,
+    // which reads its own node.
     a.join(&[addr(&b)]).unwrap();
     let outcome = recv(&from_query_hook, "local_state was not called");
-    assert!(outcome.contains("query hook"), "{outcome}");
+    assert!(outcome.ends_with(" members"), "{outcome}");
     wait_join(&b, "caller");
 
     let peer = a
@@ -171,49 +172,64 @@ fn noise(len: usize) -> Vec<u8> {
         .collect()
 }
 
-/// A query hook that asks another node for its members.
-struct AsksAnother {
-    other: OnceLock<Arc<Memberlist>>,
-    outcome: Sender<String>,
+/// Joins whatever address a message names, from `notify_msg`, and tells
+/// what the join's own push/pull asked of `local_state`.
+struct JoinsOnRequest {
+    handle: OnceLock<Arc<Memberlist>>,
+    joined: Sender<Result<usize, String>>,
+    states: Sender<bool>,
 }
 
-impl Delegate for AsksAnother {
-    fn local_state(&self, _join: bool) -> Vec<u8> {
-        if let Some(other) = self.other.get() {
-            let outcome = match other.num_members() {
-                Err(e @ Error::InQueryHook { .. }) => e.to_string(),
-                result => format!("unexpected: {result:?}"),
-            };
-            let _ = self.outcome.send(outcome);
-        }
+impl Delegate for JoinsOnRequest {
+    fn notify_msg(&self, msg: &[u8]) {
+        let (Some(me), Some(target)) = (self.handle.get(), msg.strip_prefix(b"join ")) else {
+            return;
+        };
+        let target = String::from_utf8_lossy(target).into_owned();
+        let _ = self
+            .joined
+            .send(me.join(&[target]).map_err(|e| e.to_string()));
+    }
+
+    fn local_state(&self, join: bool) -> Vec<u8> {
+        let _ = self.states.send(join);
         Vec::new()
     }
 }
 
 #[test]
-fn a_query_hook_calling_another_node_gets_an_error_not_a_deadlock() {
-    let (outcome_tx, outcome) = crossbeam_channel::unbounded();
-    let asker = Arc::new(AsksAnother {
-        other: OnceLock::new(),
-        outcome: outcome_tx,
+fn a_hook_may_block_on_its_own_node() {
+    // The join from notify_msg waits for a push/pull that needs this very
+    // delegate's local_state: the wait answers it instead of waiting for
+    // itself.
+    let (joined_tx, joined) = crossbeam_channel::unbounded();
+    let (states_tx, states) = crossbeam_channel::unbounded();
+    let joiner = Arc::new(JoinsOnRequest {
+        handle: OnceLock::new(),
+        joined: joined_tx,
+        states: states_tx,
     });
     let runtime = swimlist::Runtime::with_workers(2).unwrap();
-    let a = Memberlist::builder(config("asker"))
-        .delegate(Arc::clone(&asker) as Arc<dyn Delegate>)
-        .runtime(&runtime)
-        .build()
-        .unwrap();
-    let b = Arc::new(
-        Memberlist::builder(config("asked"))
+    let a = Arc::new(
+        Memberlist::builder(config("hook-joiner"))
+            .delegate(Arc::clone(&joiner) as Arc<dyn Delegate>)
             .runtime(&runtime)
             .build()
             .unwrap(),
     );
-    assert!(asker.other.set(Arc::clone(&b)).is_ok());
-    b.join(&[addr(&a)]).unwrap();
-    let text = recv(&outcome, "local_state was not called");
-    assert!(text.contains("query hook"), "{text}");
-    assert_eq!(b.num_members().unwrap(), 2);
+    assert!(joiner.handle.set(Arc::clone(&a)).is_ok());
+    let b = Memberlist::builder(config("hook-asker"))
+        .runtime(&runtime)
+        .build()
+        .unwrap();
+    let c = Memberlist::create(config("hook-target")).unwrap();
+    let peer = a.local_node().unwrap();
+    b.send_best_effort(&peer, format!("join {}", addr(&c)).as_bytes())
+        .unwrap();
+    assert_eq!(recv(&joined, "the hook's join did not return"), Ok(1));
+    assert!(recv(&states, "local_state was not asked"), "a join's state");
+    wait_join(&c, "hook-joiner");
+    assert_eq!(a.num_members().unwrap(), 2);
 }
 
 fn too_large(result: Result<(), Error>) -> (MessageKind, usize, usize) {

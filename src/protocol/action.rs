@@ -9,6 +9,25 @@ use crate::node::Event;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DialId(pub(super) u64);
 
+/// Identifies an accepted stream, as its host numbers them: given to
+/// [`Membership::handle_stream_request`](super::Membership::handle_stream_request)
+/// and returned in [`Action::Reply`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StreamId(u64);
+
+impl StreamId {
+    /// The id of an accepted stream; any numbering that tells the host's
+    /// open streams apart will do.
+    pub fn new(id: u64) -> Self {
+        StreamId(id)
+    }
+
+    /// The number given to [`StreamId::new`].
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
 /// Identifies a join started with [`Membership::join`](super::Membership::join).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct JoinId(pub(super) u64);
@@ -60,4 +79,13 @@ pub enum Action {
     /// A broadcast someone waits for has been sent often enough (or was
     /// superseded).
     BroadcastDone(NotifyToken),
+    /// Answer an accepted stream with `bytes` and close it; `None`: close
+    /// it without a reply.
+    Reply {
+        /// The stream, as given to
+        /// [`Membership::handle_stream_request`](super::Membership::handle_stream_request).
+        stream: StreamId,
+        /// The reply to write.
+        bytes: Option<Vec<u8>>,
+    },
 }

@@ -59,9 +59,7 @@ impl Membership {
         let peer = self.random_nodes(1, |n| n.name != local && n.state == NodeState::Alive);
         if let Some((name, addr)) = peer.into_iter().next() {
             self.catch_up.last = Some(now);
-            if let Err(e) = self.start_push_pull(now, addr, Some(&name), None) {
-                log::debug!("{}: catch-up sync not started: {e}", self.config.name);
-            }
+            self.start_push_pull(now, addr, Some(&name), None);
         }
     }
 }

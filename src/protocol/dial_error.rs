@@ -124,8 +124,9 @@ pub enum JoinError {
     /// Merging would put nodes with incompatible protocol versions in one
     /// cluster.
     IncompatibleVersions(String),
-    /// The delegate's `notify_merge` refused the peer's view.
-    MergeRefused(crate::delegate::Refusal),
+    /// The host refused the peer's view ([`Query::Merge`](super::Query::Merge);
+    /// the delegate's `notify_merge`).
+    MergeRefused(super::host_query::Refusal),
     /// Another live member already holds this node's name.
     NameConflict {
         /// The name.

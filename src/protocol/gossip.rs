@@ -16,6 +16,7 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 
 use super::broadcast_queue::retransmit_limit;
+use super::host_query::{Parked, Query};
 use super::membership::Membership;
 use super::node_table::NodeRecord;
 use super::time::Instant;
@@ -43,6 +44,7 @@ impl Membership {
         let budget = self.gossip_budget();
         self.user_broadcasts
             .prune(None, now, self.config.gossip_to_the_dead_time * 10);
+        let anyone = !peers.is_empty();
         // Unlike Go, an empty result does not end the round: application
         // broadcasts are due per member.
         for (name, addr) in peers {
@@ -50,6 +52,34 @@ impl Membership {
             if !messages.is_empty() {
                 self.transmit_compounds(addr, &name, messages);
             }
+        }
+        if anyone
+            && self.queries.asks.broadcasts
+            && self.host_broadcasts.is_empty()
+            && !self.queries.broadcasts_asked()
+        {
+            let query = Query::Broadcasts {
+                overhead: COMPOUND_OVERHEAD_PER_PART + 1,
+                limit: budget,
+            };
+            self.queries.ask(query, Parked::Broadcasts);
+        }
+    }
+
+    /// Queues the host's broadcasts, to go out once each in the packets
+    /// that follow; one no gossip packet can hold is dropped and counted.
+    pub(super) fn offer_host_broadcasts(&mut self, broadcasts: Vec<Vec<u8>>) {
+        let most = self
+            .gossip_budget()
+            .saturating_sub(COMPOUND_OVERHEAD_PER_PART);
+        for data in broadcasts {
+            let mut msg = Vec::with_capacity(data.len() + 1);
+            Message::User(data).encode(Context::Packet, &mut msg);
+            if msg.len() > most {
+                self.drop_for("host broadcast too large");
+                continue;
+            }
+            self.host_broadcasts.push_back(msg);
         }
     }
 
@@ -66,7 +96,7 @@ impl Membership {
     /// Takes broadcasts for a packet to `dest` that fit in `limit` bytes,
     /// `overhead` extra bytes each: application broadcasts due to `dest`
     /// (up to half the budget while membership news waits too), membership
-    /// broadcasts, then whatever space is left to both and the delegate.
+    /// broadcasts, then whatever space is left to both and the host's.
     pub(super) fn take_broadcasts(
         &mut self,
         overhead: usize,
@@ -101,13 +131,17 @@ impl Membership {
             .user_broadcasts
             .take_for(dest, overhead, limit - size(&out));
         out.extend(more);
-        let remaining = limit.saturating_sub(size(&out));
-        if remaining > overhead + 1 {
-            for data in self.delegate.get_broadcasts(overhead + 1, remaining) {
-                let mut msg = Vec::with_capacity(data.len() + 1);
-                Message::User(data).encode(Context::Packet, &mut msg);
-                out.push(msg);
-            }
+        let mut remaining = limit.saturating_sub(size(&out));
+        while self
+            .host_broadcasts
+            .front()
+            .is_some_and(|m| m.len() + overhead <= remaining)
+        {
+            let Some(msg) = self.host_broadcasts.pop_front() else {
+                break;
+            };
+            remaining -= msg.len() + overhead;
+            out.push(msg);
         }
         out
     }
@@ -157,11 +191,11 @@ impl Membership {
 #[cfg(test)]
 mod tests {
     use std::net::SocketAddr;
-    use std::sync::Arc;
 
     use super::super::{Instant, Membership};
+    use crate::protocol::HostQueries;
     use crate::wire::{Alive, Features};
-    use crate::{Config, NoDelegate};
+    use crate::Config;
 
     /// hashicorp/memberlist#299: with ~1000 members churning, Go fills
     /// every packet with membership broadcasts and user broadcasts wait
@@ -171,8 +205,15 @@ mod tests {
     fn user_broadcasts_are_not_starved_by_membership_churn() {
         let addr: SocketAddr = "10.0.0.1:7946".parse().unwrap();
         let config = Config::lan().with_name("local");
-        let mut m =
-            Membership::new(config, Arc::new(NoDelegate), addr, [7; 32], Instant::ZERO).unwrap();
+        let mut m = Membership::new(
+            config,
+            Vec::new(),
+            HostQueries::none(),
+            addr,
+            [7; 32],
+            Instant::ZERO,
+        )
+        .unwrap();
         for i in 0..1000u32 {
             let alive = Alive {
                 incarnation: 1,

@@ -2,25 +2,28 @@
 //! runtime drives it through.
 //!
 //! Everything here is synchronous and deterministic: inputs are packets,
-//! stream messages, dial results, API calls and the passage of time (each
-//! with the current [`Instant`]); outputs are [`Action`]s. The mechanisms
-//! live in their own files — state transitions in `state.rs`, probing in
-//! `probe.rs`, gossip in `gossip.rs`, push/pull, joins and partition healing
-//! in `push_pull.rs`.
+//! stream requests, dial results, API calls, the host's answers and the
+//! passage of time (each with the current [`Instant`]); outputs are
+//! [`Action`]s (for the network, the event channel and waiting callers),
+//! [`Notification`]s and [`Query`]s (for the application), each taken with
+//! its own `poll_*`. The mechanisms live in their own files — state
+//! transitions in `state.rs`, probing in `probe.rs`, gossip in `gossip.rs`,
+//! push/pull, joins and partition healing in `push_pull.rs`, questions for
+//! the host in `host_query.rs`.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 
-use super::action::{Action, DialId, JoinId, NotifyToken};
+use super::action::{Action, DialId, JoinId, NotifyToken, StreamId};
 use super::awareness::Awareness;
 use super::broadcast_queue::BroadcastQueue;
 use super::catch_up::CatchUp;
 use super::dial_error::{DialError, JoinError};
+use super::host_query::{HostQueries, Parked, Queries, Query};
 use super::node_table::{NodeRecord, NodeTable};
 use super::notification::Notification;
 use super::stats::Stats;
@@ -29,7 +32,6 @@ use super::time::Instant;
 use super::timers::{Timer, TimerQueue};
 use super::user_broadcasts::UserBroadcasts;
 use crate::config::{CompressionMode, Config, ConfigError};
-use crate::delegate::Delegate;
 use crate::node::{ip_to_wire, Event, Node, NodeState};
 use crate::wire::{
     decode_packet, label::label_overhead, packet::encode_compound, read_stream, seal_packet,
@@ -44,7 +46,7 @@ use crate::wire::{
 pub enum ProtocolError {
     /// The configuration is invalid.
     Config(ConfigError),
-    /// The delegate's metadata is longer than 512 bytes.
+    /// The node's metadata is longer than 512 bytes.
     MetaTooLarge(usize),
     /// `require_node_names` is set and the destination has no name.
     NodeNameRequired,
@@ -182,7 +184,12 @@ pub(super) struct JoinProgress {
 /// One node's protocol state machine. See the [module docs](super).
 pub struct Membership {
     pub(super) config: Config,
-    pub(super) delegate: Arc<dyn Delegate>,
+    /// Questions for the host and the steps they hold up.
+    pub(super) queries: Queries,
+    /// What acks carry (the host's last answer).
+    pub(super) ack_payload: Option<Vec<u8>>,
+    /// The host's broadcasts, encoded, each sent once.
+    pub(super) host_broadcasts: VecDeque<Vec<u8>>,
     pub(super) rng: StdRng,
     /// Advertised address.
     pub(super) local_addr: SocketAddr,
@@ -228,18 +235,19 @@ impl std::fmt::Debug for Membership {
 
 impl Membership {
     /// Creates the state machine for a node reachable at `advertise`,
-    /// starting at `now`. `seed` seeds its random choices (probe order, gossip
-    /// targets, encryption nonces): give it 32 bytes from the OS in
-    /// production, a fixed value in tests.
+    /// advertising `meta` (at most 512 bytes), starting at `now`. `asks`
+    /// says which [`Query`] kinds the host answers. `seed` seeds its random
+    /// choices (probe order, gossip targets, encryption nonces): give it 32
+    /// bytes from the OS in production, a fixed value in tests.
     pub fn new(
         config: Config,
-        delegate: Arc<dyn Delegate>,
+        meta: Vec<u8>,
+        asks: HostQueries,
         advertise: SocketAddr,
         seed: [u8; 32],
         now: Instant,
     ) -> Result<Self, ProtocolError> {
         config.validate().map_err(ProtocolError::Config)?;
-        let meta = delegate.node_meta(META_MAX_SIZE);
         if meta.len() > META_MAX_SIZE {
             return Err(ProtocolError::MetaTooLarge(meta.len()));
         }
@@ -247,7 +255,9 @@ impl Membership {
         let mut m = Membership {
             awareness: Awareness::new(max_multiplier),
             config,
-            delegate,
+            queries: Queries::new(asks),
+            ack_payload: None,
+            host_broadcasts: VecDeque::new(),
             rng: StdRng::from_seed(seed),
             local_addr: advertise,
             table: NodeTable::default(),
@@ -273,6 +283,9 @@ impl Membership {
             stats: Stats::default(),
         };
         m.incarnation = 1;
+        if asks.ack_payload {
+            m.queries.ask(Query::AckPayload, Parked::AckPayload);
+        }
         let alive = m.local_alive(1, meta);
         m.alive_node(now, alive, None, true);
         m.schedule_periodic(now);
@@ -381,10 +394,10 @@ impl Membership {
         self.actions.pop_front()
     }
 
-    /// The next delegate call to make (user messages, remote state,
-    /// conflicts, completed pings). Call after every `handle_*` call, until
-    /// it returns `None`, and deliver each with
-    /// [`Notification::deliver`] once this machine is no longer borrowed.
+    /// The next thing to tell the application (user messages, remote
+    /// state, conflicts, completed pings). Call after every `handle_*`
+    /// call, until it returns `None`, and pass each on once this machine is
+    /// no longer borrowed.
     #[must_use]
     pub fn poll_notification(&mut self) -> Option<Notification> {
         self.notifications.pop_front()
@@ -731,20 +744,24 @@ impl Membership {
 
     /// Serves the request bytes of an accepted stream, as received (one
     /// whole message, found with [`crate::wire::stream_message_len`]):
-    /// decodes them as this node reads streams, handles the request (or
-    /// refuses it) and returns the reply to write, `None` to close the
-    /// stream without one.
+    /// decodes them as this node reads streams and handles the request (or
+    /// refuses it). The answer comes as an [`Action::Reply`] for `stream`,
+    /// at once or, for a push/pull whose local state the host provides,
+    /// once [`Membership::answer`] gives it.
     pub fn handle_stream_request(
         &mut self,
         now: Instant,
         from: SocketAddr,
+        stream: StreamId,
         request: &[u8],
-    ) -> Option<Vec<u8>> {
-        match self.decode_stream(request, true) {
-            Ok(Some(decoded)) => self.handle_stream(now, from, decoded.message),
-            Ok(None) => self.stream_error_reply(&WireError::Truncated),
-            Err(e) => self.stream_error_reply(&e),
-        }
+    ) {
+        let error = match self.decode_stream(request, true) {
+            Ok(Some(decoded)) => return self.handle_stream(now, from, stream, decoded.message),
+            Ok(None) => WireError::Truncated,
+            Err(e) => e,
+        };
+        let bytes = self.stream_error_reply(&error);
+        self.actions.push_back(Action::Reply { stream, bytes });
     }
 
     /// Reports the outcome of an [`Action::Dial`]: the bytes of its reply
@@ -969,10 +986,13 @@ impl Membership {
         self.leaving
     }
 
-    /// Re-reads the delegate's metadata and advertises it with a new
-    /// incarnation. Returns the token to wait for, as [`Membership::leave`].
-    pub fn update_node(&mut self, now: Instant) -> Result<Option<NotifyToken>, ProtocolError> {
-        let meta = self.delegate.node_meta(META_MAX_SIZE);
+    /// Advertises `meta` (at most 512 bytes) with a new incarnation.
+    /// Returns the token to wait for, as [`Membership::leave`].
+    pub fn update_node(
+        &mut self,
+        now: Instant,
+        meta: Vec<u8>,
+    ) -> Result<Option<NotifyToken>, ProtocolError> {
         if meta.len() > META_MAX_SIZE {
             return Err(ProtocolError::MetaTooLarge(meta.len()));
         }

@@ -1,33 +1,34 @@
-//! What the state machine has to tell the application's [`Delegate`].
+//! What the state machine has to tell the application.
 //!
-//! The machine never calls the delegate's notification hooks itself: it
-//! queues a [`Notification`] and the driver takes it with
+//! The machine never calls application code: it queues a [`Notification`]
+//! and the driver takes it with
 //! [`Membership::poll_notification`](super::Membership::poll_notification)
-//! and delivers it once the machine is no longer borrowed. So a hook may
-//! call back into whatever drives the machine (the runtime delivers them on
-//! a thread of their own, with no lock held).
+//! and passes it on once the machine is no longer borrowed. So the code
+//! that handles it may call back into whatever drives the machine (the
+//! runtime hands them to the [`Delegate`](crate::Delegate) on a thread of
+//! their own, with no lock held).
 
 use std::fmt;
 use std::time::Duration;
 
-use crate::delegate::Delegate;
 use crate::node::Node;
 
-/// One call to make on the application's [`Delegate`].
+/// One thing to tell the application (a [`Delegate`](crate::Delegate)
+/// notification hook).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Notification {
-    /// A user message arrived: [`Delegate::notify_msg`].
+    /// A user message arrived: [`Delegate::notify_msg`](crate::Delegate::notify_msg).
     Message(Vec<u8>),
     /// A push/pull exchange brought the peer's application state:
-    /// [`Delegate::merge_remote_state`].
+    /// [`Delegate::merge_remote_state`](crate::Delegate::merge_remote_state).
     RemoteState {
         /// The peer's state.
         state: Vec<u8>,
         /// Whether the exchange was part of a join.
         join: bool,
     },
-    /// Another node claims a known node's name: [`Delegate::notify_conflict`].
+    /// Another node claims a known node's name: [`Delegate::notify_conflict`](crate::Delegate::notify_conflict).
     Conflict {
         /// The node this member knows under that name.
         existing: Node,
@@ -35,7 +36,7 @@ pub enum Notification {
         other: Node,
     },
     /// A probe's direct ack arrived in time:
-    /// [`Delegate::notify_ping_complete`].
+    /// [`Delegate::notify_ping_complete`](crate::Delegate::notify_ping_complete).
     PingComplete {
         /// The probed node.
         node: Node,
@@ -44,20 +45,6 @@ pub enum Notification {
         /// The peer's ack payload.
         payload: Vec<u8>,
     },
-}
-
-impl Notification {
-    /// Makes the delegate call this notification stands for.
-    pub fn deliver(self, delegate: &dyn Delegate) {
-        match self {
-            Self::Message(msg) => delegate.notify_msg(&msg),
-            Self::RemoteState { state, join } => delegate.merge_remote_state(&state, join),
-            Self::Conflict { existing, other } => delegate.notify_conflict(&existing, &other),
-            Self::PingComplete { node, rtt, payload } => {
-                delegate.notify_ping_complete(&node, rtt, &payload);
-            }
-        }
-    }
 }
 
 impl fmt::Display for Notification {

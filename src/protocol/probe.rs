@@ -11,6 +11,7 @@
 
 use std::net::SocketAddr;
 
+use super::host_query::{Parked, Query};
 use super::membership::{AckHandler, Dial, Membership, Probe};
 use super::notification::Notification;
 use super::time::Instant;
@@ -240,8 +241,12 @@ impl Membership {
         }
         let ack = Ack {
             seq_no: p.seq_no,
-            payload: self.delegate.ack_payload(),
+            payload: self.ack_payload.clone(),
         };
+        // The host refreshes the payload for the acks that follow.
+        if self.queries.asks.ack_payload && !self.queries.ack_payload_asked() {
+            self.queries.ask(Query::AckPayload, Parked::AckPayload);
+        }
         let to = reply_address(&p.source_addr, p.source_port).unwrap_or(from);
         let mut msg = Vec::new();
         Message::Ack(ack).encode(Context::Packet, &mut msg);

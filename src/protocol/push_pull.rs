@@ -17,14 +17,21 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use super::action::{Action, DialId, JoinId};
+use super::action::{Action, DialId, JoinId, StreamId};
 use super::dial_error::{DialError, JoinError};
-use super::membership::{Dial, JoinProgress, Membership, ProtocolError};
+use super::host_query::{Parked, Query};
+use super::membership::{Dial, JoinProgress, Membership};
 use super::notification::Notification;
 use super::time::Instant;
 use super::timers::Timer;
 use crate::node::{ip_from_wire, ip_to_wire, Node, NodeState};
 use crate::wire::{Ack, Message, PushNodeState, PushPull, MAX_PUSH_STATE_BYTES};
+
+/// Whether a merge happened or waits for the host's verdict.
+pub(super) enum Merged {
+    Done,
+    AwaitingVerdict,
+}
 
 /// Most reaped dead nodes remembered for partition healing.
 const HEAL_MEMORY: usize = 256;
@@ -51,8 +58,9 @@ pub struct JoinTarget {
 }
 
 impl Membership {
-    /// This node's full state, as sent in a push/pull.
-    pub(super) fn local_state(&mut self, join: bool) -> Message {
+    /// This node's full state, as sent in a push/pull, with the host's
+    /// `user_state`.
+    pub(super) fn local_state(&mut self, join: bool, mut user_state: Vec<u8>) -> Message {
         let nodes = self
             .table
             .iter()
@@ -67,7 +75,6 @@ impl Membership {
                 features: n.features,
             })
             .collect();
-        let mut user_state = self.delegate.local_state(join);
         // Peers (Go v0.6+ and swimlist) refuse a whole exchange whose
         // application state is over the limit: leave it out, so that
         // membership still syncs, and say so.
@@ -96,67 +103,99 @@ impl Membership {
         let local = self.config.name.clone();
         let peer = self.random_nodes(1, |n| n.name != local && n.state == NodeState::Alive);
         if let Some((name, addr)) = peer.into_iter().next() {
-            if let Err(e) = self.start_push_pull(now, addr, Some(&name), None) {
-                log::warn!(
-                    "{}: push/pull with {name} not started: {e}",
-                    self.config.name
-                );
-            }
+            self.start_push_pull(now, addr, Some(&name), None);
         }
     }
 
+    /// Starts a push/pull with `addr` (`name`, if known), for `join` if
+    /// given: at once, or once the host gives the local state. A push/pull
+    /// that cannot start is logged, and fails its join attempt.
     pub(super) fn start_push_pull(
         &mut self,
         now: Instant,
         addr: SocketAddr,
         name: Option<&str>,
         join: Option<JoinId>,
-    ) -> Result<DialId, ProtocolError> {
-        let state = self.local_state(join.is_some());
-        self.dial(now, addr, name, &state, Dial::PushPull { join, addr }, None)
+    ) {
+        if self.queries.asks.local_state {
+            let parked = Parked::Dial {
+                addr,
+                name: name.map(str::to_owned),
+                join,
+            };
+            let query = Query::LocalState {
+                join: join.is_some(),
+            };
+            self.queries.ask(query, parked);
+        } else {
+            self.dial_push_pull(now, addr, name, join, Vec::new());
+        }
+    }
+
+    /// Dials a push/pull carrying `user_state`.
+    pub(super) fn dial_push_pull(
+        &mut self,
+        now: Instant,
+        addr: SocketAddr,
+        name: Option<&str>,
+        join: Option<JoinId>,
+        user_state: Vec<u8>,
+    ) {
+        let state = self.local_state(join.is_some(), user_state);
+        let purpose = Dial::PushPull { join, addr };
+        if let Err(e) = self.dial(now, addr, name, &state, purpose, None) {
+            log::warn!(
+                "{}: push/pull with {addr} not started: {e}",
+                self.config.name
+            );
+            if let Some(join) = join {
+                self.join_progress(join, addr, Err(JoinError::NotStarted(e)));
+            }
+        }
     }
 
     /// Joins a cluster through `targets`: a push/pull (with the join flag)
     /// with each. Completion comes as [`Action::JoinFinished`].
     pub fn join(&mut self, now: Instant, targets: &[JoinTarget]) -> JoinId {
         let id = JoinId(self.next_id());
-        let mut progress = JoinProgress {
-            pending: 0,
-            joined: 0,
-            errors: Vec::new(),
-        };
-        for t in targets {
-            match self.start_push_pull(now, t.addr, t.name.as_deref(), Some(id)) {
-                Ok(_) => progress.pending += 1,
-                Err(e) => progress.errors.push((t.addr, JoinError::NotStarted(e))),
-            }
-        }
-        if progress.pending == 0 {
+        if targets.is_empty() {
             self.actions.push_back(Action::JoinFinished {
                 id,
                 joined: 0,
-                errors: progress.errors,
+                errors: Vec::new(),
             });
-        } else {
-            self.joins.insert(id, progress);
+            return id;
+        }
+        let progress = JoinProgress {
+            pending: targets.len(),
+            joined: 0,
+            errors: Vec::new(),
+        };
+        self.joins.insert(id, progress);
+        for t in targets {
+            self.start_push_pull(now, t.addr, t.name.as_deref(), Some(id));
         }
         id
     }
 
-    /// Answers one decoded stream request from `from`; returns the bytes to
-    /// write back, if any.
+    /// Answers one decoded stream request from `from` on `stream`.
     pub(super) fn handle_stream(
         &mut self,
         now: Instant,
         from: SocketAddr,
+        stream: StreamId,
         message: Message,
-    ) -> Option<Vec<u8>> {
+    ) {
         self.stats.streams_in += 1;
         if !self.ip_allowed(from.ip()) {
             self.drop_for("address not allowed");
-            return None;
+            self.actions.push_back(Action::Reply {
+                stream,
+                bytes: None,
+            });
+            return;
         }
-        let reply = match message {
+        let bytes = match message {
             Message::Ping(p) if p.node.is_empty() || p.node == self.config.name => {
                 let ack = Message::Ack(Ack {
                     seq_no: p.seq_no,
@@ -165,14 +204,14 @@ impl Membership {
                 self.seal_stream_message(&ack, None, false).ok()
             }
             Message::PushPull(remote) => {
-                // Go sends its own state first, then merges.
-                let join = remote.join;
-                let state = self.local_state(join);
-                let reply = self.seal_stream_message(&state, None, false).ok();
-                if let Err(e) = self.merge_remote_state(now, join, remote) {
-                    log::warn!("{}: failed to merge remote state: {e}", self.config.name);
+                if self.queries.asks.local_state {
+                    let join = remote.join;
+                    self.queries
+                        .ask(Query::LocalState { join }, Parked::Reply { stream, remote });
+                } else {
+                    self.reply_push_pull(now, stream, remote, Vec::new());
                 }
-                reply
+                return;
             }
             Message::User(payload) => {
                 if !payload.is_empty() {
@@ -182,8 +221,27 @@ impl Membership {
             }
             _ => None,
         };
+        self.actions.push_back(Action::Reply { stream, bytes });
         self.flush_finished();
-        reply
+    }
+
+    /// Answers a push/pull request with this node's state, `user_state`
+    /// included, then merges the peer's (Go sends its own state first).
+    pub(super) fn reply_push_pull(
+        &mut self,
+        now: Instant,
+        stream: StreamId,
+        remote: PushPull,
+        user_state: Vec<u8>,
+    ) {
+        let join = remote.join;
+        let state = self.local_state(join, user_state);
+        let bytes = self.seal_stream_message(&state, None, false).ok();
+        self.actions.push_back(Action::Reply { stream, bytes });
+        if let Err(e) = self.merge_remote_state(now, join, remote, None) {
+            log::warn!("{}: failed to merge remote state: {e}", self.config.name);
+        }
+        self.flush_finished();
     }
 
     /// The outcome of a stream dialled for an [`Action::Dial`]: the decoded
@@ -200,12 +258,25 @@ impl Membership {
         match purpose {
             Dial::PushPull { join, addr } => {
                 let outcome = match result {
-                    Ok(Some(Message::PushPull(remote))) => match join {
-                        Some(_) => self
-                            .check_name_free(&remote.nodes)
-                            .and_then(|()| self.merge_remote_state(now, true, remote)),
-                        None => self.merge_remote_state(now, false, remote),
-                    },
+                    Ok(Some(Message::PushPull(remote))) => {
+                        let free = match join {
+                            Some(_) => self.check_name_free(&remote.nodes),
+                            None => Ok(()),
+                        };
+                        let attempt = join.map(|j| (j, addr));
+                        let merged = free.and_then(|()| {
+                            self.merge_remote_state(now, join.is_some(), remote, attempt)
+                        });
+                        match merged {
+                            // The verdict decides the attempt.
+                            Ok(Merged::AwaitingVerdict) => {
+                                self.flush_finished();
+                                return;
+                            }
+                            Ok(Merged::Done) => Ok(()),
+                            Err(e) => Err(e),
+                        }
+                    }
                     Ok(Some(Message::Err(e))) => Err(JoinError::Remote(e.error)),
                     Ok(Some(other)) => Err(JoinError::UnexpectedReply(other.message_type().name())),
                     Ok(None) => Err(JoinError::Dial(DialError::ClosedBeforeReply)),
@@ -240,7 +311,12 @@ impl Membership {
         self.flush_finished();
     }
 
-    fn join_progress(&mut self, id: JoinId, addr: SocketAddr, outcome: Result<(), JoinError>) {
+    pub(super) fn join_progress(
+        &mut self,
+        id: JoinId,
+        addr: SocketAddr,
+        outcome: Result<(), JoinError>,
+    ) {
         let Some(progress) = self.joins.get_mut(&id) else {
             return;
         };
@@ -260,29 +336,40 @@ impl Membership {
         }
     }
 
-    /// Merges a peer's push/pull (Go's `mergeRemoteState`).
+    /// Merges a peer's push/pull (Go's `mergeRemoteState`), once the host
+    /// admits it if it is part of a join; `attempt` is our own join
+    /// attempt, which the verdict then decides.
     pub(super) fn merge_remote_state(
         &mut self,
         now: Instant,
         join: bool,
-        remote: PushPull,
-    ) -> Result<(), JoinError> {
-        let mut records = remote.nodes;
-        for r in &mut records {
+        mut remote: PushPull,
+        attempt: Option<(JoinId, SocketAddr)>,
+    ) -> Result<Merged, JoinError> {
+        for r in &mut remote.nodes {
             if r.port == 0 || self.config.protocol_version < 2 {
                 r.port = self.config.bind_port;
             }
         }
-        self.verify_protocol(&records)
+        self.verify_protocol(&remote.nodes)
             .map_err(JoinError::IncompatibleVersions)?;
-        if join {
-            let peers: Vec<Node> = records.iter().filter_map(record_as_node).collect();
-            self.delegate
-                .notify_merge(&peers)
-                .map_err(JoinError::MergeRefused)?;
+        if join && self.queries.asks.merge {
+            let peers: Vec<Node> = remote.nodes.iter().filter_map(record_as_node).collect();
+            let parked = Parked::Merge {
+                remote,
+                join: attempt,
+            };
+            self.queries.ask(Query::Merge { peers }, parked);
+            return Ok(Merged::AwaitingVerdict);
         }
+        self.merge_admitted(now, join, remote);
+        Ok(Merged::Done)
+    }
+
+    /// Merges a peer's push/pull that passed the checks.
+    pub(super) fn merge_admitted(&mut self, now: Instant, join: bool, remote: PushPull) {
         let known = self.table.len();
-        self.merge_state(now, records);
+        self.merge_state(now, remote.nodes);
         self.learned_from_push_pull(now, self.table.len().saturating_sub(known));
         if !remote.user_state.is_empty() {
             self.notify(Notification::RemoteState {
@@ -290,7 +377,6 @@ impl Membership {
                 join,
             });
         }
-        Ok(())
     }
 
     /// Refuses to join (as the joiner) a cluster where a live member
@@ -419,9 +505,7 @@ impl Membership {
             "{}: partition healing: push/pull with {addr}",
             self.config.name
         );
-        if let Err(e) = self.start_push_pull(now, addr, name.as_deref(), None) {
-            log::debug!("{}: partition healing not started: {e}", self.config.name);
-        }
+        self.start_push_pull(now, addr, name.as_deref(), None);
     }
 }
 

@@ -6,6 +6,7 @@
 //! ignored, because every node must reach the same view from the same
 //! messages whatever implementation it runs.
 
+use super::host_query::{Parked, Query};
 use super::membership::{Membership, Suspicion};
 use super::node_table::NodeRecord;
 use super::notification::Notification;
@@ -20,7 +21,7 @@ fn versions(vsn: &[u8]) -> Option<[u8; 6]> {
     vsn.get(..6).map(|v| [v[0], v[1], v[2], v[3], v[4], v[5]])
 }
 
-/// The node an alive message describes, for delegates.
+/// The node an alive message describes, for the host's admission.
 fn alive_as_node(a: &Alive) -> Option<Node> {
     Some(Node {
         name: a.node.clone(),
@@ -40,9 +41,31 @@ impl Membership {
     pub(super) fn alive_node(
         &mut self,
         now: Instant,
+        a: Alive,
+        notify: Option<u64>,
+        bootstrap: bool,
+    ) {
+        self.apply_alive(now, a, notify, bootstrap, false);
+    }
+
+    /// As [`Membership::alive_node`], for news the host admitted.
+    pub(super) fn alive_node_admitted(
+        &mut self,
+        now: Instant,
+        a: Alive,
+        notify: Option<u64>,
+        bootstrap: bool,
+    ) {
+        self.apply_alive(now, a, notify, bootstrap, true);
+    }
+
+    fn apply_alive(
+        &mut self,
+        now: Instant,
         mut a: Alive,
         notify: Option<u64>,
         bootstrap: bool,
+        admitted: bool,
     ) {
         let is_local = a.node == self.config.name;
         if self.leaving && is_local {
@@ -57,8 +80,8 @@ impl Membership {
         }
         // Gossip repeats every alive several times: news already applied
         // (same address, no newer incarnation) is ignored by the rules below
-        // anyway, so drop it before building anything for the delegate.
-        // (Go would still show it to its alive delegate.)
+        // anyway, so drop it before asking the host anything. (Go would
+        // still show it to its alive delegate.)
         if !is_local {
             if let Some(known) = self.table.get(&a.node) {
                 if known.addr == a.addr
@@ -75,8 +98,12 @@ impl Membership {
             self.drop_for("invalid address");
             return;
         };
-        if let Err(reason) = self.delegate.notify_alive(&candidate) {
-            log::debug!("{}: {} not admitted: {reason}", self.config.name, a.node);
+        // Other nodes wait for the host's admission; this one needs none.
+        if !admitted && !is_local && self.queries.asks.alive {
+            if !self.queries.replace_waiting_alive(&a) {
+                self.queries
+                    .ask(Query::Alive { node: candidate }, Parked::Alive(a));
+            }
             return;
         }
 

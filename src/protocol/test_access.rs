@@ -2,7 +2,6 @@
 //! [`Membership`] beyond its public API. Test builds only.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use super::awareness::Awareness;
 use super::broadcast_queue::BroadcastQueue;
@@ -11,7 +10,6 @@ use super::node_table::{NodeRecord, NodeTable};
 use super::timers::TimerQueue;
 use super::Membership;
 use crate::config::Config;
-use crate::delegate::Delegate;
 
 impl Membership {
     /// The node table, local entry included.
@@ -45,11 +43,6 @@ impl Membership {
     /// Disarms every timer, periodic tasks included.
     pub(super) fn clear_timers(&mut self) {
         self.timers = TimerQueue::default();
-    }
-
-    /// The delegate, to hand it notifications as a runtime does.
-    pub(super) fn delegate(&self) -> &Arc<dyn Delegate> {
-        &self.delegate
     }
 
     /// The configuration, to change it after start.

@@ -17,7 +17,7 @@ mod memory;
 #[cfg(feature = "metrics")]
 mod metrics;
 mod net;
-mod notifier;
+pub(crate) mod notifier;
 pub(crate) mod running_node;
 mod transport;
 mod worker;
@@ -173,7 +173,7 @@ impl Runtime {
     ) -> Result<Arc<RunningNode>, StartError> {
         let key = self.next_key();
         let lanes = self.lanes(key);
-        let node = Arc::new(RunningNode::new(NodeParts {
+        let node = RunningNode::new(NodeParts {
             key,
             machine,
             transport: Arc::clone(&transport),
@@ -182,7 +182,7 @@ impl Runtime {
             notifier: Arc::clone(&self.inner.notifier),
             work: lanes.clone(),
             clock: self.inner.clock,
-        }));
+        });
         transport
             .start(IncomingSink {
                 node: node.key,

@@ -1,15 +1,17 @@
 //! A running node: its state machine, transport, event channel and the
-//! waiters of blocking calls. The worker thread and the application's
-//! handle both act through [`RunningNode::with_machine`], which runs one
-//! step of the machine under the node's lock, then carries out what the
-//! step produced with the lock released: datagrams and streams to the
-//! transport, events to the channel, notifications to the delegate thread,
-//! results to waiting callers.
+//! waiters of blocking calls. The worker thread, the delegate thread and
+//! the application's handle all act through [`RunningNode::with_machine`],
+//! which runs one step of the machine under the node's lock, then carries
+//! out what the step produced with the lock released: datagrams, streams
+//! and replies to the transport, events to the channel, notifications and
+//! questions to the delegate thread, results to waiting callers. No
+//! application code runs in a step; only a custom [`Transport`]'s methods
+//! run while one is carried out.
 
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -18,13 +20,14 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
 use super::notifier::Notifier;
-use super::transport::{Clock, DialRequest, Incoming, Transport};
+use super::transport::{Clock, ConnId, DialRequest, Incoming, Transport};
 use super::worker::{Lanes, WorkItem};
 use crate::delegate::Delegate;
 use crate::node::Event;
+use crate::protocol::Answer;
 use crate::protocol::{
     stream_time_limit, Action, DialError, DialId, Instant, JoinError, JoinId, JoinTarget,
-    Membership, Notification, NotifyToken, ProtocolError, Stats,
+    Membership, Notification, NotifyToken, ProtocolError, Query, QueryId, Stats, StreamId,
 };
 
 /// The outcome of a join: addresses joined, and failures.
@@ -57,14 +60,15 @@ struct Waiters {
 }
 
 thread_local! {
-    /// Whether this thread is stepping a state machine: a delegate query
-    /// hook (called inside the step) that calls back into any node must
-    /// get an error, not wait for a lock.
+    /// Whether this thread is stepping a state machine or carrying out a
+    /// step: a custom transport's method (called while a step is carried
+    /// out) that calls back into any node must get an error, not wait for
+    /// a lock.
     static STEPPING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Marks the current thread as stepping until dropped, then restores the
-/// previous mark (a hook that creates a node steps it inside its own step).
+/// previous mark.
 struct SteppingMark(bool);
 
 impl SteppingMark {
@@ -79,15 +83,15 @@ impl Drop for SteppingMark {
     }
 }
 
-/// A call into a node from one of its own delegate query hooks, which run
-/// while the node's state is being changed.
+/// A call into a node from a custom transport's method, which runs while a
+/// step is carried out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Reentered;
 
 /// Why a call that talks to the cluster was not started.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum NotStarted {
-    /// Called from one of the node's own query hooks.
+    /// Called from a transport's method.
     Reentered,
     /// The node has left the cluster.
     Left,
@@ -110,6 +114,8 @@ pub(crate) struct Pending<T> {
 
 pub(crate) struct RunningNode {
     pub(crate) key: u64,
+    /// This node, for the questions it asks the delegate thread.
+    me: Weak<RunningNode>,
     name: String,
     machine: Mutex<Membership>,
     /// The actions of the step being carried out. Taken before the
@@ -150,9 +156,10 @@ pub(crate) struct NodeParts {
 }
 
 impl RunningNode {
-    pub(crate) fn new(parts: NodeParts) -> Self {
-        let node = RunningNode {
+    pub(crate) fn new(parts: NodeParts) -> Arc<Self> {
+        Arc::new_cyclic(|me| RunningNode {
             key: parts.key,
+            me: Weak::clone(me),
             name: parts.machine.name().to_owned(),
             machine: Mutex::new(parts.machine),
             carrying_out: Mutex::new(Vec::new()),
@@ -170,36 +177,46 @@ impl RunningNode {
             clock: parts.clock,
             #[cfg(feature = "metrics")]
             published: Mutex::new(None),
-        };
-        node
+        })
     }
 
     /// Runs `f` on the state machine at the current time, then carries out
     /// everything the step produced, with the machine unlocked.
     pub(crate) fn with_machine<R>(&self, f: impl FnOnce(&mut Membership, Instant) -> R) -> R {
+        let _mark = SteppingMark::set();
         let mut m = self.machine.lock();
-        let r = {
-            let _mark = SteppingMark::set();
-            f(&mut m, self.clock.now())
-        };
+        let r = f(&mut m, self.clock.now());
         // Taken before the machine is released, so that steps are carried
         // out in order; its buffer is reused, step after step.
         let mut actions = self.carrying_out.lock();
         actions.extend(std::iter::from_fn(|| m.poll_action()));
         let notifications: Vec<Notification> =
             std::iter::from_fn(|| m.poll_notification()).collect();
+        let queries: Vec<(QueryId, Query)> = std::iter::from_fn(|| m.poll_query()).collect();
         drop(m);
         self.carry_out(actions.drain(..));
-        if let Some(d) = self.delegate.as_ref().filter(|_| !notifications.is_empty()) {
-            self.notifier
-                .send(d, notifications, &self.notifications_dropped);
+        if let Some(d) = &self.delegate {
+            if !notifications.is_empty() {
+                self.notifier
+                    .send(d, notifications, &self.notifications_dropped);
+            }
+            if !queries.is_empty() {
+                self.notifier.ask(&self.me, d, queries);
+            }
         }
         drop(actions);
         r
     }
 
+    /// Resumes the step the delegate's answer was awaited for, then lets
+    /// the worker re-read the node's timers.
+    pub(crate) fn answer(&self, id: QueryId, answer: Answer) {
+        self.with_machine(|m, now| m.answer(now, id, answer));
+        self.work.send(WorkItem::Wake(self.key));
+    }
+
     /// As [`RunningNode::with_machine`], unless the calling thread is in
-    /// the middle of a step (a delegate query hook calling back). For its
+    /// the middle of a step (a transport's method calling back). For its
     /// own node it would wait for itself; for another node, whose worker
     /// may be calling back the other way, the two would wait for each
     /// other.
@@ -213,8 +230,8 @@ impl RunningNode {
         Ok(self.with_machine(f))
     }
 
-    /// Whether the calling thread is inside a step of any node (a delegate
-    /// query hook): it must not wait for the worker.
+    /// Whether the calling thread is inside a step of any node (a
+    /// transport's method): it must not wait for the worker.
     pub(crate) fn in_any_step() -> bool {
         STEPPING.with(Cell::get)
     }
@@ -262,6 +279,9 @@ impl RunningNode {
                         let _ = w.send(());
                     }
                 }
+                Action::Reply { stream, bytes } => {
+                    self.transport.reply(ConnId::new(stream.get()), bytes);
+                }
             }
         }
     }
@@ -300,9 +320,14 @@ impl RunningNode {
         self.announce(|m, now| Ok(m.leave(now)))
     }
 
-    /// Advertises the delegate's metadata anew, as [`RunningNode::leave`].
+    /// Advertises the delegate's metadata with a new incarnation, as
+    /// [`RunningNode::leave`]. The delegate is asked before the step.
     pub(crate) fn update_node(&self) -> Result<Option<Receiver<()>>, NotStarted> {
-        self.announce(|m, now| m.update_node(now))
+        let meta = self
+            .delegate
+            .as_ref()
+            .map_or_else(Vec::new, |d| d.node_meta(crate::wire::META_MAX_SIZE));
+        self.announce(|m, now| m.update_node(now, meta))
     }
 
     fn announce(
@@ -421,13 +446,10 @@ impl RunningNode {
                 m.handle_packet(now, from, &bytes);
                 m.poll_timeout()
             }),
-            Incoming::Stream { conn, from, bytes } => {
-                let (reply, next) = self.with_machine(|m, _| {
-                    (m.handle_stream_request(now, from, &bytes), m.poll_timeout())
-                });
-                self.transport.reply(conn, reply);
-                next
-            }
+            Incoming::Stream { conn, from, bytes } => self.with_machine(|m, _| {
+                m.handle_stream_request(now, from, StreamId::new(conn.get()), &bytes);
+                m.poll_timeout()
+            }),
             Incoming::DialResult { id, result } => {
                 if let Some(w) = self.waiters.lock().dials.remove(&id) {
                     let _ = w.send(result.as_ref().map(|_| ()).map_err(Clone::clone));

@@ -4,13 +4,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
 use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use swimlist::protocol::{Action, DialError, DialId, Instant, JoinError, JoinTarget, Membership};
-use swimlist::{Config, Delegate, Event, LeaveReason, NoDelegate};
+use swimlist::protocol::{
+    Action, DialError, DialId, HostQueries, Instant, JoinError, JoinTarget, Membership, StreamId,
+};
+use swimlist::{Config, Event, LeaveReason};
 
 /// What a simulated process is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +87,17 @@ pub struct Sim {
     pub seen: Vec<Seen>,
     pub joins: Vec<JoinOutcome>,
     pub packets: u64,
+    /// Accepted streams awaiting their reply.
+    open: HashMap<StreamId, OpenStream>,
+    next_stream: u64,
+}
+
+/// Who waits for the reply to an accepted stream.
+struct OpenStream {
+    dialer: usize,
+    id: DialId,
+    expect_reply: bool,
+    deadline: Instant,
 }
 
 pub fn addr_of(i: usize) -> SocketAddr {
@@ -114,17 +126,19 @@ impl Sim {
             seen: Vec::new(),
             joins: Vec::new(),
             packets: 0,
+            open: HashMap::new(),
+            next_stream: 0,
         }
     }
 
     /// Adds `n` nodes with `config` (names and ports are set per node).
     pub fn add_nodes(&mut self, n: usize, config: &Config) {
         for _ in 0..n {
-            self.add_node(config, Arc::new(NoDelegate));
+            self.add_node(config);
         }
     }
 
-    pub fn add_node(&mut self, config: &Config, delegate: Arc<dyn Delegate>) -> usize {
+    pub fn add_node(&mut self, config: &Config) -> usize {
         let i = self.nodes.len();
         let addr = addr_of(i);
         let config = config
@@ -134,7 +148,16 @@ impl Sim {
             .with_bind_port(addr.port());
         let mut seed = [0u8; 32];
         self.rng.fill(&mut seed);
-        let m = Membership::new(config, delegate, addr, seed, self.now).expect("valid config");
+        // No application: no metadata, no questions.
+        let m = Membership::new(
+            config,
+            Vec::new(),
+            HostQueries::none(),
+            addr,
+            seed,
+            self.now,
+        )
+        .expect("valid config");
         self.by_addr.insert(addr, i);
         self.nodes.push(SimNode {
             m,
@@ -265,6 +288,25 @@ impl Sim {
                 }),
                 Action::JoinFinished { joined, errors, .. } => self.joins.push((i, joined, errors)),
                 Action::BroadcastDone(_) => {}
+                Action::Reply { stream, bytes } => {
+                    let Some(open) = self.open.remove(&stream) else {
+                        continue;
+                    };
+                    let result = match (open.expect_reply, bytes) {
+                        (false, _) => Ok(None),
+                        (true, Some(reply)) => Ok(Some(reply)),
+                        (true, None) => Err(DialError::ClosedBeforeReply),
+                    };
+                    let at = (self.now + self.delay()).min(open.deadline);
+                    self.schedule(
+                        at,
+                        Delivery::DialResult {
+                            node: open.dialer,
+                            id: open.id,
+                            result,
+                        },
+                    );
+                }
             }
         }
     }
@@ -308,23 +350,19 @@ impl Sim {
                 deadline,
             } => {
                 let peer = self.nodes[from].addr;
-                let m = &mut self.nodes[to].m;
-                let reply = m.handle_stream_request(now, peer, &bytes);
-                self.drain(to);
-                let result = match (expect_reply, reply) {
-                    (false, _) => Ok(None),
-                    (true, Some(reply)) => Ok(Some(reply)),
-                    (true, None) => Err(DialError::ClosedBeforeReply),
+                self.next_stream += 1;
+                let stream = StreamId::new(self.next_stream);
+                let open = OpenStream {
+                    dialer: from,
+                    id,
+                    expect_reply,
+                    deadline,
                 };
-                let at = (self.now + self.delay()).min(deadline);
-                self.schedule(
-                    at,
-                    Delivery::DialResult {
-                        node: from,
-                        id,
-                        result,
-                    },
-                );
+                self.open.insert(stream, open);
+                self.nodes[to]
+                    .m
+                    .handle_stream_request(now, peer, stream, &bytes);
+                self.drain(to);
             }
             Delivery::DialResult { node, id, result } => {
                 self.nodes[node].m.handle_dial_reply(now, id, result);

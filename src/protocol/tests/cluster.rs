@@ -106,7 +106,7 @@ fn ping_delegate() {
             probe_timeout: ms(50),
             ..c
         },
-        |host| delegates[usize::from(host) - 1].clone(),
+        |host| Some(delegates[usize::from(host) - 1].clone()),
     );
     assert_eq!(joined, 1);
     assert_eq!(net.m(1).num_members(), 2);
@@ -143,8 +143,8 @@ fn meta_pair() -> (Net, Arc<Recorder>, Arc<Recorder>) {
     let d1 = Arc::new(Recorder::mock(b"web", b"", &[]));
     let d2 = Arc::new(Recorder::mock(b"lb", b"", &[]));
     let mut net = Net::new(LOOPBACK);
-    net.start(1, test_config("m1"), d1.clone());
-    net.start(2, test_config("m2"), d2.clone());
+    net.start(1, test_config("m1"), Some(d1.clone()));
+    net.start(2, test_config("m2"), Some(d2.clone()));
     let now = net.now;
     net.m_mut(1).join(
         now,
@@ -172,8 +172,11 @@ fn delegate_meta_update() {
     d1.log().meta = b"api".to_vec();
     d2.log().meta = b"db".to_vec();
     let now = net.now;
-    for host in [1, 2] {
-        net.m_mut(host).update_node(now).expect("metadata fits");
+    for (host, d) in [(1, &d1), (2, &d2)] {
+        let meta = d.node_meta(crate::wire::META_MAX_SIZE);
+        net.m_mut(host)
+            .update_node(now, meta)
+            .expect("metadata fits");
     }
     net.run_for(ms(250));
     expect_roles(&net, "api", "db");
@@ -192,7 +195,7 @@ fn user_data() {
     let d2 = Arc::new(Recorder::mock(b"", b"my state", &broadcasts));
     let delegates = [d1.clone(), d2.clone()];
     let (mut net, joined, _) =
-        joined_pair_with(fast, |host| delegates[usize::from(host) - 1].clone());
+        joined_pair_with(fast, |host| Some(delegates[usize::from(host) - 1].clone()));
     assert_eq!(joined, 1);
     assert_eq!(net.m(2).num_members(), 2);
 
@@ -222,7 +225,7 @@ fn send_to() {
     let d2 = Arc::new(Recorder::mock(b"", b"", &[]));
     let delegates = [d1.clone(), d2.clone()];
     let (mut net, joined, _) =
-        joined_pair_with(fast, |host| delegates[usize::from(host) - 1].clone());
+        joined_pair_with(fast, |host| Some(delegates[usize::from(host) - 1].clone()));
     assert_eq!(joined, 1);
     assert_eq!(net.m(2).num_members(), 2);
 
@@ -271,7 +274,8 @@ fn zero_port_means_bind_port() {
     let advertised = SocketAddr::new(ip(1), 8000);
     let mut m = Membership::new(
         test_config("local"),
-        Arc::new(NoDelegate),
+        Vec::new(),
+        HostQueries::none(),
         advertised,
         [1; 32],
         T0,
@@ -324,7 +328,7 @@ fn zero_port_means_bind_port() {
         }],
         user_state: Vec::new(),
     };
-    m.merge_remote_state(T0, false, remote)
+    m.merge_remote_state(T0, false, remote, None)
         .expect("compatible versions");
     if state(&m, "other").port != PORT {
         wrong.push(("push/pull record", state(&m, "other").port));
@@ -396,17 +400,17 @@ fn encrypted_gossip_transition() {
     };
 
     let mut net = Net::new(LOOPBACK);
-    net.start_at(a0, stage_config(a0, 0), Arc::new(NoDelegate));
-    net.start_at(a1, stage_config(a1, 0), Arc::new(NoDelegate));
+    net.start_at(a0, stage_config(a0, 0), None);
+    net.start_at(a1, stage_config(a1, 0), None);
     join_ok(&mut net, a1, a0);
 
     for stage in 1..=3 {
         leave_and_shutdown(&mut net, a0, a1);
-        net.start_at(a0, stage_config(a0, stage), Arc::new(NoDelegate));
+        net.start_at(a0, stage_config(a0, stage), None);
         join_ok(&mut net, a0, a1);
 
         leave_and_shutdown(&mut net, a1, a0);
-        net.start_at(a1, stage_config(a1, stage), Arc::new(NoDelegate));
+        net.start_at(a1, stage_config(a1, stage), None);
         join_ok(&mut net, a1, a0);
     }
 
@@ -452,8 +456,8 @@ fn join_with_labels() {
             }
         };
         let mut net = Net::new(LOOPBACK);
-        net.start(1, labelled("m1", "blah"), Arc::new(NoDelegate));
-        net.start(2, labelled("m2", "blah"), Arc::new(NoDelegate));
+        net.start(1, labelled("m1", "blah"), None);
+        net.start(2, labelled("m2", "blah"), None);
         assert_eq!(
             join_at(&mut net, addr(2), vec![named("m1", addr(1))]),
             (1, 0),
@@ -464,7 +468,7 @@ fn join_with_labels() {
 
         for (host, label) in [(3, ""), (4, "other")] {
             let name = format!("m{host}");
-            net.start(host, labelled(&name, label), Arc::new(NoDelegate));
+            net.start(host, labelled(&name, label), None);
             let (joined, errors) = join_at(&mut net, addr(host), vec![named("m1", addr(1))]);
             assert_eq!(
                 (joined, errors),

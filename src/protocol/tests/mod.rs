@@ -9,6 +9,7 @@
 //! * `lifeguard.rs`: suspicion timeouts and confirmations, health
 //!   awareness, a lagging host;
 //! * `gossip.rs`: gossip rounds;
+//! * `host_query.rs`: questions for the host and the steps that wait;
 //! * `push_pull.rs`: push/pull, joins and what refuses them, catch-up syncs;
 //! * `cluster.rs`: whole clusters through the public API.
 //!
@@ -45,6 +46,7 @@
 
 mod cluster;
 mod gossip;
+mod host_query;
 mod lifeguard;
 mod probe;
 mod push_pull;
@@ -56,9 +58,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::node_table::NodeRecord;
-use super::{Action, DialError, DialId, Instant, JoinError, JoinTarget, Membership, NotifyToken};
+use super::{
+    Action, DialError, DialId, HostQueries, Instant, JoinError, JoinTarget, Membership,
+    NotifyToken, StreamId,
+};
 use crate::config::Config;
-use crate::delegate::{Delegate, NoDelegate, Refusal};
+use crate::delegate::{Delegate, Refusal};
 use crate::node::{Event, Node, NodeState};
 use crate::wire::{decode_packet, Alive, Dead, Features, Inbound, Message, PushNodeState, Suspect};
 
@@ -246,23 +251,55 @@ impl Delegate for Recorder {
 /// Go's `GetMemberlist`: node "local" at 127.0.0.1:7946 with no periodic
 /// tasks, nothing pending and an empty broadcast queue.
 fn standalone(config: Config) -> Membership {
-    standalone_with(config, Arc::new(NoDelegate))
+    let mut m = Membership::new(
+        config,
+        Vec::new(),
+        HostQueries::none(),
+        addr(1),
+        [1; 32],
+        T0,
+    )
+    .expect("valid config");
+    quieten(&mut m);
+    m
 }
 
-fn standalone_with(config: Config, delegate: Arc<dyn Delegate>) -> Membership {
-    let mut m = Membership::new(config, delegate, addr(1), [1; 32], T0).expect("valid config");
+/// As [`standalone`], with `delegate` answering every question (see
+/// [`deliver`]).
+fn standalone_with(config: Config, delegate: &dyn Delegate) -> Membership {
+    let meta = delegate.node_meta(crate::wire::META_MAX_SIZE);
+    let mut m = Membership::new(config, meta, HostQueries::all(), addr(1), [1; 32], T0)
+        .expect("valid config");
+    deliver(&mut m, delegate, T0);
+    quieten(&mut m);
+    m
+}
+
+/// No periodic tasks, nothing pending, an empty broadcast queue.
+fn quieten(m: &mut Membership) {
     m.clear_timers();
     m.broadcasts_mut().reset();
     m.flush_finished();
     while m.poll_action().is_some() {}
-    m
 }
 
-/// Hands `m`'s queued notifications to its delegate, as a runtime does.
-fn deliver(m: &mut Membership) {
-    let delegate = Arc::clone(m.delegate());
-    while let Some(n) = m.poll_notification() {
-        n.deliver(&*delegate);
+/// Answers `m`'s questions with `delegate` at `now` and hands it `m`'s
+/// notifications, until there are none, as a runtime's delegate thread
+/// does (at once, here).
+fn deliver(m: &mut Membership, delegate: &dyn Delegate, now: Instant) {
+    loop {
+        let mut idle = true;
+        while let Some((id, query)) = m.poll_query() {
+            idle = false;
+            m.answer(now, id, crate::delegate::answer(delegate, query));
+        }
+        while let Some(n) = m.poll_notification() {
+            idle = false;
+            crate::delegate::notify(delegate, n);
+        }
+        if idle {
+            return;
+        }
     }
 }
 
@@ -366,6 +403,10 @@ struct Net {
     now: Instant,
     latency: Duration,
     nodes: BTreeMap<SocketAddr, Membership>,
+    /// The delegates of the nodes that have one; they answer at once.
+    delegates: BTreeMap<SocketAddr, Arc<dyn Delegate>>,
+    /// Replies to accepted streams, until the dialer takes them.
+    replies: BTreeMap<(SocketAddr, StreamId), Option<Vec<u8>>>,
     in_flight: BTreeMap<(Instant, u64), Delivery>,
     sequence: u64,
     udp_blocked: BTreeSet<SocketAddr>,
@@ -383,6 +424,8 @@ impl Net {
             now: T0,
             latency,
             nodes: BTreeMap::new(),
+            delegates: BTreeMap::new(),
+            replies: BTreeMap::new(),
             in_flight: BTreeMap::new(),
             sequence: 0,
             udp_blocked: BTreeSet::new(),
@@ -396,23 +439,30 @@ impl Net {
     }
 
     /// A node started as by Go's `Create`: periodic tasks running.
-    fn start(&mut self, host: u8, config: Config, delegate: Arc<dyn Delegate>) {
+    fn start(&mut self, host: u8, config: Config, delegate: Option<Arc<dyn Delegate>>) {
         self.start_at(addr(host), config, delegate);
     }
 
-    fn start_at(&mut self, at: SocketAddr, config: Config, delegate: Arc<dyn Delegate>) {
+    fn start_at(&mut self, at: SocketAddr, config: Config, delegate: Option<Arc<dyn Delegate>>) {
         let seed = match at.ip() {
             IpAddr::V4(v4) => [v4.octets()[2].wrapping_mul(37).wrapping_add(v4.octets()[3]); 32],
             IpAddr::V6(_) => [0; 32],
         };
-        let m = Membership::new(config, delegate, at, seed, self.now).expect("valid config");
+        let (meta, asks) = match &delegate {
+            Some(d) => (d.node_meta(crate::wire::META_MAX_SIZE), HostQueries::all()),
+            None => (Vec::new(), HostQueries::none()),
+        };
+        let m = Membership::new(config, meta, asks, at, seed, self.now).expect("valid config");
         self.nodes.insert(at, m);
+        if let Some(d) = delegate {
+            self.delegates.insert(at, d);
+        }
         self.pump();
     }
 
     /// A node built as by Go's `HostMemberlist`: no periodic tasks.
     fn start_quiet(&mut self, host: u8, config: Config) {
-        self.start(host, config, Arc::new(NoDelegate));
+        self.start(host, config, None);
         let m = self.m_mut(host);
         m.clear_timers();
         self.events.remove(&addr(host));
@@ -448,12 +498,14 @@ impl Net {
             .insert((self.now + self.latency, self.sequence), delivery);
     }
 
-    /// Takes every pending action of every machine.
+    /// Takes every pending action of every machine, having their
+    /// delegates answer every question first.
     fn pump(&mut self) {
         let addrs: Vec<SocketAddr> = self.nodes.keys().copied().collect();
+        let now = self.now;
         for from in addrs {
-            if let Some(m) = self.nodes.get_mut(&from) {
-                deliver(m);
+            if let (Some(m), Some(d)) = (self.nodes.get_mut(&from), self.delegates.get(&from)) {
+                deliver(m, &**d, now);
             }
             while let Some(action) = self.nodes.get_mut(&from).and_then(Membership::poll_action) {
                 match action {
@@ -488,6 +540,9 @@ impl Net {
                         errors,
                     }),
                     Action::BroadcastDone(token) => self.done.push((from, token)),
+                    Action::Reply { stream, bytes } => {
+                        self.replies.insert((from, stream), bytes);
+                    }
                 }
             }
         }
@@ -534,7 +589,11 @@ impl Net {
             return Err(refused);
         }
         let listener = self.nodes.get_mut(&to).ok_or(refused)?;
-        let reply = listener.handle_stream_request(now, from, bytes);
+        self.sequence += 1;
+        let stream = StreamId::new(self.sequence);
+        listener.handle_stream_request(now, from, stream, bytes);
+        self.pump();
+        let reply = self.replies.remove(&(to, stream)).flatten();
         match reply {
             _ if !expect_reply => Ok(None),
             Some(reply) => Ok(Some(reply)),
@@ -632,12 +691,12 @@ fn probe_cluster(peer: impl Fn(&str) -> Config) -> Net {
 /// Starts m1 and m2 (Go's `Create` with `testConfig`) and has m2 join m1 by
 /// name; returns the network and the join result.
 fn joined_pair(configure: impl Fn(Config) -> Config) -> (Net, usize, Vec<(SocketAddr, JoinError)>) {
-    joined_pair_with(configure, |_| Arc::new(NoDelegate))
+    joined_pair_with(configure, |_| None)
 }
 
 fn joined_pair_with(
     configure: impl Fn(Config) -> Config,
-    delegate: impl Fn(u8) -> Arc<dyn Delegate>,
+    delegate: impl Fn(u8) -> Option<Arc<dyn Delegate>>,
 ) -> (Net, usize, Vec<(SocketAddr, JoinError)>) {
     let mut net = Net::new(LOOPBACK);
     net.start(1, configure(test_config("m1")), delegate(1));

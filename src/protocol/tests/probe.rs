@@ -15,9 +15,10 @@ fn next_seq() {
 
 /// A standalone node that knows "test" (127.0.0.2) and has a probe of it in
 /// flight with sequence number 1; the ping is discarded.
-fn probing(delegate: Arc<dyn Delegate>) -> Membership {
+fn probing(delegate: &dyn Delegate) -> Membership {
     let mut m = standalone_with(test_config("local"), delegate);
     m.alive_node(T0, alive("test", 2, 0, 1, &vsn()), None, false);
+    deliver(&mut m, delegate, T0);
     while m.poll_action().is_some() {}
     m.probe_node(T0, "test");
     while m.poll_action().is_some() {}
@@ -30,7 +31,7 @@ fn probing(delegate: Arc<dyn Delegate>) -> Membership {
 // until the (scaled) probe interval, a relayed ping's until `probe_timeout`.
 #[test]
 fn set_ack_handler() {
-    let mut m = probing(Arc::new(NoDelegate));
+    let mut m = probing(&crate::NoDelegate);
     assert!(
         matches!(m.acks().get(&1), Some(AckHandler::Probe)),
         "missing handler"
@@ -69,7 +70,7 @@ fn invoke_ack_handler() {
     assert!(m.poll_action().is_none());
     assert!(m.acks().is_empty());
 
-    let mut m = probing(Arc::new(NoDelegate));
+    let mut m = probing(&crate::NoDelegate);
     m.handle_ack(T0 + ms(1), Ack::default());
     assert!(m.probe().is_some(), "an unknown sequence number is ignored");
     m.handle_ack(
@@ -87,13 +88,13 @@ fn invoke_ack_handler() {
 #[test]
 fn invoke_ack_handler_channel_ack() {
     let recorder = Arc::new(Recorder::default());
-    let mut m = probing(recorder.clone());
+    let mut m = probing(&*recorder);
     let ack = Ack {
         seq_no: 1,
         payload: Some(vec![0, 0, 0]),
     };
     m.handle_ack(T0 + ms(1), ack);
-    deliver(&mut m);
+    deliver(&mut m, &*recorder, T0 + ms(2));
 
     assert!(m.probe().is_none(), "probe should be complete");
     let log = recorder.log();
@@ -114,9 +115,9 @@ fn invoke_ack_handler_channel_nack() {
     assert!(m.poll_action().is_none());
 
     let recorder = Arc::new(Recorder::default());
-    let mut m = probing(recorder.clone());
+    let mut m = probing(&*recorder);
     m.handle_nack(1);
-    deliver(&mut m);
+    deliver(&mut m, &*recorder, T0 + ms(2));
     assert_eq!(m.probe().map(|p| p.nacks), Some(1), "nack not counted");
     assert!(recorder.log().pings.is_empty(), "should not get an ack");
     // The nack does not reap the handler: an ack can still come.
@@ -129,7 +130,7 @@ fn invoke_ack_handler_channel_nack() {
             payload: Some(vec![0, 0, 0]),
         },
     );
-    deliver(&mut m);
+    deliver(&mut m, &*recorder, T0 + ms(2));
     assert!(m.probe().is_none(), "probe should be complete");
     assert!(matches!(
         &recorder.log().pings[..],

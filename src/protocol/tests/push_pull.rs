@@ -78,7 +78,9 @@ fn verify_protocol_single(a: &[[u8; 6]], b: &[[u8; 6]]) -> Result<(), JoinError>
             nodes: remote,
             user_state: Vec::new(),
         },
+        None,
     )
+    .map(drop)
 }
 
 // TestVerifyProtocol. Documented deviation (`verify_protocol` in
@@ -138,7 +140,7 @@ fn join_cancel() {
         })
         .collect();
     let (net, joined, errors) =
-        joined_pair_with(|c| c, |host| delegates[usize::from(host) - 1].clone());
+        joined_pair_with(|c| c, |host| Some(delegates[usize::from(host) - 1].clone()));
 
     assert_eq!(joined, 0);
     assert!(
@@ -167,7 +169,7 @@ fn join_cancel_passive() {
         })
         .collect();
     let (net, joined, errors) =
-        joined_pair_with(|c| c, |host| delegates[usize::from(host) - 1].clone());
+        joined_pair_with(|c| c, |host| Some(delegates[usize::from(host) - 1].clone()));
 
     assert_eq!(joined, 1);
     assert!(errors.is_empty(), "{errors:?}");
@@ -186,9 +188,9 @@ fn join_cancel_passive() {
 fn conflict_delegate() {
     let recorder = Arc::new(Recorder::default());
     let mut net = Net::new(LOOPBACK);
-    net.start(1, test_config("m1"), Arc::new(NoDelegate));
+    net.start(1, test_config("m1"), None);
     // Same name, another address.
-    net.start(2, test_config("m1"), recorder.clone());
+    net.start(2, test_config("m1"), Some(recorder.clone()));
     let now = net.now;
     net.m_mut(1).join(
         now,
@@ -223,15 +225,15 @@ fn conflict_delegate() {
 #[test]
 fn join_protocol_versions() {
     let mut net = Net::new(LOOPBACK);
-    net.start(1, test_config("m1"), Arc::new(NoDelegate));
-    net.start(2, test_config("m2"), Arc::new(NoDelegate));
+    net.start(1, test_config("m1"), None);
+    net.start(2, test_config("m2"), None);
     net.start(
         3,
         Config {
             protocol_version: 5,
             ..test_config("m3")
         },
-        Arc::new(NoDelegate),
+        None,
     );
     for (host, name) in [(2, "m2"), (3, "m3")] {
         let now = net.now;
@@ -264,7 +266,7 @@ fn join_protocol_compatibility() {
                     ..c
                 }
             },
-            |_| Arc::new(NoDelegate),
+            |_| None,
         );
         assert_eq!(joined, 1, "{v1},{v2}: {errors:?}");
         assert_eq!(net.m(2).members().len(), 2, "{v1},{v2}");
@@ -292,8 +294,8 @@ fn allowing(name: &str, cidrs: &[&str]) -> Config {
 fn join_different_networks_unique_mask() {
     let mut net = Net::new(LOOPBACK);
     let (a1, a2) = (net_addr(0, 10), net_addr(1, 11));
-    net.start_at(a1, allowing("m1", &["127.0.0.0/8"]), Arc::new(NoDelegate));
-    net.start_at(a2, allowing("m2", &["127.0.0.0/8"]), Arc::new(NoDelegate));
+    net.start_at(a1, allowing("m1", &["127.0.0.0/8"]), None);
+    net.start_at(a2, allowing("m2", &["127.0.0.0/8"]), None);
 
     assert_eq!(join_at(&mut net, a2, vec![named("m1", a1)]), (1, 0));
     let m2 = &net.nodes[&a2];
@@ -312,8 +314,8 @@ fn join_different_networks_multi_masks() {
         net_addr(2, 12),
         net_addr(2, 13),
     );
-    net.start_at(a1, allowing("m1", &masks), Arc::new(NoDelegate));
-    net.start_at(a2, allowing("m2", &masks), Arc::new(NoDelegate));
+    net.start_at(a1, allowing("m1", &masks), None);
+    net.start_at(a2, allowing("m2", &masks), None);
     assert_eq!(join_at(&mut net, a2, vec![named("m1", a1)]), (1, 0));
     assert_eq!(net.nodes[&a2].members().len(), 2);
 
@@ -333,7 +335,7 @@ fn join_different_networks_multi_masks() {
     // A rogue node allowing every network: in Go it completes the push/pull
     // (and so sees the others) but is never admitted; swimlist goes
     // further and refuses the exchange itself, so it sees no one either.
-    net.start_at(a3, allowing("m3", &["127.0.0.0/8"]), Arc::new(NoDelegate));
+    net.start_at(a3, allowing("m3", &["127.0.0.0/8"]), None);
     assert_eq!(join_at(&mut net, a3, vec![named("m1", a1)]), (0, 1));
     assert_eq!(net.nodes[&a3].members().len(), 1);
     others_unchanged(&net);
@@ -341,7 +343,7 @@ fn join_different_networks_multi_masks() {
     // A rogue whose own mask excludes itself; joining without names fails
     // under `require_node_names` (Go ignores that error), and m1 and m2
     // still do not see it.
-    net.start_at(a4, allowing("m4", &masks), Arc::new(NoDelegate));
+    net.start_at(a4, allowing("m4", &masks), None);
     let targets = [a1, a2]
         .into_iter()
         .map(|addr| JoinTarget { addr, name: None })
@@ -366,7 +368,7 @@ fn a_join_that_teaches_members_is_followed_by_one_catch_up_sync() {
             ..test_config(name)
         };
         for (host, name) in [(1, "m1"), (2, "m2"), (3, "m3")] {
-            net.start(host, quiet(name), Arc::new(NoDelegate));
+            net.start(host, quiet(name), None);
         }
         assert_eq!(
             join_at(&mut net, addr(2), vec![named("m1", addr(1))]),
@@ -430,8 +432,15 @@ fn joining_nobody(name: &str) -> (Membership, crate::protocol::JoinId, Duration)
     let addr: SocketAddr = "10.0.0.1:7946".parse().unwrap();
     let config = Config::lan().with_name(name);
     let timeout = config.tcp_timeout;
-    let mut m =
-        Membership::new(config, Arc::new(NoDelegate), addr, [3; 32], Instant::ZERO).unwrap();
+    let mut m = Membership::new(
+        config,
+        Vec::new(),
+        HostQueries::none(),
+        addr,
+        [3; 32],
+        Instant::ZERO,
+    )
+    .unwrap();
     while m.poll_action().is_some() {}
     let target = JoinTarget {
         addr: "10.0.0.2:7946".parse().unwrap(),
@@ -469,7 +478,7 @@ fn local_state_beyond_the_peers_limit_is_left_out() {
         Arc::new(Recorder::mock(b"", &big, &[])),
     ];
     let (net, joined, errors) =
-        joined_pair_with(|c| c, |host| delegates[usize::from(host) - 1].clone());
+        joined_pair_with(|c| c, |host| Some(delegates[usize::from(host) - 1].clone()));
     assert_eq!(joined, 1, "{errors:?}");
     assert_eq!(net.m(2).members().len(), 2);
     assert!(
