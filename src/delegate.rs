@@ -41,7 +41,8 @@ use crate::protocol::{Answer, Notification, Query};
 /// [`notify_alive`](Delegate::notify_alive). The protocol asks and carries
 /// on; the step that needs the answer waits for it: a push/pull goes out
 /// (or is answered) once `local_state` returns, a node is added once
-/// `notify_alive` admits it, a join merges once `notify_merge` agrees.
+/// `notify_alive` admits it, a join merges once `notify_merge` agrees and
+/// returns once the members it brought have been admitted (or refused).
 /// Questions are never dropped. Quick answers keep the cluster quick.
 ///
 /// # Ordering

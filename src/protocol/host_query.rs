@@ -28,6 +28,7 @@ use std::net::SocketAddr;
 use super::action::{JoinId, StreamId};
 use super::dial_error::JoinError;
 use super::membership::Membership;
+use super::push_pull::Merged;
 use super::time::Instant;
 use crate::node::Node;
 use crate::wire::{Alive, PushPull};
@@ -202,6 +203,13 @@ pub(super) struct Queries {
     alive: HashMap<String, QueryId>,
     broadcasts_asked: bool,
     ack_payload_asked: bool,
+    /// While a join's merge runs: the admissions it asked for (or joined).
+    watched: Option<Vec<QueryId>>,
+    /// Join attempts, by number, and how many admissions each waits for.
+    attempts: HashMap<u64, (JoinId, SocketAddr, usize)>,
+    /// The join attempts each admission holds up.
+    held: HashMap<QueryId, Vec<u64>>,
+    next_attempt: u64,
 }
 
 impl Queries {
@@ -218,6 +226,9 @@ impl Queries {
         match &parked {
             Parked::Alive(a) => {
                 self.alive.insert(a.node.clone(), id);
+                if let Some(watched) = &mut self.watched {
+                    watched.push(id);
+                }
             }
             Parked::Broadcasts => self.broadcasts_asked = true,
             Parked::AckPayload => self.ack_payload_asked = true,
@@ -233,12 +244,66 @@ impl Queries {
         let Some(id) = self.alive.get(&a.node) else {
             return false;
         };
+        if let Some(watched) = &mut self.watched {
+            watched.push(*id);
+        }
         if let Some(Parked::Alive(waiting)) = self.parked.get_mut(id) {
             if a.incarnation >= waiting.incarnation {
                 *waiting = a.clone();
             }
         }
         true
+    }
+
+    /// Starts noting the admissions asked for, if `watch` (a join's
+    /// merge); returns what [`Queries::wait_for_admissions`] needs.
+    pub(super) fn watch_admissions(&mut self, watch: bool) -> bool {
+        if watch {
+            self.watched = Some(Vec::new());
+        }
+        watch
+    }
+
+    /// Stops noting admissions; makes the join `attempt` wait for those
+    /// noted. Returns whether it waits.
+    pub(super) fn wait_for_admissions(
+        &mut self,
+        watched: bool,
+        attempt: Option<(JoinId, SocketAddr)>,
+    ) -> bool {
+        let ids = if watched {
+            self.watched.take().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let Some((join, addr)) = attempt.filter(|_| !ids.is_empty()) else {
+            return false;
+        };
+        let key = self.next_attempt;
+        self.next_attempt += 1;
+        self.attempts.insert(key, (join, addr, ids.len()));
+        for id in ids {
+            self.held.entry(id).or_default().push(key);
+        }
+        true
+    }
+
+    /// The admission `id` was answered: the join attempts it was the last
+    /// one for.
+    pub(super) fn admitted(&mut self, id: QueryId) -> Vec<(JoinId, SocketAddr)> {
+        let mut done = Vec::new();
+        for key in self.held.remove(&id).unwrap_or_default() {
+            let Some(attempt) = self.attempts.get_mut(&key) else {
+                continue;
+            };
+            attempt.2 -= 1;
+            if attempt.2 == 0 {
+                if let Some((join, addr, _)) = self.attempts.remove(&key) {
+                    done.push((join, addr));
+                }
+            }
+        }
+        done
     }
 
     pub(super) fn broadcasts_asked(&self) -> bool {
@@ -298,10 +363,10 @@ impl Membership {
             Parked::Merge { remote, join } => {
                 let outcome = match answer {
                     Answer::Verdict(Err(refusal)) => Err(JoinError::MergeRefused(refusal)),
-                    _ => {
-                        self.merge_admitted(now, true, remote);
-                        Ok(())
-                    }
+                    _ => match self.merge_admitted(now, true, remote, join) {
+                        Merged::Done => Ok(()),
+                        Merged::Waiting => return self.flush_finished(),
+                    },
                 };
                 if let Err(e) = &outcome {
                     log::debug!("{}: join merge refused: {e}", self.config.name);
@@ -310,12 +375,17 @@ impl Membership {
                     self.join_progress(join, addr, outcome);
                 }
             }
-            Parked::Alive(a) => match answer {
-                Answer::Verdict(Err(reason)) => {
-                    log::debug!("{}: {} not admitted: {reason}", self.config.name, a.node);
+            Parked::Alive(a) => {
+                match answer {
+                    Answer::Verdict(Err(reason)) => {
+                        log::debug!("{}: {} not admitted: {reason}", self.config.name, a.node);
+                    }
+                    _ => self.alive_node_admitted(now, a, None, false),
                 }
-                _ => self.alive_node_admitted(now, a, None, false),
-            },
+                for (join, addr) in self.queries.admitted(id) {
+                    self.join_progress(join, addr, Ok(()));
+                }
+            }
             Parked::Broadcasts => {
                 if let Answer::Broadcasts(broadcasts) = answer {
                     self.offer_host_broadcasts(broadcasts);

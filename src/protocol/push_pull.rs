@@ -27,10 +27,12 @@ use super::timers::Timer;
 use crate::node::{ip_from_wire, ip_to_wire, Node, NodeState};
 use crate::wire::{Ack, Message, PushNodeState, PushPull, MAX_PUSH_STATE_BYTES};
 
-/// Whether a merge happened or waits for the host's verdict.
+/// Whether a merge is done or waits for the host (its verdict, or the
+/// admission of the members it brought); a waiting join attempt is then
+/// finished when the host has answered.
 pub(super) enum Merged {
     Done,
-    AwaitingVerdict,
+    Waiting,
 }
 
 /// Most reaped dead nodes remembered for partition healing.
@@ -269,7 +271,7 @@ impl Membership {
                         });
                         match merged {
                             // The verdict decides the attempt.
-                            Ok(Merged::AwaitingVerdict) => {
+                            Ok(Merged::Waiting) => {
                                 self.flush_finished();
                                 return;
                             }
@@ -360,22 +362,37 @@ impl Membership {
                 join: attempt,
             };
             self.queries.ask(Query::Merge { peers }, parked);
-            return Ok(Merged::AwaitingVerdict);
+            return Ok(Merged::Waiting);
         }
-        self.merge_admitted(now, join, remote);
-        Ok(Merged::Done)
+        Ok(self.merge_admitted(now, join, remote, attempt))
     }
 
-    /// Merges a peer's push/pull that passed the checks.
-    pub(super) fn merge_admitted(&mut self, now: Instant, join: bool, remote: PushPull) {
+    /// Merges a peer's push/pull that passed the checks. Our own join
+    /// `attempt` is done once the members it brought are admitted (as
+    /// Go's `Join` returns with them in the member list): at once, or
+    /// when the host has answered for each.
+    pub(super) fn merge_admitted(
+        &mut self,
+        now: Instant,
+        join: bool,
+        remote: PushPull,
+        attempt: Option<(JoinId, SocketAddr)>,
+    ) -> Merged {
         let known = self.table.len();
+        let mark = self.queries.watch_admissions(attempt.is_some());
         self.merge_state(now, remote.nodes);
+        let waiting = self.queries.wait_for_admissions(mark, attempt);
         self.learned_from_push_pull(now, self.table.len().saturating_sub(known));
         if !remote.user_state.is_empty() {
             self.notify(Notification::RemoteState {
                 state: remote.user_state,
                 join,
             });
+        }
+        if waiting {
+            Merged::Waiting
+        } else {
+            Merged::Done
         }
     }
 

@@ -258,3 +258,50 @@ fn a_host_that_answers_nothing_is_asked_nothing() {
         assert!(net.m_mut(host).poll_query().is_none());
     }
 }
+
+#[test]
+fn a_join_finishes_once_the_members_it_brought_are_admitted() {
+    let mut m = asking();
+    let join = m.join(T0, &[named("peer", addr(2))]);
+    let (id, _) = queries(&mut m).remove(0);
+    m.answer(T0, id, Answer::LocalState(Vec::new()));
+    let dial = std::iter::from_fn(|| m.poll_action()).find_map(|a| match a {
+        Action::Dial { id, .. } => Some(id),
+        _ => None,
+    });
+    let reply = Message::PushPull(crate::wire::PushPull {
+        join: false,
+        nodes: vec![PushNodeState {
+            vsn: vsn(),
+            ..record("peer", 2, 1, NodeState::Alive)
+        }],
+        user_state: Vec::new(),
+    });
+    let mut bytes = Vec::new();
+    crate::wire::seal_stream(&reply, &Default::default(), &mut bytes).expect("framed");
+    m.handle_dial_reply(T0, dial.expect("a dial"), Ok(Some(bytes)));
+    let finished = |m: &mut Membership| {
+        std::iter::from_fn(|| m.poll_action()).find_map(|a| match a {
+            Action::JoinFinished { id, joined, .. } if id == join => Some(joined),
+            _ => None,
+        })
+    };
+    for expected in ["merge", "alive"] {
+        assert_eq!(
+            finished(&mut m),
+            None,
+            "finished before the {expected} answer"
+        );
+        let (id, query) = queries(&mut m).remove(0);
+        assert!(
+            matches!(
+                (expected, &query),
+                ("merge", Query::Merge { .. }) | ("alive", Query::Alive { .. })
+            ),
+            "{query:?}"
+        );
+        m.answer(T0, id, Answer::Verdict(Ok(())));
+    }
+    assert_eq!(finished(&mut m), Some(1));
+    assert_eq!(state(&m, "peer").state, NodeState::Alive);
+}
