@@ -78,6 +78,22 @@ fn frame_header(n: u32) -> [u8; 5] {
     [MessageType::Encrypt as u8, b[0], b[1], b[2], b[3]]
 }
 
+/// The length of the encrypted frame whose header starts at `pos`
+/// (`None`: the header is not all there), refused beyond the limit.
+fn frame_len(buf: &[u8], pos: usize) -> Result<Option<u32>, WireError> {
+    let Some(len) = buf.get(pos + 1..pos + 5) else {
+        return Ok(None);
+    };
+    let n = u32::from_be_bytes([len[0], len[1], len[2], len[3]]);
+    if n as usize > MAX_PUSH_STATE_BYTES {
+        return Err(WireError::FrameTooLarge {
+            len: u64::from(n),
+            limit: MAX_PUSH_STATE_BYTES as u64,
+        });
+    }
+    Ok(Some(n))
+}
+
 /// A complete stream message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodedStream {
@@ -125,17 +141,10 @@ pub fn read_stream(
         let Some(ring) = cfg.keyring.filter(|k| !k.is_empty()) else {
             return Err(WireError::EncryptionNotConfigured);
         };
-        let Some(len) = buf.get(pos + 1..pos + 5) else {
+        let Some(n) = frame_len(buf, pos)? else {
             return Ok(None);
         };
-        let header = [ty, len[0], len[1], len[2], len[3]];
-        let n = u32::from_be_bytes([len[0], len[1], len[2], len[3]]);
-        if n as usize > MAX_PUSH_STATE_BYTES {
-            return Err(WireError::FrameTooLarge {
-                len: u64::from(n),
-                limit: MAX_PUSH_STATE_BYTES as u64,
-            });
-        }
+        let header = frame_header(n);
         let end = pos + 5 + n as usize;
         let Some(envelope) = buf.get(pos + 5..end) else {
             return Ok(None);
@@ -212,16 +221,9 @@ pub fn stream_message_len(buf: &[u8], listener: bool) -> Result<Option<usize>, W
         return Ok(None);
     };
     if ty == MessageType::Encrypt as u8 {
-        let Some(len) = buf.get(pos + 1..pos + 5) else {
+        let Some(n) = frame_len(buf, pos)? else {
             return Ok(None);
         };
-        let n = u32::from_be_bytes([len[0], len[1], len[2], len[3]]);
-        if n as usize > MAX_PUSH_STATE_BYTES {
-            return Err(WireError::FrameTooLarge {
-                len: u64::from(n),
-                limit: MAX_PUSH_STATE_BYTES as u64,
-            });
-        }
         let end = pos + 5 + n as usize;
         return Ok((buf.len() >= end).then_some(end));
     }
