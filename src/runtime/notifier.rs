@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::Mutex;
 
 use super::running_node::RunningNode;
@@ -111,9 +111,14 @@ impl Notifier {
                 delegate: Arc::clone(delegate),
                 notification,
             };
-            match sender.try_send(delivery) {
+            let sent = if sender.len() < QUEUE {
+                sender.send(delivery).map_err(|e| e.into_inner())
+            } else {
+                Err(delivery)
+            };
+            match sent {
                 Ok(()) => {}
-                Err(TrySendError::Full(d) | TrySendError::Disconnected(d)) => {
+                Err(d) => {
                     let count = dropped.fetch_add(1, Ordering::Relaxed) + 1;
                     if worth_logging(count) {
                         log::warn!(
@@ -155,7 +160,9 @@ impl Notifier {
         if let Some(s) = &state.senders {
             return Some(s.clone());
         }
-        let (tx, rx) = crossbeam_channel::bounded::<Delivery>(QUEUE);
+        // Unbounded, capped by count when sending: a bounded channel would
+        // allocate all its slots up front, about 3 MiB.
+        let (tx, rx) = crossbeam_channel::unbounded::<Delivery>();
         let (qtx, qrx) = crossbeam_channel::unbounded::<Question>();
         let spawned = std::thread::Builder::new()
             .name("swimlist-delegate".into())
