@@ -43,6 +43,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 /// How many times a broadcast is sent in a cluster of `cluster_size`
 /// members: `retransmit_mult × ceil(log10(cluster_size + 1))` (0 members →
@@ -68,8 +69,9 @@ struct QueueKey {
 /// Which queued broadcasts a broadcast can invalidate, and be invalidated by.
 #[derive(Debug, Clone)]
 enum Invalidation {
-    /// Replaces, and is replaced by, the broadcast with the same name.
-    Named(String),
+    /// Replaces, and is replaced by, the broadcast with the same name
+    /// (shared with `keys_by_name`: requeueing clones no string).
+    Named(Arc<str>),
     /// Never scanned for.
     Unique,
     /// Removed when a later plain broadcast's predicate matches it.
@@ -89,7 +91,7 @@ struct QueuedBroadcast {
 pub struct BroadcastQueue {
     items: BTreeMap<QueueKey, QueuedBroadcast>,
     /// The key of each named item.
-    keys_by_name: HashMap<String, QueueKey>,
+    keys_by_name: HashMap<Arc<str>, QueueKey>,
     /// The keys of the plain items, the only ones invalidation scans.
     plain_keys: BTreeSet<QueueKey>,
     /// The id of the last enqueued item; 0 after the queue empties.
@@ -109,6 +111,7 @@ impl BroadcastQueue {
     /// [`drain_finished`](Self::drain_finished) once this broadcast is
     /// finished.
     pub fn queue_named(&mut self, name: impl Into<String>, message: Vec<u8>, notify: Option<u64>) {
+        let name: String = name.into();
         self.enqueue(Invalidation::Named(name.into()), message, notify, 0);
     }
 
@@ -270,10 +273,13 @@ impl BroadcastQueue {
     fn enqueue(
         &mut self,
         invalidation: Invalidation,
-        message: Vec<u8>,
+        mut message: Vec<u8>,
         notify: Option<u64>,
         transmits: u32,
     ) {
+        // Encoding grows a buffer by doubling; a queued message keeps only
+        // its bytes (it may wait in every node's queue for a while).
+        message.shrink_to_fit();
         if let Invalidation::Named(name) = &invalidation {
             if let Some(&old) = self.keys_by_name.get(name) {
                 self.finish(old);
@@ -353,7 +359,7 @@ mod tests {
             .rev()
             .map(|(key, item)| {
                 let label = match &item.invalidation {
-                    Invalidation::Named(name) => name.clone(),
+                    Invalidation::Named(name) => name.to_string(),
                     _ => String::from_utf8_lossy(&item.message).into_owned(),
                 };
                 (label, key.transmits)
@@ -518,7 +524,7 @@ mod tests {
             ("node4", 7),
         ] {
             queue.enqueue(
-                Invalidation::Named(name.to_owned()),
+                Invalidation::Named(name.into()),
                 name.as_bytes().to_vec(),
                 Some(0),
                 transmits,
@@ -764,9 +770,9 @@ mod tests {
                         let name = format!("node{name}");
                         queue.queue_named(name.clone(), message(len), Some(token));
                         model.finish_where(|item| {
-                            matches!(&item.invalidation, Invalidation::Named(n) if *n == name)
+                            matches!(&item.invalidation, Invalidation::Named(n) if **n == *name)
                         });
-                        model.push(message(len), Invalidation::Named(name), Some(token));
+                        model.push(message(len), Invalidation::Named(name.into()), Some(token));
                     }
                     Op::Unique(len) => {
                         queue.queue_unique(message(len), Some(token));

@@ -335,7 +335,7 @@ impl Membership {
     /// the kinds given in [`HostQueries`] are ever asked.
     #[must_use]
     pub fn poll_query(&mut self) -> Option<(QueryId, Query)> {
-        self.queries.pending.pop_front()
+        super::membership::pop_shrinking(&mut self.queries.pending)
     }
 
     /// Resumes the step `id` held up, with the host's answer. An answer of

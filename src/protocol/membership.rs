@@ -391,7 +391,7 @@ impl Membership {
     /// call and API call, until it returns `None`.
     #[must_use]
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        pop_shrinking(&mut self.actions)
     }
 
     /// The next thing to tell the application (user messages, remote
@@ -400,7 +400,7 @@ impl Membership {
     /// no longer borrowed.
     #[must_use]
     pub fn poll_notification(&mut self) -> Option<Notification> {
-        self.notifications.pop_front()
+        pop_shrinking(&mut self.notifications)
     }
 
     /// When [`Membership::handle_timeout`] must next be called.
@@ -1009,6 +1009,21 @@ impl Membership {
             .iter()
             .any(|n| n.is_live() && n.name != self.config.name)
     }
+}
+
+/// Outputs a queue keeps room for once drained. A burst (a merge emits an
+/// event per member) would otherwise leave every node holding room for
+/// hundreds of outputs: megabytes across a few hundred nodes.
+const OUTPUT_ROOM: usize = 32;
+
+/// Takes the front of an output queue, giving back the room a burst left
+/// once it is empty.
+pub(super) fn pop_shrinking<T>(queue: &mut VecDeque<T>) -> Option<T> {
+    let next = queue.pop_front();
+    if next.is_none() && queue.capacity() > OUTPUT_ROOM {
+        queue.shrink_to(OUTPUT_ROOM);
+    }
+    next
 }
 
 /// A short name for a packet layer, for the counters.

@@ -195,6 +195,8 @@ impl RunningNode {
         let queries: Vec<(QueryId, Query)> = std::iter::from_fn(|| m.poll_query()).collect();
         drop(m);
         self.carry_out(actions.drain(..));
+        // A burst's room is not kept for every later step.
+        actions.shrink_to(64);
         if let Some(d) = &self.delegate {
             if !notifications.is_empty() {
                 self.notifier
