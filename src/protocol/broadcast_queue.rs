@@ -110,8 +110,12 @@ impl BroadcastQueue {
     /// broadcast with the same name. `notify` is reported by
     /// [`drain_finished`](Self::drain_finished) once this broadcast is
     /// finished.
-    pub fn queue_named(&mut self, name: impl Into<String>, message: Vec<u8>, notify: Option<u64>) {
-        let name: String = name.into();
+    pub fn queue_named(
+        &mut self,
+        name: impl Into<Arc<str>>,
+        message: Vec<u8>,
+        notify: Option<u64>,
+    ) {
         self.enqueue(Invalidation::Named(name.into()), message, notify, 0);
     }
 

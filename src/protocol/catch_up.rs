@@ -56,7 +56,7 @@ impl Membership {
             return;
         }
         let local = self.config.name.clone();
-        let peer = self.random_nodes(1, |n| n.name != local && n.state == NodeState::Alive);
+        let peer = self.random_nodes(1, |n| *n.name != *local && n.state == NodeState::Alive);
         if let Some((name, addr)) = peer.into_iter().next() {
             self.catch_up.last = Some(now);
             self.start_push_pull(now, addr, Some(&name), None);

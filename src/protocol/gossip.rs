@@ -11,6 +11,7 @@
 //! budget whenever the other has something to send.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -34,7 +35,7 @@ impl Membership {
         let local = self.config.name.clone();
         let window = self.config.gossip_to_the_dead_time;
         let peers = self.random_nodes(self.config.gossip_nodes, |n| {
-            n.name != local
+            *n.name != *local
                 && match n.state {
                     NodeState::Alive | NodeState::Suspect => true,
                     NodeState::Dead => now.saturating_duration_since(n.state_change) <= window,
@@ -152,10 +153,10 @@ impl Membership {
         &mut self,
         k: usize,
         keep: impl Fn(&NodeRecord) -> bool,
-    ) -> Vec<(String, SocketAddr)> {
+    ) -> Vec<(Arc<str>, SocketAddr)> {
         let n = self.table.len();
-        let mut chosen: Vec<(String, SocketAddr)> = Vec::with_capacity(k);
-        let consider = |i: usize, chosen: &mut Vec<(String, SocketAddr)>| {
+        let mut chosen: Vec<(Arc<str>, SocketAddr)> = Vec::with_capacity(k);
+        let consider = |i: usize, chosen: &mut Vec<(Arc<str>, SocketAddr)>| {
             let Some(node) = self.table.at(i) else {
                 return;
             };

@@ -944,8 +944,8 @@ impl Membership {
         let recipients = self
             .table
             .iter()
-            .filter(|n| n.is_live() && n.name != self.config.name)
-            .map(|n| n.name.clone())
+            .filter(|n| n.is_live() && *n.name != *self.config.name)
+            .map(|n| n.name.to_string())
             .collect();
         self.user_broadcasts.queue(name, msg, recipients, now);
         Ok(())
@@ -1007,7 +1007,7 @@ impl Membership {
     fn anyone_else_live(&self) -> bool {
         self.table
             .iter()
-            .any(|n| n.is_live() && n.name != self.config.name)
+            .any(|n| n.is_live() && *n.name != *self.config.name)
     }
 }
 

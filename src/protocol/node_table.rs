@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use rand::Rng;
 
@@ -17,7 +18,8 @@ use crate::wire::Features;
 /// What this node knows about one member.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct NodeRecord {
-    pub(crate) name: String,
+    /// Shared with the table's index and the broadcasts about the node.
+    pub(crate) name: Arc<str>,
     /// IP address as received (4 or 16 bytes; compared byte-wise, as Go does).
     pub(crate) addr: Vec<u8>,
     pub(crate) port: u16,
@@ -48,7 +50,7 @@ impl NodeRecord {
     /// (such nodes can never be reached and are never reported).
     pub(crate) fn to_node(&self) -> Option<Node> {
         Some(Node {
-            name: self.name.clone(),
+            name: self.name.to_string(),
             addr: ip_from_wire(&self.addr)?,
             port: self.port,
             meta: self.meta.clone(),
@@ -63,7 +65,7 @@ impl NodeRecord {
 #[derive(Debug, Default)]
 pub(crate) struct NodeTable {
     nodes: Vec<NodeRecord>,
-    index: HashMap<String, usize>,
+    index: HashMap<Arc<str>, usize>,
     /// Go's `numNodes`: grows with every insertion and is only recomputed
     /// when dead entries are reaped, so it estimates the cluster size.
     estimate: usize,
@@ -136,7 +138,7 @@ impl NodeTable {
     ) -> Vec<NodeRecord> {
         let (gone, kept): (Vec<_>, Vec<_>) =
             std::mem::take(&mut self.nodes).into_iter().partition(|n| {
-                n.name != local
+                *n.name != *local
                     && matches!(n.state, NodeState::Dead | NodeState::Left)
                     && now.saturating_duration_since(n.state_change) > keep
             });
@@ -200,13 +202,13 @@ mod tests {
         assert_eq!(t.estimate(), 9);
         let now = Instant::from_nanos(30_000_000_000);
         let gone = t.reap_and_shuffle(now, Duration::from_secs(20), "a", &mut rng);
-        let mut gone: Vec<_> = gone.iter().map(|n| n.name.as_str()).collect();
+        let mut gone: Vec<_> = gone.iter().map(|n| &*n.name).collect();
         gone.sort_unstable();
         assert_eq!(gone, ["b", "e", "h"]);
         assert_eq!(t.len(), 6);
         assert_eq!(t.estimate(), 6);
         for n in ["a", "c", "d", "f", "g", "i"] {
-            assert_eq!(t.get(n).unwrap().name, n);
+            assert_eq!(&*t.get(n).unwrap().name, n);
         }
         assert!(t.get("b").is_none());
     }
@@ -219,9 +221,9 @@ mod tests {
             t.insert(record(&format!("n{i}"), NodeState::Alive, 0), &mut rng);
         }
         for i in 0..100 {
-            assert_eq!(t.get(&format!("n{i}")).unwrap().name, format!("n{i}"));
+            assert_eq!(*t.get(&format!("n{i}")).unwrap().name, format!("n{i}"));
         }
-        let first: Vec<_> = t.iter().take(10).map(|n| n.name.clone()).collect();
+        let first: Vec<_> = t.iter().take(10).map(|n| n.name.to_string()).collect();
         assert_ne!(first, (0..10).map(|i| format!("n{i}")).collect::<Vec<_>>());
     }
 }

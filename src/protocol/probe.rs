@@ -50,7 +50,7 @@ impl Membership {
                 return;
             };
             self.probe_index += 1;
-            if node.name == self.config.name || node.state.is_gone() {
+            if *node.name == *self.config.name || node.state.is_gone() {
                 checked += 1;
                 continue;
             }
@@ -69,10 +69,10 @@ impl Membership {
             &mut self.rng,
         );
         for node in reaped {
-            self.suspicions.remove(&node.name);
+            self.suspicions.remove(&*node.name);
             if node.state == NodeState::Dead && self.config.partition_healing {
                 if let Some(addr) = node.socket_addr() {
-                    self.remember_for_healing(node.name, addr, now);
+                    self.remember_for_healing(node.name.to_string(), addr, now);
                 }
             }
         }
@@ -140,7 +140,7 @@ impl Membership {
         };
         let local = self.config.name.clone();
         let helpers = self.random_nodes(self.config.indirect_checks, |n| {
-            n.name != local && n.name != target && n.state == NodeState::Alive
+            *n.name != *local && *n.name != *target && n.state == NodeState::Alive
         });
         let mut expected_nacks = 0;
         for (name, addr) in helpers {

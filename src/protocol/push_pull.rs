@@ -67,7 +67,7 @@ impl Membership {
             .table
             .iter()
             .map(|n| PushNodeState {
-                name: n.name.clone(),
+                name: n.name.to_string(),
                 addr: n.addr.clone(),
                 port: n.port,
                 meta: (!n.meta.is_empty()).then(|| n.meta.clone()),
@@ -103,7 +103,7 @@ impl Membership {
         let next = push_pull_scale(interval, self.table.estimate());
         self.timers.arm(now + next, Timer::PushPullTick);
         let local = self.config.name.clone();
-        let peer = self.random_nodes(1, |n| n.name != local && n.state == NodeState::Alive);
+        let peer = self.random_nodes(1, |n| *n.name != *local && n.state == NodeState::Alive);
         if let Some((name, addr)) = peer.into_iter().next() {
             self.start_push_pull(now, addr, Some(&name), None);
         }
@@ -500,8 +500,8 @@ impl Membership {
         let mut candidates: Vec<(Option<String>, SocketAddr)> = self
             .table
             .iter()
-            .filter(|n| n.state == NodeState::Dead && n.name != self.config.name)
-            .filter_map(|n| n.socket_addr().map(|a| (Some(n.name.clone()), a)))
+            .filter(|n| n.state == NodeState::Dead && *n.name != *self.config.name)
+            .filter_map(|n| n.socket_addr().map(|a| (Some(n.name.to_string()), a)))
             .collect();
         candidates.extend(
             self.heal_memory

@@ -6,6 +6,8 @@
 //! ignored, because every node must reach the same view from the same
 //! messages whatever implementation it runs.
 
+use std::sync::Arc;
+
 use super::host_query::{Parked, Query};
 use super::membership::{Membership, Suspicion};
 use super::node_table::NodeRecord;
@@ -35,6 +37,14 @@ fn alive_as_node(a: &Alive) -> Option<Node> {
 }
 
 impl Membership {
+    /// A node's name as the table holds it, so that a broadcast about a
+    /// known node shares the table's copy.
+    fn shared_name(&self, name: &str) -> Arc<str> {
+        self.table
+            .get(name)
+            .map_or_else(|| Arc::from(name), |n| Arc::clone(&n.name))
+    }
+
     /// Applies an alive message. `bootstrap` marks this node's own
     /// announcements (start, metadata update); `notify` is a token to report
     /// when the resulting broadcast is done.
@@ -115,7 +125,7 @@ impl Membership {
                     return;
                 }
                 let record = NodeRecord {
-                    name: a.node.clone(),
+                    name: a.node.as_str().into(),
                     addr: a.addr.clone(),
                     port: a.port,
                     meta: Vec::new(),
@@ -183,7 +193,8 @@ impl Membership {
 
         let mut encoded = Vec::new();
         Message::Alive(a.clone()).encode(Context::Packet, &mut encoded);
-        self.broadcasts.queue_named(a.node.clone(), encoded, notify);
+        let name = self.shared_name(&a.node);
+        self.broadcasts.queue_named(name, encoded, notify);
 
         let Some(state) = self.table.get_mut(&a.node) else {
             return;
@@ -236,7 +247,8 @@ impl Membership {
                 self.timers.arm(deadline, Timer::Suspicion(s.node.clone()));
                 let mut encoded = Vec::new();
                 Message::Suspect(s.clone()).encode(Context::Packet, &mut encoded);
-                self.broadcasts.queue_named(s.node, encoded, None);
+                let name = self.shared_name(&s.node);
+                self.broadcasts.queue_named(name, encoded, None);
             }
             return;
         }
@@ -250,7 +262,8 @@ impl Membership {
 
         let mut encoded = Vec::new();
         Message::Suspect(s.clone()).encode(Context::Packet, &mut encoded);
-        self.broadcasts.queue_named(s.node.clone(), encoded, None);
+        let name = self.shared_name(&s.node);
+        self.broadcasts.queue_named(name, encoded, None);
 
         let Some(state) = self.table.get_mut(&s.node) else {
             return;
@@ -335,7 +348,8 @@ impl Membership {
         }
         let mut encoded = Vec::new();
         Message::Dead(d.clone()).encode(Context::Packet, &mut encoded);
-        self.broadcasts.queue_named(d.node.clone(), encoded, notify);
+        let name = self.shared_name(&d.node);
+        self.broadcasts.queue_named(name, encoded, notify);
 
         let Some(state) = self.table.get_mut(&d.node) else {
             return;

@@ -15,7 +15,7 @@ fn members() {
         ("test3", NodeState::Suspect),
     ]
     .map(|(name, state)| NodeRecord {
-        name: name.to_owned(),
+        name: name.into(),
         addr: vec![127, 0, 0, 1],
         port: PORT,
         meta: Vec::new(),
