@@ -20,8 +20,8 @@ use crate::wire::Features;
 pub(crate) struct NodeRecord {
     /// Shared with the table's index and the broadcasts about the node.
     pub(crate) name: Arc<str>,
-    /// IP address as received (4 or 16 bytes; compared byte-wise, as Go does).
-    pub(crate) addr: Vec<u8>,
+    /// IP address as received (compared byte-wise, as Go does).
+    pub(crate) addr: WireIp,
     pub(crate) port: u16,
     pub(crate) meta: Vec<u8>,
     pub(crate) incarnation: u32,
@@ -31,6 +31,48 @@ pub(crate) struct NodeRecord {
     /// `[PMin, PMax, PCur, DMin, DMax, DCur]`, zeros until learned.
     pub(crate) vsn: [u8; 6],
     pub(crate) features: Features,
+}
+
+/// An IP address's bytes as a peer sent them (4 or 16; records are only
+/// made for addresses that parse as IPs), held inline: a heap allocation
+/// per member per node would cost more than the address.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct WireIp {
+    len: u8,
+    bytes: [u8; 16],
+}
+
+impl WireIp {
+    /// The first 16 bytes of `bytes` (all of any IP address).
+    pub(crate) fn new(bytes: &[u8]) -> Self {
+        let len = bytes.len().min(16);
+        let mut ip = WireIp {
+            len: len as u8,
+            bytes: [0; 16],
+        };
+        ip.bytes[..len].copy_from_slice(&bytes[..len]);
+        ip
+    }
+}
+
+impl std::ops::Deref for WireIp {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl PartialEq<Vec<u8>> for WireIp {
+    fn eq(&self, other: &Vec<u8>) -> bool {
+        **self == **other
+    }
+}
+
+impl std::fmt::Debug for WireIp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", &**self)
+    }
 }
 
 impl NodeRecord {
@@ -168,7 +210,7 @@ mod tests {
     fn record(name: &str, state: NodeState, changed: u64) -> NodeRecord {
         NodeRecord {
             name: name.into(),
-            addr: vec![127, 0, 0, 1],
+            addr: WireIp::new(&[127, 0, 0, 1]),
             port: 7946,
             meta: Vec::new(),
             incarnation: 1,

@@ -133,8 +133,7 @@ impl Membership {
         let Some(node) = self.table.get(&target) else {
             return;
         };
-        let (target_addr, target_port, target_pmax) =
-            (node.addr.clone(), node.port, node.protocol_max());
+        let (target_addr, target_port, target_pmax) = (node.addr, node.port, node.protocol_max());
         let Some(target_socket) = node.socket_addr() else {
             return;
         };
@@ -149,7 +148,7 @@ impl Membership {
             let mut msg = Vec::new();
             Message::IndirectPing(IndirectPing {
                 seq_no: seq,
-                target: target_addr.clone(),
+                target: target_addr.to_vec(),
                 port: target_port,
                 node: target.clone(),
                 nack,

@@ -68,7 +68,7 @@ impl Membership {
             .iter()
             .map(|n| PushNodeState {
                 name: n.name.to_string(),
-                addr: n.addr.clone(),
+                addr: n.addr.to_vec(),
                 port: n.port,
                 meta: (!n.meta.is_empty()).then(|| n.meta.clone()),
                 incarnation: n.incarnation,

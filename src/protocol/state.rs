@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::host_query::{Parked, Query};
 use super::membership::{Membership, Suspicion};
-use super::node_table::NodeRecord;
+use super::node_table::{NodeRecord, WireIp};
 use super::notification::Notification;
 use super::suspicion::SuspicionTimer;
 use super::time::Instant;
@@ -126,7 +126,7 @@ impl Membership {
                 }
                 let record = NodeRecord {
                     name: a.node.as_str().into(),
-                    addr: a.addr.clone(),
+                    addr: WireIp::new(&a.addr),
                     port: a.port,
                     meta: Vec::new(),
                     incarnation: 0,
@@ -207,7 +207,7 @@ impl Membership {
         }
         state.incarnation = a.incarnation;
         state.meta = new_meta;
-        state.addr = a.addr;
+        state.addr = WireIp::new(&a.addr);
         state.port = a.port;
         // Go re-encodes what it relays and drops the features key, so an
         // alive without it says nothing about capabilities: keep what the

@@ -16,7 +16,7 @@ fn members() {
     ]
     .map(|(name, state)| NodeRecord {
         name: name.into(),
-        addr: vec![127, 0, 0, 1],
+        addr: WireIp::new(&[127, 0, 0, 1]),
         port: PORT,
         meta: Vec::new(),
         incarnation: 1,

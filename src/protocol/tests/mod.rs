@@ -57,7 +57,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::node_table::NodeRecord;
+use super::node_table::{NodeRecord, WireIp};
 use super::{
     Action, DialError, DialId, HostQueries, Instant, JoinError, JoinTarget, Membership,
     NotifyToken, StreamId,

@@ -52,7 +52,7 @@ fn verify_protocol_single(a: &[[u8; 6]], b: &[[u8; 6]]) -> Result<(), JoinError>
     let mut m = standalone(test_config("local"));
     m.replace_table(a.iter().enumerate().map(|(i, v)| NodeRecord {
         name: format!("local {i}").into(),
-        addr: vec![127, 0, 0, 1],
+        addr: WireIp::new(&[127, 0, 0, 1]),
         port: PORT,
         meta: Vec::new(),
         incarnation: 0,

@@ -136,7 +136,7 @@ fn alive_node_conflict() {
     let s = state(&m, "test");
     assert_eq!(s.state, NodeState::Alive, "should still be alive");
     assert!(s.meta.is_empty(), "meta should still be empty");
-    assert_ne!(s.addr, [127, 0, 0, 2], "address should not be updated");
+    assert_ne!(*s.addr, [127, 0, 0, 2], "address should not be updated");
     assert_ne!(s.port, 9000, "port should not be updated");
     assert_eq!(m.broadcasts().len(), 0);
 
@@ -158,7 +158,7 @@ fn alive_node_conflict() {
     let s = state(&m, "test");
     assert_eq!(s.state, NodeState::Alive);
     assert_eq!(s.meta, b"foo", "meta should be updated");
-    assert_eq!(s.addr, [127, 0, 0, 2], "address should be updated");
+    assert_eq!(*s.addr, [127, 0, 0, 2], "address should be updated");
     assert_eq!(s.port, 9000, "port should be updated");
 }
 
@@ -279,7 +279,7 @@ fn dead_node_left() {
     let s = state(&m, "node1");
     assert_eq!(s.state, NodeState::Alive);
     assert_eq!(s.meta, b"foo", "meta should be updated");
-    assert_eq!(s.addr, [127, 0, 0, 2], "address should be updated");
+    assert_eq!(*s.addr, [127, 0, 0, 2], "address should be updated");
     assert_eq!(s.port, 9000, "port should be updated");
 }
 
