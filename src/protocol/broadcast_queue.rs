@@ -57,12 +57,18 @@ pub fn retransmit_limit(retransmit_mult: u32, cluster_size: usize) -> u32 {
     retransmit_mult.saturating_mul(digits)
 }
 
+/// A message's length as queue keys hold it.
+fn message_len(message: &[u8]) -> u32 {
+    u32::try_from(message.len()).unwrap_or(u32::MAX)
+}
+
 /// A queued broadcast's position in queue order: fewer transmits first, then
 /// longer messages, then newer (higher id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct QueueKey {
     transmits: u32,
-    len: Reverse<usize>,
+    /// The message's length (a broadcast fits a datagram: far below 4 GiB).
+    len: Reverse<u32>,
     id: Reverse<u64>,
 }
 
@@ -80,7 +86,7 @@ enum Invalidation {
 
 #[derive(Debug, Clone)]
 struct QueuedBroadcast {
-    message: Vec<u8>,
+    message: Box<[u8]>,
     invalidation: Invalidation,
     notify: Option<u64>,
 }
@@ -198,7 +204,7 @@ impl BroadcastQueue {
             // `tier` no longer than `free`, or the first item of a later tier.
             let first_fitting = QueueKey {
                 transmits: tier,
-                len: Reverse(free),
+                len: Reverse(u32::try_from(free).unwrap_or(u32::MAX)),
                 id: Reverse(u64::MAX),
             };
             let Some(key) = self.items.range(first_fitting..).next().map(|(k, _)| *k) else {
@@ -219,9 +225,9 @@ impl BroadcastQueue {
                 self.finished.extend(item.notify.take());
             }
             if transmits >= transmit_limit {
-                messages.push(item.message);
+                messages.push(item.message.into_vec());
             } else {
-                messages.push(item.message.clone());
+                messages.push(item.message.to_vec());
                 requeue.push((QueueKey { transmits, ..key }, item));
             }
         }
@@ -277,13 +283,13 @@ impl BroadcastQueue {
     fn enqueue(
         &mut self,
         invalidation: Invalidation,
-        mut message: Vec<u8>,
+        message: Vec<u8>,
         notify: Option<u64>,
         transmits: u32,
     ) {
         // Encoding grows a buffer by doubling; a queued message keeps only
         // its bytes (it may wait in every node's queue for a while).
-        message.shrink_to_fit();
+        let message = message.into_boxed_slice();
         if let Invalidation::Named(name) = &invalidation {
             if let Some(&old) = self.keys_by_name.get(name) {
                 self.finish(old);
@@ -294,7 +300,7 @@ impl BroadcastQueue {
         self.last_id = self.last_id.checked_add(1).unwrap_or(1);
         let key = QueueKey {
             transmits,
-            len: Reverse(message.len()),
+            len: Reverse(message_len(&message)),
             id: Reverse(self.last_id),
         };
         self.insert(
@@ -664,13 +670,13 @@ mod tests {
             self.last_id += 1;
             let key = QueueKey {
                 transmits: 0,
-                len: Reverse(message.len()),
+                len: Reverse(message_len(&message)),
                 id: Reverse(self.last_id),
             };
             self.items.push((
                 key,
                 QueuedBroadcast {
-                    message,
+                    message: message.into(),
                     invalidation,
                     notify,
                 },
@@ -703,7 +709,7 @@ mod tests {
                 };
                 let (key, item) = self.items.remove(index);
                 used += (overhead + item.message.len()) as i128;
-                out.push(item.message.clone());
+                out.push(item.message.to_vec());
                 if key.transmits + 1 >= transmit_limit {
                     self.finished.extend(item.notify);
                 } else {

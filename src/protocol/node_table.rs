@@ -143,7 +143,9 @@ impl NodeTable {
     /// a whole cluster from one push/pull grows the table once instead of
     /// by repeated doubling (each step leaving a freed block behind).
     pub(crate) fn reserve(&mut self, additional: usize) {
-        self.nodes.reserve(additional);
+        // Exactly: the cluster is about this size, and a doubled table
+        // would hold a quarter of it empty, in every node.
+        self.nodes.reserve_exact(additional);
         self.index.reserve(additional);
     }
 

@@ -195,8 +195,10 @@ impl RunningNode {
         let queries: Vec<(QueryId, Query)> = std::iter::from_fn(|| m.poll_query()).collect();
         drop(m);
         self.carry_out(actions.drain(..));
-        // A burst's room is not kept for every later step.
-        actions.shrink_to(64);
+        // A burst's room is not kept for every later step (an action is
+        // 160 bytes; a node with a few hundred of them would keep tens of
+        // KiB).
+        actions.shrink_to(8);
         if let Some(d) = &self.delegate {
             if !notifications.is_empty() {
                 self.notifier
