@@ -244,6 +244,7 @@ pub struct Builder {
     delegate: Option<Arc<dyn Delegate>>,
     runtime: Option<Runtime>,
     transport: Option<Arc<dyn Transport>>,
+    dskit: bool,
     event_capacity: usize,
 }
 
@@ -252,6 +253,7 @@ impl fmt::Debug for Builder {
         f.debug_struct("Builder")
             .field("config", &self.config)
             .field("event_capacity", &self.event_capacity)
+            .field("dskit", &self.dskit)
             .finish_non_exhaustive()
     }
 }
@@ -276,6 +278,17 @@ impl Builder {
         self
     }
 
+    /// Speaks Grafana dskit's TCP-only transport instead of memberlist's
+    /// UDP and TCP, to join the memberlist rings of Loki, Mimir, Tempo or
+    /// Cortex: every packet goes on a TCP connection of its own, marked as
+    /// such, and no UDP port is bound. Every node of a cluster must use the
+    /// same transport. Labels, encryption and compression work as usual;
+    /// dskit's TLS is not supported. (Ignored with [`Builder::transport`].)
+    pub fn dskit_transport(mut self) -> Self {
+        self.dskit = true;
+        self
+    }
+
     /// Events buffered for [`Memberlist::events`] before new ones are
     /// dropped (and counted in [`NodeStats::events_dropped`]); default 4096.
     pub fn event_capacity(mut self, capacity: usize) -> Self {
@@ -290,6 +303,7 @@ impl Builder {
             delegate,
             runtime,
             transport,
+            dskit,
             event_capacity,
         } = self;
         config.validate().map_err(Error::Config)?;
@@ -298,8 +312,27 @@ impl Builder {
             Some(rt) => rt,
             None => Runtime::with_workers(1)?,
         };
+        let bind_error = |source| Error::Bind {
+            addr: SocketAddr::new(config.bind_addr, config.bind_port),
+            source,
+        };
+        // A dskit transport names the advertised address in every packet.
+        let mut advertised_by: Option<Arc<NetTransport>> = None;
         let transport: Arc<dyn Transport> = match transport {
             Some(t) => t,
+            None if dskit => {
+                let t = NetTransport::bind_dskit(
+                    runtime.io(),
+                    config.bind_addr,
+                    config.bind_port,
+                    config.tcp_timeout,
+                    config.max_concurrent_push_pulls,
+                )
+                .map_err(bind_error)?;
+                let t = Arc::new(t);
+                advertised_by = Some(Arc::clone(&t));
+                t
+            }
             None => Arc::new(
                 NetTransport::bind(
                     runtime.io(),
@@ -308,15 +341,15 @@ impl Builder {
                     config.tcp_timeout,
                     config.max_concurrent_push_pulls,
                 )
-                .map_err(|source| Error::Bind {
-                    addr: SocketAddr::new(config.bind_addr, config.bind_port),
-                    source,
-                })?,
+                .map_err(bind_error)?,
             ),
         };
         let bound = transport.local_addr();
         config.bind_port = bound.port();
         let advertise = advertise_addr(&config, bound)?;
+        if let Some(t) = &advertised_by {
+            t.set_advertise(advertise);
+        }
         let seeds = resolve_seeds(&config.seeds, config.bind_port);
         let seed: [u8; 32] = StdRng::from_os_rng().random();
         // The delegate answers the machine's questions on the delegate
@@ -573,6 +606,7 @@ impl Memberlist {
             delegate: None,
             runtime: None,
             transport: None,
+            dskit: false,
             event_capacity: 4096,
         }
     }

@@ -46,22 +46,12 @@ const WAIT: Duration = Duration::from_secs(60);
 /// The Alertmanager binary, or `None` (after saying why) when it is not
 /// built and the test is not required.
 fn alertmanager_bin() -> Option<PathBuf> {
-    let bin = std::env::var_os("SWIMLIST_ALERTMANAGER_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/alertmanager"));
-    if bin.is_file() {
-        return Some(bin);
-    }
-    assert!(
-        std::env::var_os("SWIMLIST_ALERTMANAGER").is_none(),
-        "SWIMLIST_ALERTMANAGER is set but {} is missing: run tests/interop/alertmanager/build-alertmanager.sh",
-        bin.display()
-    );
-    eprintln!(
-        "SKIPPED: Alertmanager {} not built (run tests/interop/alertmanager/build-alertmanager.sh)",
-        bin.display()
-    );
-    None
+    agent::built_peer(
+        Some("SWIMLIST_ALERTMANAGER_BIN"),
+        "alertmanager",
+        "SWIMLIST_ALERTMANAGER",
+        "tests/interop/alertmanager/build-alertmanager.sh",
+    )
 }
 
 // ---- HTTP ------------------------------------------------------------------

@@ -40,12 +40,9 @@ struct Bins {
 /// The two binaries, or `None` (after saying why) when the Go peer is not
 /// built and interop is not required.
 fn bins() -> Option<Bins> {
-    let go = std::env::var_os("SWIMLIST_GO_PEER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/go-peer"));
     Some(Bins {
         rust: rust_agent(),
-        go: go_peer_or_skip(go)?,
+        go: go_peer(Some("SWIMLIST_GO_PEER"), "go-peer")?,
     })
 }
 
@@ -53,27 +50,16 @@ fn bins() -> Option<Bins> {
 /// `None` (after saying why) when it is not built and interop is not
 /// required.
 fn go_release(version: &str) -> Option<PathBuf> {
-    go_peer_or_skip(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("target")
-            .join(format!("go-peer-{version}")),
-    )
+    go_peer(None, &format!("go-peer-{version}"))
 }
 
-fn go_peer_or_skip(go: PathBuf) -> Option<PathBuf> {
-    if go.is_file() {
-        return Some(go);
-    }
-    assert!(
-        std::env::var_os("SWIMLIST_INTEROP").is_none(),
-        "SWIMLIST_INTEROP is set but the Go peer {} is missing: run tests/interop/build-go-peer.sh",
-        go.display()
-    );
-    eprintln!(
-        "SKIPPED: Go peer {} not built (run tests/interop/build-go-peer.sh)",
-        go.display()
-    );
-    None
+fn go_peer(env_var: Option<&str>, name: &str) -> Option<PathBuf> {
+    agent::built_peer(
+        env_var,
+        name,
+        "SWIMLIST_INTEROP",
+        "tests/interop/build-go-peer.sh",
+    )
 }
 
 /// Starts `bin` as node `name` with Go's local timings.

@@ -549,3 +549,47 @@ fn unreadable_streams_get_go_s_error_reply_and_are_counted() {
     let b = start(config("unread-b"));
     assert_eq!(b.join(&[addr(&a)]).unwrap(), 1);
 }
+
+#[test]
+fn nodes_on_dskit_s_transport_form_a_cluster_without_udp() {
+    // Grafana dskit's TCP-only framing: packets (probes, gossip, best-effort
+    // messages) go on TCP connections of their own, streams as usual.
+    let dskit = |name: &str| {
+        Memberlist::builder(config(name))
+            .dskit_transport()
+            .build()
+            .expect("node starts")
+    };
+    let (da, inbox) = recorder("", "");
+    let a = Memberlist::builder(config("dskit-a"))
+        .dskit_transport()
+        .delegate(da)
+        .build()
+        .unwrap();
+    let b = dskit("dskit-b");
+    let c = dskit("dskit-c");
+    // No UDP socket is bound on the node's port.
+    assert!(std::net::UdpSocket::bind(a.local_addr()).is_ok());
+    assert_eq!(b.join(&[addr(&a)]).unwrap(), 1);
+    assert_eq!(c.join(&[addr(&b)]).unwrap(), 1);
+    wait_converged(&[&a, &b, &c]);
+    let to_a = b
+        .members()
+        .unwrap()
+        .into_iter()
+        .find(|m| m.name == "dskit-a")
+        .unwrap();
+    b.send_best_effort(&to_a, b"by packet").unwrap();
+    wait_msg(&inbox.msgs, b"by packet");
+    b.send_reliable(&to_a, b"by stream").unwrap();
+    wait_msg(&inbox.msgs, b"by stream");
+    c.broadcast(b"by gossip", None).unwrap();
+    wait_msg(&inbox.msgs, b"by gossip");
+    // Probes travel as dskit packets too: a crash is detected.
+    c.shutdown();
+    wait_event(
+        &a,
+        "dskit-c failed",
+        |e| matches!(e, Event::Leave(n, LeaveReason::Failed) if n.name == "dskit-c"),
+    );
+}

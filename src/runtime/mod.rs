@@ -13,6 +13,7 @@
 //! No async runtime is involved: the application's handle calls into the
 //! node's state machine under a lock and waits on plain channels.
 
+mod dskit;
 mod memory;
 #[cfg(feature = "metrics")]
 mod metrics;

@@ -6,6 +6,11 @@
 //! UDP socket (no hop through the event loop); everything else — receiving,
 //! accepting, dialing, reading and writing streams, deadlines — happens on
 //! the loop, which hands complete messages to the protocol worker.
+//!
+//! With [`Framing::Dskit`] a node has no UDP socket: it speaks Grafana
+//! dskit's TCP-only transport (see `dskit.rs`), posting each packet on a
+//! connection of its own and telling accepted connections apart by their
+//! first byte.
 
 use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read, Write};
@@ -19,6 +24,7 @@ use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use parking_lot::Mutex;
 use socket2::{Domain, Protocol, Socket, Type};
 
+use super::dskit;
 use super::transport::{ConnId, DialRequest, Incoming, IncomingSink, Transport};
 use crate::protocol::{DialError, DialId};
 use crate::wire::stream_message_len;
@@ -41,12 +47,26 @@ const RETRY_NANOS_PER_BYTE: u64 = 40;
 /// Receive buffer asked of the kernel for UDP (Go asks for the same).
 const UDP_RECV_BUFFER: usize = 2 * 1024 * 1024;
 const WAKER: Token = Token(0);
+/// With dskit framing, accepted connections beyond `max_inbound` allowed
+/// for packets (each packet comes on a connection of its own).
+const PACKET_CONNS: usize = 1024;
+
+/// How a node's traffic crosses the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// Go memberlist's: packets as UDP datagrams, streams over TCP.
+    Memberlist,
+    /// Grafana dskit's: packets and streams over TCP, marked by their
+    /// first byte.
+    Dskit,
+}
 
 /// Commands for the event loop.
 pub(crate) enum IoCommand {
     AddNode {
         node: u64,
-        udp: UdpSocket,
+        udp: Option<UdpSocket>,
+        framing: Framing,
         listener: TcpListener,
         sink: IncomingSink,
         max_inbound: usize,
@@ -55,6 +75,8 @@ pub(crate) enum IoCommand {
     /// Closes a node's sockets and streams, then acknowledges.
     RemoveNode(u64, Sender<()>),
     Dial(u64, DialRequest),
+    /// Writes one dskit packet frame on a new connection to the address.
+    Post(u64, SocketAddr, Vec<u8>),
     Reply(u64, ConnId, Option<Vec<u8>>),
     Stop,
 }
@@ -105,8 +127,8 @@ enum Source {
 }
 
 struct IoNode {
-    udp: UdpSocket,
-    udp_token: Token,
+    udp: Option<(UdpSocket, Token)>,
+    framing: Framing,
     listener: TcpListener,
     listener_token: Token,
     sink: IncomingSink,
@@ -117,6 +139,10 @@ struct IoNode {
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Accepted {
+    /// Dskit framing: waiting for the byte that says packet or stream.
+    Classifying,
+    /// Dskit framing: reading a packet frame to the end of the connection.
+    ReadingPacket,
     /// Reading the request.
     Reading,
     /// The request went to the worker; its reply has not come yet.
@@ -130,6 +156,11 @@ enum Role {
     Dialed {
         id: DialId,
         expect_reply: bool,
+        connected: bool,
+    },
+    /// Writing a dskit packet frame; closed once written, reported to
+    /// nobody (as UDP).
+    Posting {
         connected: bool,
     },
 }
@@ -301,34 +332,39 @@ impl EventLoop {
             match command {
                 IoCommand::AddNode {
                     node,
-                    mut udp,
+                    udp,
+                    framing,
                     mut listener,
                     sink,
                     max_inbound,
                     tcp_timeout,
                 } => {
-                    let (udp_token, listener_token) = (self.token(), self.token());
-                    let registered = self
-                        .registry()
-                        .register(&mut udp, udp_token, Interest::READABLE)
-                        .and_then(|()| {
-                            self.registry().register(
-                                &mut listener,
-                                listener_token,
-                                Interest::READABLE,
-                            )
+                    let listener_token = self.token();
+                    let udp = udp.map(|udp| (udp, self.token()));
+                    let mut registered =
+                        self.registry()
+                            .register(&mut listener, listener_token, Interest::READABLE);
+                    let mut udp = udp;
+                    if let Some((socket, token)) = &mut udp {
+                        registered = registered.and_then(|()| {
+                            self.poll
+                                .registry()
+                                .register(socket, *token, Interest::READABLE)
                         });
+                    }
                     if let Err(e) = registered {
                         log::error!("cannot register node sockets: {e}");
                         continue;
                     }
-                    self.sources.insert(udp_token, Source::Udp(node));
+                    if let Some((_, token)) = &udp {
+                        self.sources.insert(*token, Source::Udp(node));
+                    }
                     self.sources.insert(listener_token, Source::Listener(node));
                     self.nodes.insert(
                         node,
                         IoNode {
                             udp,
-                            udp_token,
+                            framing,
                             listener,
                             listener_token,
                             sink,
@@ -343,6 +379,7 @@ impl EventLoop {
                     let _ = done.send(());
                 }
                 IoCommand::Dial(node, request) => self.dial(node, request),
+                IoCommand::Post(node, to, frame) => self.post(node, to, frame),
                 IoCommand::Reply(node, conn, bytes) => self.reply(node, conn, bytes),
                 IoCommand::Stop => return false,
             }
@@ -352,9 +389,11 @@ impl EventLoop {
 
     fn remove_node(&mut self, node: u64) {
         if let Some(mut n) = self.nodes.remove(&node) {
-            let _ = self.registry().deregister(&mut n.udp);
+            if let Some((mut udp, token)) = n.udp.take() {
+                let _ = self.registry().deregister(&mut udp);
+                self.sources.remove(&token);
+            }
             let _ = self.registry().deregister(&mut n.listener);
-            self.sources.remove(&n.udp_token);
             self.sources.remove(&n.listener_token);
         }
         let tokens: Vec<Token> = self
@@ -369,11 +408,15 @@ impl EventLoop {
     }
 
     fn read_datagrams(&mut self, node: u64) {
-        let Some(n) = self.nodes.get(&node) else {
+        let Some((n, (udp, _))) = self
+            .nodes
+            .get(&node)
+            .and_then(|n| n.udp.as_ref().map(|u| (n, u)))
+        else {
             return;
         };
         loop {
-            match n.udp.recv_from(&mut self.buf) {
+            match udp.recv_from(&mut self.buf) {
                 // Go discards empty datagrams at the transport.
                 Ok((0, _)) => {}
                 Ok((len, from)) => {
@@ -406,10 +449,18 @@ impl EventLoop {
                     return;
                 }
             };
-            if n.inbound >= n.max_inbound {
+            let limit = match n.framing {
+                Framing::Memberlist => n.max_inbound,
+                Framing::Dskit => n.max_inbound + PACKET_CONNS,
+            };
+            if n.inbound >= limit {
                 log::warn!("too many concurrent streams, refusing {peer}");
                 continue;
             }
+            let first = match n.framing {
+                Framing::Memberlist => Accepted::Reading,
+                Framing::Dskit => Accepted::Classifying,
+            };
             n.inbound += 1;
             // However it trickles, a request ends by the time its largest
             // size would take at one chunk per tcp_timeout.
@@ -430,7 +481,7 @@ impl EventLoop {
                 continue;
             }
             self.sources.insert(token, Source::Conn);
-            let role = Role::Accepted(Accepted::Reading);
+            let role = Role::Accepted(first);
             let conn = Conn::new(node, stream, peer, timing, Vec::new(), role);
             self.conns.insert(token, conn);
         }
@@ -471,6 +522,33 @@ impl EventLoop {
             request.bytes,
             role,
         );
+        self.conns.insert(token, conn);
+    }
+
+    /// Opens a connection that writes one dskit packet `frame` and closes.
+    fn post(&mut self, node: u64, to: SocketAddr, frame: Vec<u8>) {
+        let Some(idle) = self.nodes.get(&node).map(|n| n.tcp_timeout) else {
+            return;
+        };
+        let mut stream = match TcpStream::connect(to) {
+            Ok(s) => s,
+            Err(e) => {
+                log::debug!("cannot post a packet to {to}: {e}");
+                return;
+            }
+        };
+        let token = self.token();
+        if let Err(e) = self
+            .registry()
+            .register(&mut stream, token, Interest::WRITABLE)
+        {
+            log::debug!("cannot post a packet to {to}: {e}");
+            return;
+        }
+        self.sources.insert(token, Source::Conn);
+        let deadline = std::time::Instant::now() + idle;
+        let role = Role::Posting { connected: false };
+        let conn = Conn::new(node, stream, to, (idle, deadline), frame, role);
         self.conns.insert(token, conn);
     }
 
@@ -523,6 +601,75 @@ impl EventLoop {
             return Next::Close;
         };
         match c.role {
+            Role::Accepted(Accepted::Classifying) => {
+                let eof = match fill(c) {
+                    Ok(eof) => eof,
+                    Err(_) => return Next::Close,
+                };
+                let Some(&first) = c.read.first() else {
+                    return if eof { Next::Close } else { Next::Keep };
+                };
+                match first {
+                    dskit::STREAM => {
+                        c.read.drain(..1);
+                        c.role = Role::Accepted(Accepted::Reading);
+                    }
+                    dskit::PACKET => c.role = Role::Accepted(Accepted::ReadingPacket),
+                    other => {
+                        log::debug!("dskit connection from {} opened with {other:#04x}", c.peer);
+                        return Next::Close;
+                    }
+                }
+                self.conn_ready(token)
+            }
+            Role::Accepted(Accepted::ReadingPacket) => {
+                let eof = match fill(c) {
+                    Ok(eof) => eof,
+                    Err(_) => return Next::Close,
+                };
+                if c.read.len() > dskit::MAX_PACKET_FRAME {
+                    log::debug!(
+                        "dskit packet from {} over {} bytes",
+                        c.peer,
+                        dskit::MAX_PACKET_FRAME
+                    );
+                    return Next::Close;
+                }
+                if !eof {
+                    return Next::Keep;
+                }
+                match dskit::decode_packet(&c.read) {
+                    Ok(frame) => {
+                        if !frame.digest_ok {
+                            // As dskit: logged, still delivered.
+                            log::debug!("dskit packet from {} fails its digest", frame.from);
+                        }
+                        sink.deliver(Incoming::Packet {
+                            from: frame.from,
+                            bytes: frame.packet.to_vec(),
+                        });
+                    }
+                    Err(e) => log::debug!("bad dskit packet frame from {}: {e:?}", c.peer),
+                }
+                Next::Close
+            }
+            Role::Posting { connected } => {
+                if !connected {
+                    if let Ok(Some(e)) | Err(e) = c.stream.take_error() {
+                        log::debug!("cannot post a packet to {}: {e}", c.peer);
+                        return Next::Close;
+                    }
+                    match c.stream.peer_addr() {
+                        Ok(_) => c.role = Role::Posting { connected: true },
+                        Err(e) if e.kind() == ErrorKind::NotConnected => return Next::Keep,
+                        Err(_) => return Next::Close,
+                    }
+                }
+                match flush(c) {
+                    Ok(false) => Next::Keep,
+                    Ok(true) | Err(_) => Next::Close,
+                }
+            }
             Role::Accepted(Accepted::AwaitingReply) => Next::Keep,
             Role::Accepted(Accepted::Replying) => match flush(c) {
                 Ok(false) => Next::Keep,
@@ -700,16 +847,19 @@ fn flush(c: &mut Conn) -> io::Result<bool> {
     Ok(true)
 }
 
-/// A node's UDP socket and TCP listener on one port, served by a runtime's
-/// event loop.
+/// A node's UDP socket and TCP listener on one port (or, with dskit
+/// framing, its TCP listener alone), served by a runtime's event loop.
 pub struct NetTransport {
     local: SocketAddr,
+    framing: Framing,
+    /// Where this node says it is, in dskit packet frames.
+    advertise: parking_lot::RwLock<SocketAddr>,
     /// A clone of the UDP socket for sending from any thread; taken (and so
     /// closed) at shutdown.
     sender: parking_lot::RwLock<Option<std::net::UdpSocket>>,
     io: IoHandle,
     node: OnceLock<u64>,
-    unstarted: Mutex<Option<(UdpSocket, TcpListener)>>,
+    unstarted: Mutex<Option<(Option<UdpSocket>, TcpListener)>>,
     max_inbound: usize,
     tcp_timeout: Duration,
 }
@@ -744,11 +894,13 @@ impl NetTransport {
                     let sender = udp.try_clone()?;
                     return Ok(NetTransport {
                         local: bound,
+                        framing: Framing::Memberlist,
+                        advertise: parking_lot::RwLock::new(bound),
                         sender: parking_lot::RwLock::new(Some(sender)),
                         io,
                         node: OnceLock::new(),
                         unstarted: Mutex::new(Some((
-                            UdpSocket::from_std(udp),
+                            Some(UdpSocket::from_std(udp)),
                             TcpListener::from_std(listener),
                         ))),
                         max_inbound,
@@ -759,6 +911,37 @@ impl NetTransport {
             }
         }
         Err(last.unwrap_or_else(|| ErrorKind::AddrInUse.into()))
+    }
+
+    /// Binds `ip:port` for TCP alone and speaks Grafana dskit's TCP-only
+    /// framing. Packets name the bound address as their sender until
+    /// [`NetTransport::set_advertise`] says otherwise.
+    pub(crate) fn bind_dskit(
+        io: IoHandle,
+        ip: IpAddr,
+        port: u16,
+        tcp_timeout: Duration,
+        max_inbound: usize,
+    ) -> io::Result<Self> {
+        let listener = bind_listener(SocketAddr::new(ip, port))?;
+        let bound = listener.local_addr()?;
+        Ok(NetTransport {
+            local: bound,
+            framing: Framing::Dskit,
+            advertise: parking_lot::RwLock::new(bound),
+            sender: parking_lot::RwLock::new(None),
+            io,
+            node: OnceLock::new(),
+            unstarted: Mutex::new(Some((None, TcpListener::from_std(listener)))),
+            max_inbound,
+            tcp_timeout,
+        })
+    }
+
+    /// The address dskit packet frames give as their sender: where peers
+    /// answer (the node's advertised address).
+    pub(crate) fn set_advertise(&self, addr: SocketAddr) {
+        *self.advertise.write() = addr;
     }
 }
 
@@ -796,6 +979,7 @@ impl Transport for NetTransport {
         self.io.send(IoCommand::AddNode {
             node: sink.node,
             udp,
+            framing: self.framing,
             listener,
             sink,
             max_inbound: self.max_inbound,
@@ -805,13 +989,24 @@ impl Transport for NetTransport {
     }
 
     fn send_packet(&self, to: SocketAddr, bytes: &[u8]) -> io::Result<()> {
+        if self.framing == Framing::Dskit {
+            let Some(&node) = self.node.get() else {
+                return Err(ErrorKind::NotConnected.into());
+            };
+            let frame = dskit::encode_packet(*self.advertise.read(), bytes);
+            self.io.send(IoCommand::Post(node, to, frame));
+            return Ok(());
+        }
         match &*self.sender.read() {
             Some(socket) => socket.send_to(bytes, to).map(|_| ()),
             None => Err(ErrorKind::NotConnected.into()),
         }
     }
 
-    fn dial(&self, request: DialRequest) {
+    fn dial(&self, mut request: DialRequest) {
+        if self.framing == Framing::Dskit {
+            request.bytes.insert(0, dskit::STREAM);
+        }
         if let Some(&node) = self.node.get() {
             self.io.send(IoCommand::Dial(node, request));
         }

@@ -17,6 +17,36 @@ use serde_json::Value;
 /// Default longest wait for any one expected line.
 pub const STEP: Duration = Duration::from_secs(8);
 
+/// A Go program the interop tests run: `$env_var` if given and set, else
+/// `target/<default>`; `None` (after saying SKIPPED and how to build it)
+/// when it is not built, unless `$required` is set (as in CI), which makes
+/// a missing program a failure.
+pub fn built_peer(
+    env_var: Option<&str>,
+    default: &str,
+    required: &str,
+    build: &str,
+) -> Option<PathBuf> {
+    let path = env_var
+        .and_then(std::env::var_os)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("target")
+                .join(default)
+        });
+    if path.is_file() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var_os(required).is_none(),
+        "{required} is set but {} is missing: run {build}",
+        path.display()
+    );
+    eprintln!("SKIPPED: {} not built (run {build})", path.display());
+    None
+}
+
 /// The agent example, `target/<profile>/examples/node`.
 pub fn rust_agent() -> PathBuf {
     crate::example_binary::path("node")

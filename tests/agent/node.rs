@@ -57,6 +57,7 @@ use swimlist::{CompressionMode, Config, Delegate, Event, Memberlist, Node, NodeS
 const USAGE: &str = "usage: node [--name N] [--bind IP] [--port P] [--join H:P,H:P,...]
             [--config lan|local|wan] [--key B64] [--keys B64,B64,...] [--label L]
             [--skip-inbound-label-check] [--compression none|lzw|lz4] [--meta S] [--state S] [--protocol V]
+            [--transport memberlist|dskit]
   --name N         node name (default: the host name)
   --bind IP        address to bind (default 127.0.0.1)
   --port P         port to bind, 0 for any (default 0)
@@ -71,6 +72,8 @@ const USAGE: &str = "usage: node [--name N] [--bind IP] [--port P] [--join H:P,H
   --meta S         node metadata (at most 512 bytes)
   --state S        user state sent in push/pull exchanges
   --protocol V     protocol version spoken, 1-5 (default 2; 1 = encryption v0)
+  --transport T    memberlist (UDP and TCP, the default) or dskit (Grafana
+                   dskit's TCP-only transport)
 commands on stdin: members | join H:P,H:P | broadcast TEXT | send NAME TEXT | sendbe NAME TEXT
                    | meta TEXT | addkey B64 | usekey B64 | removekey B64
                    | leave | stats | shutdown
@@ -153,6 +156,8 @@ struct Options {
     join: Vec<String>,
     meta: Vec<u8>,
     state: Vec<u8>,
+    /// Grafana dskit's TCP-only transport instead of memberlist's.
+    dskit: bool,
 }
 
 /// Parses the arguments; `Ok(None)` asks for the usage text.
@@ -170,6 +175,7 @@ fn parse_args(args: Vec<String>) -> Result<Option<Options>, String> {
     let mut protocol: Option<u8> = None;
     let mut meta = Vec::new();
     let mut state = Vec::new();
+    let mut dskit = false;
 
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -200,6 +206,7 @@ fn parse_args(args: Vec<String>) -> Result<Option<Options>, String> {
             "--meta",
             "--state",
             "--protocol",
+            "--transport",
         ];
         if !known.contains(&flag.as_str()) {
             return Err(format!("unknown flag {flag:?}"));
@@ -260,6 +267,11 @@ fn parse_args(args: Vec<String>) -> Result<Option<Options>, String> {
                         .map_err(|_| format!("--protocol: {value:?} is not a version"))?,
                 );
             }
+            "--transport" => match value.as_str() {
+                "memberlist" => dskit = false,
+                "dskit" => dskit = true,
+                _ => return Err(format!("--transport: {value:?} is not memberlist or dskit")),
+            },
             _ => unreachable!("flag checked against the known list"),
         }
     }
@@ -296,6 +308,7 @@ fn parse_args(args: Vec<String>) -> Result<Option<Options>, String> {
         join,
         meta,
         state,
+        dskit,
     }))
 }
 
@@ -605,6 +618,7 @@ fn main() -> ExitCode {
         join,
         meta,
         state,
+        dskit,
     } = options;
     let name = config.name.clone();
     let (out_tx, out_rx) = crossbeam_channel::unbounded();
@@ -613,10 +627,11 @@ fn main() -> ExitCode {
         state,
         out: out_tx.clone(),
     });
-    let ml = match Memberlist::builder(config)
-        .delegate(Arc::clone(&agent) as Arc<dyn Delegate>)
-        .build()
-    {
+    let mut builder = Memberlist::builder(config).delegate(Arc::clone(&agent) as Arc<dyn Delegate>);
+    if dskit {
+        builder = builder.dskit_transport();
+    }
+    let ml = match builder.build() {
         Ok(ml) => ml,
         Err(e) => {
             eprintln!("node: cannot start: {e}");
