@@ -100,25 +100,30 @@ fn swimlist_and_dskit_nodes_form_one_cluster_and_exchange_messages() {
 #[test]
 fn failures_and_leaves_are_seen_across_implementations() {
     let Some(peer) = dskit_peer() else { return };
-    let mut nodes = cluster(&peer, &["fl-r0", "fl-g1", "fl-r2", "fl-g3"], &[]);
+    let names = ["fl-r0", "fl-g1", "fl-r2", "fl-g3", "fl-r4", "fl-g5"];
+    let mut nodes = cluster(&peer, &names, &[]);
     // Go's local timings: a probe round, the probe, the longest suspicion,
     // dissemination.
     let bound = Duration::from_secs(30);
-    nodes[3].kill();
-    let killed = Instant::now();
-    for node in &mut nodes[..3] {
-        let v = node.event("leave", "fl-g3");
-        assert_eq!(v["reason"], "failed", "{}: {v}", node.name);
+    // A crashed dskit node, then a crashed swimlist node, each seen failed
+    // by everyone left.
+    for victim in [5, 4] {
+        nodes[victim].kill();
+        let killed = Instant::now();
+        for node in &mut nodes[..victim] {
+            let v = node.event("leave", names[victim]);
+            assert_eq!(v["reason"], "failed", "{}: {v}", node.name);
+        }
+        let took = killed.elapsed();
+        assert!(took < bound, "{}: detection took {took:?}", names[victim]);
     }
-    assert!(
-        killed.elapsed() < bound,
-        "detection took {:?}",
-        killed.elapsed()
-    );
-    nodes[2].command("leave", "left");
-    for node in &mut nodes[..2] {
-        let v = node.event("leave", "fl-r2");
-        assert_eq!(v["reason"], "left", "{}: {v}", node.name);
+    // A leave, either way, is seen as one.
+    for leaver in [3, 2] {
+        nodes[leaver].command("leave", "left");
+        for node in &mut nodes[..2] {
+            let v = node.event("leave", names[leaver]);
+            assert_eq!(v["reason"], "left", "{}: {v}", node.name);
+        }
     }
 }
 
