@@ -94,6 +94,8 @@ pub use config::{CompressionMode, Config, ConfigError, IpNet, NodePredicate};
 pub use delegate::{Delegate, NoDelegate, Refusal};
 pub use memberlist::{Builder, Error, JoinCause, JoinFailure, Lifecycle, Memberlist, Waited};
 pub use node::{Event, LeaveReason, Node, NodeState};
+#[cfg(feature = "tls")]
+pub use runtime::DskitTls;
 pub use runtime::NodeStats;
 pub use runtime::Runtime;
 

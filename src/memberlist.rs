@@ -245,6 +245,7 @@ pub struct Builder {
     runtime: Option<Runtime>,
     transport: Option<Arc<dyn Transport>>,
     dskit: bool,
+    dskit_tls: Option<crate::runtime::tls::DskitTls>,
     event_capacity: usize,
 }
 
@@ -283,9 +284,20 @@ impl Builder {
     /// Cortex: every packet goes on a TCP connection of its own, marked as
     /// such, and no UDP port is bound. Every node of a cluster must use the
     /// same transport. Labels, encryption and compression work as usual;
-    /// dskit's TLS is not supported. (Ignored with [`Builder::transport`].)
+    /// for dskit's TLS see `dskit_tls` (feature `tls`). (Ignored with
+    /// [`Builder::transport`].)
     pub fn dskit_transport(mut self) -> Self {
         self.dskit = true;
+        self
+    }
+
+    /// Speaks dskit's transport ([`Builder::dskit_transport`]) over TLS,
+    /// as dskit does with its `tls_enabled` option: every node of the
+    /// cluster must, since a TLS node and a plain one cannot talk.
+    #[cfg(feature = "tls")]
+    pub fn dskit_tls(mut self, tls: crate::DskitTls) -> Self {
+        self.dskit = true;
+        self.dskit_tls = Some(tls);
         self
     }
 
@@ -304,6 +316,7 @@ impl Builder {
             runtime,
             transport,
             dskit,
+            dskit_tls,
             event_capacity,
         } = self;
         config.validate().map_err(Error::Config)?;
@@ -327,6 +340,7 @@ impl Builder {
                     config.bind_port,
                     config.tcp_timeout,
                     config.max_concurrent_push_pulls,
+                    dskit_tls,
                 )
                 .map_err(bind_error)?;
                 let t = Arc::new(t);
@@ -607,6 +621,7 @@ impl Memberlist {
             runtime: None,
             transport: None,
             dskit: false,
+            dskit_tls: None,
             event_capacity: 4096,
         }
     }

@@ -155,3 +155,72 @@ fn labels_and_encryption_ride_inside_dskit_frames() {
         assert_eq!(joined["n"], 0, "{name} joined across labels: {joined}");
     }
 }
+
+#[cfg(feature = "tls")]
+#[path = "certs/mod.rs"]
+mod certs;
+
+#[cfg(feature = "tls")]
+#[test]
+fn the_cluster_works_over_dskit_s_tls_and_refuses_plain_nodes() {
+    let Some(peer) = dskit_peer() else { return };
+    let pki = certs::TestPki::new("dskit");
+    let (ca, cert, key) = (
+        pki.ca.to_str().unwrap(),
+        pki.cert.to_str().unwrap(),
+        pki.key.to_str().unwrap(),
+    );
+    let names = ["tl-g0", "tl-r1", "tl-g2", "tl-r3"];
+    let mut nodes = Vec::new();
+    let mut seed = None;
+    for name in names {
+        let args: Vec<&str> = if name.contains("-r") {
+            vec!["--tls-ca", ca, "--tls-cert", cert, "--tls-key", key]
+        } else {
+            vec![
+                "--tls",
+                "--tls-ca-path",
+                ca,
+                "--tls-cert-path",
+                cert,
+                "--tls-key-path",
+                key,
+            ]
+        };
+        let mut node = spawn(&peer, name, seed, &args);
+        let port = node.ready();
+        if seed.is_some() {
+            assert_eq!(node.joined()["n"], 1, "{name}");
+        }
+        seed = Some(port);
+        nodes.push(node);
+    }
+    for node in &mut nodes {
+        for name in names {
+            node.event("join", name);
+        }
+    }
+    // Streams and packets both ways, under TLS.
+    nodes[1].send("send tl-g0 tls-stream-from-rust");
+    nodes[0].msg("tls-stream-from-rust");
+    nodes[2].send("sendbe tl-r1 tls-packet-from-go");
+    nodes[1].msg("tls-packet-from-go");
+    nodes[3].send("sendbe tl-g2 tls-packet-from-rust");
+    nodes[2].msg("tls-packet-from-rust");
+    // Crashes are detected both ways.
+    for victim in [3, 2] {
+        nodes[victim].kill();
+        for node in &mut nodes[..victim] {
+            let v = node.event("leave", names[victim]);
+            assert_eq!(v["reason"], "failed", "{}: {v}", node.name);
+        }
+    }
+    // Plain dskit nodes, of either kind, cannot join.
+    let port = nodes[0].ready();
+    for name in ["tl-r8", "tl-g9"] {
+        let mut plain = spawn(&peer, name, Some(port), &[]);
+        plain.ready();
+        assert_eq!(plain.joined()["n"], 0, "{name} joined without TLS");
+    }
+    assert_rust_accepted_everything(&mut nodes[1]);
+}

@@ -593,3 +593,42 @@ fn nodes_on_dskit_s_transport_form_a_cluster_without_udp() {
         |e| matches!(e, Event::Leave(n, LeaveReason::Failed) if n.name == "dskit-c"),
     );
 }
+
+#[cfg(feature = "tls")]
+#[path = "certs/mod.rs"]
+mod certs;
+
+#[cfg(feature = "tls")]
+#[test]
+fn dskit_transport_over_tls_refuses_plain_peers() {
+    let pki = certs::TestPki::new("loopback");
+    let tls = || swimlist::DskitTls::from_pem_files(&pki.ca, &pki.cert, &pki.key).unwrap();
+    let (da, inbox) = recorder("", "");
+    let a = Memberlist::builder(config("tls-a"))
+        .dskit_tls(tls())
+        .delegate(da)
+        .build()
+        .unwrap();
+    let b = Memberlist::builder(config("tls-b"))
+        .dskit_tls(tls())
+        .build()
+        .unwrap();
+    assert_eq!(b.join(&[addr(&a)]).unwrap(), 1);
+    wait_converged(&[&a, &b]);
+    let to_a = b
+        .members()
+        .unwrap()
+        .into_iter()
+        .find(|m| m.name == "tls-a")
+        .unwrap();
+    b.send_best_effort(&to_a, b"sealed packet").unwrap();
+    wait_msg(&inbox.msgs, b"sealed packet");
+    b.send_reliable(&to_a, b"sealed stream").unwrap();
+    wait_msg(&inbox.msgs, b"sealed stream");
+    // A plain dskit node cannot join a TLS one.
+    let plain = Memberlist::builder(config("tls-plain"))
+        .dskit_transport()
+        .build()
+        .unwrap();
+    assert!(matches!(plain.join(&[addr(&a)]), Err(Error::JoinFailed(_))));
+}

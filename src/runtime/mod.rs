@@ -20,6 +20,11 @@ mod metrics;
 mod net;
 pub(crate) mod notifier;
 pub(crate) mod running_node;
+#[cfg(not(feature = "tls"))]
+#[path = "no_tls.rs"]
+pub(crate) mod tls;
+#[cfg(feature = "tls")]
+pub(crate) mod tls;
 mod transport;
 mod worker;
 
@@ -43,6 +48,8 @@ pub(crate) use net::IoHandle;
 pub(crate) use net::NetTransport;
 pub(crate) use notifier::Notifier;
 pub use running_node::NodeStats;
+#[cfg(feature = "tls")]
+pub use tls::DskitTls;
 pub(crate) use transport::Clock;
 pub use transport::{ConnId, DialRequest, Incoming, IncomingSink, Transport};
 use worker::Lanes;

@@ -25,6 +25,7 @@ use parking_lot::Mutex;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::dskit;
+use super::tls::{DskitTls, TlsStream};
 use super::transport::{ConnId, DialRequest, Incoming, IncomingSink, Transport};
 use crate::protocol::{DialError, DialId};
 use crate::wire::stream_message_len;
@@ -67,6 +68,7 @@ pub(crate) enum IoCommand {
         node: u64,
         udp: Option<UdpSocket>,
         framing: Framing,
+        tls: Option<DskitTls>,
         listener: TcpListener,
         sink: IncomingSink,
         max_inbound: usize,
@@ -129,6 +131,8 @@ enum Source {
 struct IoNode {
     udp: Option<(UdpSocket, Token)>,
     framing: Framing,
+    /// With dskit framing: TLS on every connection.
+    tls: Option<DskitTls>,
     listener: TcpListener,
     listener_token: Token,
     sink: IncomingSink,
@@ -158,10 +162,11 @@ enum Role {
         expect_reply: bool,
         connected: bool,
     },
-    /// Writing a dskit packet frame; closed once written, reported to
-    /// nobody (as UDP).
+    /// Writing a dskit packet frame; closed once written (and, over TLS,
+    /// once close_notify is sent), reported to nobody (as UDP).
     Posting {
         connected: bool,
+        notified: bool,
     },
 }
 
@@ -185,6 +190,8 @@ struct Conn {
     write: Vec<u8>,
     written: usize,
     role: Role,
+    /// TLS on this connection (dskit framing with TLS).
+    tls: Option<TlsStream>,
 }
 
 impl Conn {
@@ -209,6 +216,7 @@ impl Conn {
             retry_at: None,
             write,
             written: 0,
+            tls: None,
             role,
         }
     }
@@ -334,6 +342,7 @@ impl EventLoop {
                     node,
                     udp,
                     framing,
+                    tls,
                     mut listener,
                     sink,
                     max_inbound,
@@ -365,6 +374,7 @@ impl EventLoop {
                         IoNode {
                             udp,
                             framing,
+                            tls,
                             listener,
                             listener_token,
                             sink,
@@ -469,11 +479,22 @@ impl EventLoop {
                 n.tcp_timeout,
                 std::time::Instant::now() + n.tcp_timeout * chunks,
             );
+            let tls = match n.tls.as_ref().map(DskitTls::accept).transpose() {
+                Ok(tls) => tls,
+                Err(e) => {
+                    log::warn!("cannot start TLS with {peer}: {e}");
+                    n.inbound -= 1;
+                    continue;
+                }
+            };
+            // A TLS handshake writes before the request is read.
+            let interest = if tls.is_some() {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
             let token = self.token();
-            if let Err(e) = self
-                .registry()
-                .register(&mut stream, token, Interest::READABLE)
-            {
+            if let Err(e) = self.registry().register(&mut stream, token, interest) {
                 log::warn!("cannot register stream from {peer}: {e}");
                 if let Some(n) = self.nodes.get_mut(&node) {
                     n.inbound -= 1;
@@ -482,7 +503,8 @@ impl EventLoop {
             }
             self.sources.insert(token, Source::Conn);
             let role = Role::Accepted(first);
-            let conn = Conn::new(node, stream, peer, timing, Vec::new(), role);
+            let mut conn = Conn::new(node, stream, peer, timing, Vec::new(), role);
+            conn.tls = tls;
             self.conns.insert(token, conn);
         }
     }
@@ -499,6 +521,10 @@ impl EventLoop {
                 result: Err(e),
             });
         };
+        let tls = match n.tls.as_ref().map(|t| t.dial(request.to)).transpose() {
+            Ok(tls) => tls,
+            Err(e) => return fail(DialError::Connect(e.kind())),
+        };
         let mut stream = match TcpStream::connect(request.to) {
             Ok(s) => s,
             Err(e) => return fail(DialError::Connect(e.kind())),
@@ -514,7 +540,7 @@ impl EventLoop {
             expect_reply: request.expect_reply,
             connected: false,
         };
-        let conn = Conn::new(
+        let mut conn = Conn::new(
             node,
             stream,
             request.to,
@@ -522,13 +548,22 @@ impl EventLoop {
             request.bytes,
             role,
         );
+        conn.tls = tls;
         self.conns.insert(token, conn);
     }
 
     /// Opens a connection that writes one dskit packet `frame` and closes.
     fn post(&mut self, node: u64, to: SocketAddr, frame: Vec<u8>) {
-        let Some(idle) = self.nodes.get(&node).map(|n| n.tcp_timeout) else {
+        let Some(n) = self.nodes.get(&node) else {
             return;
+        };
+        let idle = n.tcp_timeout;
+        let tls = match n.tls.as_ref().map(|t| t.dial(to)).transpose() {
+            Ok(tls) => tls,
+            Err(e) => {
+                log::debug!("cannot post a packet to {to}: {e}");
+                return;
+            }
         };
         let mut stream = match TcpStream::connect(to) {
             Ok(s) => s,
@@ -538,17 +573,20 @@ impl EventLoop {
             }
         };
         let token = self.token();
-        if let Err(e) = self
-            .registry()
-            .register(&mut stream, token, Interest::WRITABLE)
-        {
+        // Readable too: a TLS handshake reads before the frame goes out.
+        let interest = Interest::WRITABLE | Interest::READABLE;
+        if let Err(e) = self.registry().register(&mut stream, token, interest) {
             log::debug!("cannot post a packet to {to}: {e}");
             return;
         }
         self.sources.insert(token, Source::Conn);
         let deadline = std::time::Instant::now() + idle;
-        let role = Role::Posting { connected: false };
-        let conn = Conn::new(node, stream, to, (idle, deadline), frame, role);
+        let role = Role::Posting {
+            connected: false,
+            notified: false,
+        };
+        let mut conn = Conn::new(node, stream, to, (idle, deadline), frame, role);
+        conn.tls = tls;
         self.conns.insert(token, conn);
     }
 
@@ -653,21 +691,51 @@ impl EventLoop {
                 }
                 Next::Close
             }
-            Role::Posting { connected } => {
+            Role::Posting {
+                connected,
+                notified,
+            } => {
                 if !connected {
                     if let Ok(Some(e)) | Err(e) = c.stream.take_error() {
                         log::debug!("cannot post a packet to {}: {e}", c.peer);
                         return Next::Close;
                     }
                     match c.stream.peer_addr() {
-                        Ok(_) => c.role = Role::Posting { connected: true },
+                        Ok(_) => {}
                         Err(e) if e.kind() == ErrorKind::NotConnected => return Next::Keep,
                         Err(_) => return Next::Close,
                     }
                 }
+                // A TLS session reads the handshake (and nothing else).
+                if let Some(tls) = &mut c.tls {
+                    let mut ignored = Vec::new();
+                    if tls.read(&mut c.stream, &mut ignored).is_err() {
+                        return Next::Close;
+                    }
+                }
+                c.role = Role::Posting {
+                    connected: true,
+                    notified,
+                };
                 match flush(c) {
                     Ok(false) => Next::Keep,
-                    Ok(true) | Err(_) => Next::Close,
+                    Err(_) => Next::Close,
+                    Ok(true) => match &mut c.tls {
+                        // The frame ends where the connection does: over
+                        // TLS, say so before closing.
+                        Some(tls) if !notified => {
+                            tls.close();
+                            c.role = Role::Posting {
+                                connected: true,
+                                notified: true,
+                            };
+                            match tls.flush(&mut c.stream) {
+                                Ok(false) => Next::Keep,
+                                Ok(true) | Err(_) => Next::Close,
+                            }
+                        }
+                        _ => Next::Close,
+                    },
                 }
             }
             Role::Accepted(Accepted::AwaitingReply) => Next::Keep,
@@ -812,6 +880,11 @@ impl EventLoop {
 
 /// Reads what is available; returns whether the peer closed its side.
 fn fill(c: &mut Conn) -> io::Result<bool> {
+    if let Some(tls) = &mut c.tls {
+        let (n, eof) = tls.read(&mut c.stream, &mut c.read)?;
+        c.moved(n);
+        return Ok(eof);
+    }
     let mut chunk = [0u8; 16 * 1024];
     loop {
         match c.stream.read(&mut chunk) {
@@ -832,6 +905,22 @@ fn fill(c: &mut Conn) -> io::Result<bool> {
 
 /// Writes what is pending; returns whether everything is written.
 fn flush(c: &mut Conn) -> io::Result<bool> {
+    if let Some(tls) = &mut c.tls {
+        let mut read = 0;
+        if tls.is_handshaking() {
+            // The peer's handshake messages move it on; what else it
+            // sends (nothing, before the handshake ends) is kept.
+            read = tls.read(&mut c.stream, &mut c.read)?.0;
+        }
+        let mut n = 0;
+        if c.written < c.write.len() {
+            n = tls.write(&mut c.stream, &c.write[c.written..])?;
+        }
+        let sent = tls.flush(&mut c.stream)?;
+        c.written += n;
+        c.moved(n + read);
+        return Ok(c.written == c.write.len() && sent);
+    }
     while c.written < c.write.len() {
         match c.stream.write(&c.write[c.written..]) {
             Ok(0) => return Err(ErrorKind::WriteZero.into()),
@@ -860,6 +949,8 @@ pub struct NetTransport {
     io: IoHandle,
     node: OnceLock<u64>,
     unstarted: Mutex<Option<(Option<UdpSocket>, TcpListener)>>,
+    /// With dskit framing: TLS on every connection.
+    tls: Option<DskitTls>,
     max_inbound: usize,
     tcp_timeout: Duration,
 }
@@ -903,6 +994,7 @@ impl NetTransport {
                             Some(UdpSocket::from_std(udp)),
                             TcpListener::from_std(listener),
                         ))),
+                        tls: None,
                         max_inbound,
                         tcp_timeout,
                     });
@@ -914,14 +1006,15 @@ impl NetTransport {
     }
 
     /// Binds `ip:port` for TCP alone and speaks Grafana dskit's TCP-only
-    /// framing. Packets name the bound address as their sender until
-    /// [`NetTransport::set_advertise`] says otherwise.
+    /// framing, over `tls` if given. Packets name the bound address as
+    /// their sender until [`NetTransport::set_advertise`] says otherwise.
     pub(crate) fn bind_dskit(
         io: IoHandle,
         ip: IpAddr,
         port: u16,
         tcp_timeout: Duration,
         max_inbound: usize,
+        tls: Option<DskitTls>,
     ) -> io::Result<Self> {
         let listener = bind_listener(SocketAddr::new(ip, port))?;
         let bound = listener.local_addr()?;
@@ -933,6 +1026,7 @@ impl NetTransport {
             io,
             node: OnceLock::new(),
             unstarted: Mutex::new(Some((None, TcpListener::from_std(listener)))),
+            tls,
             max_inbound,
             tcp_timeout,
         })
@@ -980,6 +1074,7 @@ impl Transport for NetTransport {
             node: sink.node,
             udp,
             framing: self.framing,
+            tls: self.tls.clone(),
             listener,
             sink,
             max_inbound: self.max_inbound,

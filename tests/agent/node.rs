@@ -57,7 +57,7 @@ use swimlist::{CompressionMode, Config, Delegate, Event, Memberlist, Node, NodeS
 const USAGE: &str = "usage: node [--name N] [--bind IP] [--port P] [--join H:P,H:P,...]
             [--config lan|local|wan] [--key B64] [--keys B64,B64,...] [--label L]
             [--skip-inbound-label-check] [--compression none|lzw|lz4] [--meta S] [--state S] [--protocol V]
-            [--transport memberlist|dskit]
+            [--transport memberlist|dskit] [--tls-ca PEM --tls-cert PEM --tls-key PEM]
   --name N         node name (default: the host name)
   --bind IP        address to bind (default 127.0.0.1)
   --port P         port to bind, 0 for any (default 0)
@@ -74,6 +74,8 @@ const USAGE: &str = "usage: node [--name N] [--bind IP] [--port P] [--join H:P,H
   --protocol V     protocol version spoken, 1-5 (default 2; 1 = encryption v0)
   --transport T    memberlist (UDP and TCP, the default) or dskit (Grafana
                    dskit's TCP-only transport)
+  --tls-ca PEM, --tls-cert PEM, --tls-key PEM
+                   dskit's transport over TLS (built with the tls feature)
 commands on stdin: members | join H:P,H:P | broadcast TEXT | send NAME TEXT | sendbe NAME TEXT
                    | meta TEXT | addkey B64 | usekey B64 | removekey B64
                    | leave | stats | shutdown
@@ -158,6 +160,23 @@ struct Options {
     state: Vec<u8>,
     /// Grafana dskit's TCP-only transport instead of memberlist's.
     dskit: bool,
+    /// TLS on dskit's transport.
+    tls: Option<Tls>,
+}
+
+#[cfg(feature = "tls")]
+type Tls = swimlist::DskitTls;
+#[cfg(not(feature = "tls"))]
+type Tls = std::convert::Infallible;
+
+#[cfg(feature = "tls")]
+fn load_tls(ca: &str, cert: &str, key: &str) -> Result<Tls, String> {
+    swimlist::DskitTls::from_pem_files(ca, cert, key).map_err(|e| format!("--tls-*: {e}"))
+}
+
+#[cfg(not(feature = "tls"))]
+fn load_tls(_ca: &str, _cert: &str, _key: &str) -> Result<Tls, String> {
+    Err("--tls-*: this agent is built without the tls feature".into())
 }
 
 /// Parses the arguments; `Ok(None)` asks for the usage text.
@@ -176,6 +195,7 @@ fn parse_args(args: Vec<String>) -> Result<Option<Options>, String> {
     let mut meta = Vec::new();
     let mut state = Vec::new();
     let mut dskit = false;
+    let mut tls_files: [Option<String>; 3] = [None, None, None];
 
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -207,6 +227,9 @@ fn parse_args(args: Vec<String>) -> Result<Option<Options>, String> {
             "--state",
             "--protocol",
             "--transport",
+            "--tls-ca",
+            "--tls-cert",
+            "--tls-key",
         ];
         if !known.contains(&flag.as_str()) {
             return Err(format!("unknown flag {flag:?}"));
@@ -272,6 +295,9 @@ fn parse_args(args: Vec<String>) -> Result<Option<Options>, String> {
                 "dskit" => dskit = true,
                 _ => return Err(format!("--transport: {value:?} is not memberlist or dskit")),
             },
+            "--tls-ca" => tls_files[0] = Some(value),
+            "--tls-cert" => tls_files[1] = Some(value),
+            "--tls-key" => tls_files[2] = Some(value),
             _ => unreachable!("flag checked against the known list"),
         }
     }
@@ -303,12 +329,18 @@ fn parse_args(args: Vec<String>) -> Result<Option<Options>, String> {
         config.keyring = Keyring::new(&rest, Some(primary)).map_err(|e| format!("keys: {e}"))?;
     }
     config.validate().map_err(|e| e.to_string())?;
+    let tls = match tls_files {
+        [None, None, None] => None,
+        [Some(ca), Some(cert), Some(key)] => Some(load_tls(&ca, &cert, &key)?),
+        _ => return Err("--tls-ca, --tls-cert and --tls-key go together".into()),
+    };
     Ok(Some(Options {
         config,
         join,
         meta,
         state,
         dskit,
+        tls,
     }))
 }
 
@@ -619,6 +651,7 @@ fn main() -> ExitCode {
         meta,
         state,
         dskit,
+        tls,
     } = options;
     let name = config.name.clone();
     let (out_tx, out_rx) = crossbeam_channel::unbounded();
@@ -630,6 +663,14 @@ fn main() -> ExitCode {
     let mut builder = Memberlist::builder(config).delegate(Arc::clone(&agent) as Arc<dyn Delegate>);
     if dskit {
         builder = builder.dskit_transport();
+    }
+    #[cfg(feature = "tls")]
+    if let Some(tls) = tls {
+        builder = builder.dskit_tls(tls);
+    }
+    #[cfg(not(feature = "tls"))]
+    if let Some(never) = tls {
+        match never {}
     }
     let ml = match builder.build() {
         Ok(ml) => ml,
