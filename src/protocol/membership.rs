@@ -996,7 +996,8 @@ impl Membership {
         if meta.len() > META_MAX_SIZE {
             return Err(ProtocolError::MetaTooLarge(meta.len()));
         }
-        self.incarnation = self.incarnation.wrapping_add(1);
+        // Saturating, as refutation (see `state.rs`).
+        self.incarnation = self.incarnation.saturating_add(1);
         let token = self.next_id();
         let alive = self.local_alive(self.incarnation, meta);
         self.alive_node(now, alive, Some(token), true);

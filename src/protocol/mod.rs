@@ -34,6 +34,7 @@ pub use host_query::{Answer, HostQueries, Query, QueryId, Refusal};
 pub use membership::{stream_time_limit, Membership, MessageKind, ProtocolError, MAX_DATAGRAM};
 pub use notification::Notification;
 pub use push_pull::{push_pull_scale, JoinTarget};
+pub use state::INCARNATION_LEAP;
 pub(crate) use stats::worth_logging;
 pub use stats::{Stats, Traffic};
 pub use suspicion::{suspicion_timeout, SuspicionTimer};

@@ -5,6 +5,18 @@
 //! The rules follow Go memberlist step by step, including which messages are
 //! ignored, because every node must reach the same view from the same
 //! messages whatever implementation it runs.
+//!
+//! One rule is swimlist's own: incarnations never wrap or leap. Only a node
+//! raises its own incarnation, one step per refutation or update, so an
+//! accusation (suspect or dead) naming an incarnation more than
+//! [`INCARNATION_LEAP`] above the one known is forged or corrupt: it is
+//! dropped and counted (`implausible incarnation`) instead of evicting a
+//! live node for good, which one such message does in Go, since nothing
+//! can out-bid `u32::MAX` (and Go's refutation wraps to 0). A node's own
+//! incarnation saturates at `u32::MAX`; a node that reaches it (four
+//! billion refutations) can no longer refute: it logs so, and restarting
+//! it (a fresh process starts at 1 and is admitted once peers forget the
+//! old entry) is the way back.
 
 use std::sync::Arc;
 
@@ -36,7 +48,24 @@ fn alive_as_node(a: &Alive) -> Option<Node> {
     })
 }
 
+/// The largest believable rise of a node's incarnation in one accusation.
+pub const INCARNATION_LEAP: u32 = 1 << 16;
+
 impl Membership {
+    /// Whether an accusation at `accused` about a node known at `known` is
+    /// beyond belief (see the module docs); counts the drop if so.
+    fn implausible(&mut self, accused: u32, known: u32, node: &str) -> bool {
+        if accused.saturating_sub(known) <= INCARNATION_LEAP {
+            return false;
+        }
+        log::debug!(
+            "{}: accusation of {node} at incarnation {accused}, known at {known}: forged or corrupt",
+            self.config.name
+        );
+        self.drop_for("implausible incarnation");
+        true
+    }
+
     /// A node's name as the table holds it, so that a broadcast about a
     /// known node shares the table's copy.
     fn shared_name(&self, name: &str) -> Arc<str> {
@@ -241,6 +270,13 @@ impl Membership {
         if s.incarnation < state.incarnation {
             return;
         }
+        let known = state.incarnation;
+        if self.implausible(s.incarnation, known, &s.node) {
+            return;
+        }
+        let Some(state) = self.table.get(&s.node) else {
+            return;
+        };
         if let Some(suspicion) = self.suspicions.get_mut(&s.node) {
             if suspicion.timer.confirm(&s.from, now) {
                 let deadline = suspicion.timer.deadline();
@@ -338,6 +374,13 @@ impl Membership {
         if d.incarnation < state.incarnation {
             return;
         }
+        let known = state.incarnation;
+        if self.implausible(d.incarnation, known, &d.node) {
+            return;
+        }
+        let Some(state) = self.table.get(&d.node) else {
+            return;
+        };
         self.suspicions.remove(&d.node);
         if state.state.is_gone() {
             return;
@@ -373,9 +416,18 @@ impl Membership {
 
     /// Answers an accusation about this node with a higher incarnation.
     pub(super) fn refute(&mut self, accused: u32) {
-        let mut inc = self.incarnation.wrapping_add(1);
-        if accused >= inc {
-            inc = accused.wrapping_add(1);
+        // Saturating: a wrapped incarnation would lose to every view.
+        let inc = self
+            .incarnation
+            .saturating_add(1)
+            .max(accused.saturating_add(1));
+        if inc <= accused {
+            log::error!(
+                "{}: incarnation exhausted ({accused}): cannot refute; restart this node",
+                self.config.name
+            );
+            self.drop_for("incarnation exhausted");
+            return;
         }
         self.incarnation = inc;
         self.awareness.apply_delta(1);

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::node::LeaveReason;
+use crate::protocol::INCARNATION_LEAP;
 use crate::wire::MessageType;
 
 // TestMemberList_AliveNode_NewNode
@@ -389,4 +390,48 @@ fn merge_state() {
         matches!(&events[..], [Event::Join(n)] if n.name == "test4"),
         "expected exactly one join, for test4: {events:?}"
     );
+}
+
+// Not in Go (hashicorp/memberlist#358): one accusation at an incarnation no
+// node could have reached evicts a live node for good there.
+#[test]
+fn an_accusation_beyond_belief_is_dropped() {
+    let mut m = standalone(test_config("local"));
+    m.alive_node(T0, alive("test", 2, 0, 5, &vsn()), None, false);
+    m.broadcasts_mut().reset();
+    for accusation in [
+        Message::Dead(dead("test", u32::MAX, "forger")),
+        Message::Suspect(suspect("test", 5 + INCARNATION_LEAP + 1, "forger")),
+    ] {
+        match accusation {
+            Message::Dead(d) => m.dead_node(T0, d, None),
+            Message::Suspect(s) => m.suspect_node(T0, s),
+            _ => unreachable!(),
+        }
+        assert_eq!(state(&m, "test").state, NodeState::Alive);
+        assert_eq!(state(&m, "test").incarnation, 5);
+    }
+    assert_eq!(m.stats().dropped.get("implausible incarnation"), Some(&2));
+    assert!(queued_types(&m).is_empty(), "nothing passed on");
+    // Within the leap an accusation stands, as in Go.
+    m.suspect_node(T0, suspect("test", 5 + INCARNATION_LEAP, "peer"));
+    assert_eq!(state(&m, "test").state, NodeState::Suspect);
+}
+
+#[test]
+fn the_local_node_never_refutes_into_a_wrapped_incarnation() {
+    let mut m = standalone(test_config("local"));
+    // Forged at u32::MAX: dropped, no refutation (which would wrap in Go).
+    m.dead_node(T0, dead("local", u32::MAX, "forger"), None);
+    assert_eq!(state(&m, "local").incarnation, 1);
+    assert!(queued_types(&m).is_empty());
+    // A node that really is near the ceiling saturates, then cannot refute.
+    m.table_mut().get_mut("local").unwrap().incarnation = u32::MAX - 1;
+    m.set_incarnation(u32::MAX - 1);
+    m.suspect_node(T0, suspect("local", u32::MAX - 1, "peer"));
+    assert_eq!(state(&m, "local").incarnation, u32::MAX);
+    assert_eq!(state(&m, "local").state, NodeState::Alive);
+    m.suspect_node(T0, suspect("local", u32::MAX, "peer"));
+    assert_eq!(state(&m, "local").incarnation, u32::MAX, "no wrap to 0");
+    assert_eq!(m.stats().dropped.get("incarnation exhausted"), Some(&1));
 }
