@@ -950,3 +950,53 @@ fn one_cluster_of_swimlist_and_go_v0_2_2_and_v0_7_0_detects_crashes() {
         assert_eq!(member_names(node).len(), 3, "{}", node.name);
     }
 }
+
+#[test]
+fn a_forged_accusation_at_the_top_incarnation_evicts_no_swimlist_node() {
+    // hashicorp/memberlist#358: a dead message at u32::MAX, as a buggy or
+    // hostile node would gossip it. Go believes it (and its refutation
+    // would wrap to 0); swimlist nodes drop it, and Go takes the accused
+    // node back once it has forgotten it.
+    let Some(bins) = bins() else { return };
+    use Side::{Go, Rust};
+    let mut nodes = bins.cluster("ov", &[Rust, Go, Rust], &[]);
+    let mut forged = Vec::new();
+    swimlist::wire::Message::Dead(swimlist::wire::Dead {
+        incarnation: u32::MAX,
+        node: "ov-r2".to_owned(),
+        from: "ov-g1".to_owned(),
+    })
+    .encode(swimlist::wire::Context::Packet, &mut forged);
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for node in &nodes {
+        let port = seed_port(node);
+        socket
+            .send_to(&forged, ("127.0.0.1", u16::try_from(port).unwrap()))
+            .unwrap();
+    }
+    // Go declares it dead, then, once it has forgotten the entry, learns
+    // it again from a push/pull.
+    let gone = nodes[1].event("leave", "ov-r2");
+    assert_eq!(gone["reason"], "failed", "{gone}");
+    let after = nodes[1].seen.iter().position(|v| *v == gone).unwrap() + 1;
+    nodes[1].step = Duration::from_secs(120);
+    nodes[1].wait_from(after, "ov-r2 back", |v| {
+        v["ev"] == "join" && v["name"] == "ov-r2"
+    });
+    // The swimlist nodes dropped the forgery (and Go's gossip of it) and
+    // never saw the node leave.
+    for i in [0, 2] {
+        let stats = assert_rust_accepted_everything(&mut nodes[i]);
+        assert!(
+            stats["dropped"]["implausible incarnation"].as_u64() >= Some(1),
+            "{stats}"
+        );
+        let left = nodes[i]
+            .seen
+            .iter()
+            .any(|v| v["ev"] == "leave" && v["name"] == "ov-r2");
+        assert!(!left, "{} saw ov-r2 leave", nodes[i].name);
+    }
+    let members = nodes[1].command("members", "members");
+    assert_eq!(members["members"].as_array().unwrap().len(), 3, "{members}");
+}
