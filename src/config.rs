@@ -185,7 +185,15 @@ pub struct Config {
     /// Size budget of one outgoing UDP packet.
     pub udp_buffer_size: usize,
     /// After this long dead, a node's name may be reused from another
-    /// address; zero never allows it.
+    /// address (a restarted pod: same name, new IP); zero never allows it
+    /// (Go's default). A *live* node's name is never taken over: a second
+    /// claim is reported as [`Event::Conflict`](crate::Event::Conflict).
+    /// swimlist's presets allow it after 5 s (`lan`), 15 s (`wan`), 1 s
+    /// (`local`): a dead node at its old address was already declared
+    /// failed, so the only risk is two live processes sharing a name, one
+    /// of them falsely declared dead; Go would instead refuse the restarted
+    /// node until the dead entry is forgotten (`gossip_to_the_dead_time`
+    /// and a probe round later).
     pub dead_node_reclaim_time: Duration,
     /// Refuse to send to nodes whose name is unknown.
     pub require_node_names: bool,
@@ -277,7 +285,7 @@ impl Config {
             delegate_protocol_min: 0,
             delegate_protocol_max: 0,
             udp_buffer_size: 1400,
-            dead_node_reclaim_time: Duration::ZERO,
+            dead_node_reclaim_time: Duration::from_secs(5),
             require_node_names: false,
             cidrs_allowed: Vec::new(),
             seeds: Vec::new(),
@@ -301,6 +309,7 @@ impl Config {
             gossip_nodes: 4,
             gossip_to_the_dead_time: Duration::from_secs(60),
             partition_healing_interval: Duration::from_secs(60),
+            dead_node_reclaim_time: Duration::from_secs(15),
             ..Self::lan()
         }
     }
@@ -318,6 +327,7 @@ impl Config {
             gossip_interval: Duration::from_millis(100),
             gossip_to_the_dead_time: Duration::from_secs(15),
             partition_healing_interval: Duration::from_secs(15),
+            dead_node_reclaim_time: Duration::from_secs(1),
             ..Self::lan()
         }
     }

@@ -632,3 +632,40 @@ fn dskit_transport_over_tls_refuses_plain_peers() {
         .unwrap();
     assert!(matches!(plain.join(&[addr(&a)]), Err(Error::JoinFailed(_))));
 }
+
+#[test]
+fn a_restarted_node_comes_back_under_its_name_from_a_new_address() {
+    // The Kubernetes pod-restart case: a node crashes and comes back with
+    // the same name at another address. Once the old one is declared dead
+    // (and dead_node_reclaim_time has passed: 1 s with `local`), the new one
+    // is admitted; Go's default (reclaim never) would refuse it until the
+    // dead entry is forgotten.
+    let a = start(config("pod-a"));
+    let old = start(config("pod-x"));
+    old.join(&[addr(&a)]).unwrap();
+    wait_converged(&[&a, &old]);
+    let old_port = old.local_addr().port();
+    old.shutdown();
+    wait_event(
+        &a,
+        "pod-x failed",
+        |e| matches!(e, Event::Leave(n, LeaveReason::Failed) if n.name == "pod-x"),
+    );
+    let new = start(config("pod-x"));
+    assert_ne!(new.local_addr().port(), old_port);
+    // The seed holds the name as dead: the claim waits for the reclaim
+    // time, then takes over, with no second join needed.
+    assert_eq!(new.join(&[addr(&a)]).unwrap(), 1);
+    wait_event(
+        &a,
+        "pod-x back",
+        |e| matches!(e, Event::Join(n) if n.name == "pod-x" && n.port == new.local_addr().port()),
+    );
+    let x = a
+        .members()
+        .unwrap()
+        .into_iter()
+        .find(|m| m.name == "pod-x")
+        .unwrap();
+    assert_eq!(x.port, new.local_addr().port());
+}

@@ -219,6 +219,9 @@ pub struct Membership {
     pub(super) catch_up: CatchUp,
     /// How far behind the host is in handing over datagrams.
     pub(super) local_lag: Duration,
+    /// Claims of dead nodes' names from new addresses, applied once
+    /// `dead_node_reclaim_time` has passed (the newest claim per name).
+    pub(super) reclaims: HashMap<String, Alive>,
     pub(super) stats: Stats,
 }
 
@@ -280,6 +283,7 @@ impl Membership {
             notifications: VecDeque::new(),
             catch_up: CatchUp::default(),
             local_lag: Duration::ZERO,
+            reclaims: HashMap::new(),
             stats: Stats::default(),
         };
         m.incarnation = 1;
@@ -417,6 +421,7 @@ impl Membership {
                 Timer::PushPullTick => self.push_pull_tick(now),
                 Timer::CatchUp => self.catch_up_tick(now),
                 Timer::HealTick => self.heal_tick(now),
+                Timer::Reclaim(name) => self.reclaim_due(now, &name),
                 Timer::ProbeTimeout(seq) => self.probe_timeout(now, seq),
                 Timer::ProbeDeadline(seq) => self.probe_deadline(now, seq),
                 Timer::RelayExpiry(seq) => self.relay_expiry(seq),

@@ -19,6 +19,7 @@
 //! old entry) is the way back.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::host_query::{Parked, Query};
 use super::membership::{Membership, Suspicion};
@@ -175,6 +176,9 @@ impl Membership {
                     && !self.config.dead_node_reclaim_time.is_zero()
                     && now.saturating_duration_since(existing.state_change)
                         > self.config.dead_node_reclaim_time;
+                let dead_too_recently = existing.state == NodeState::Dead
+                    && !self.config.dead_node_reclaim_time.is_zero()
+                    && !dead_long_enough;
                 if existing.state == NodeState::Left || dead_long_enough {
                     log::info!(
                         "{}: updating address of {} to {:?}:{}",
@@ -184,6 +188,23 @@ impl Membership {
                         a.port
                     );
                     reclaim = true;
+                } else if dead_too_recently {
+                    // A restarted node at a new address: it takes the name
+                    // over once the dead entry is old enough, without
+                    // having to claim it again then.
+                    let due = existing.state_change
+                        + self.config.dead_node_reclaim_time
+                        + Duration::from_nanos(1);
+                    log::info!(
+                        "{}: {} claimed from {:?}:{}, taken over at reclaim time",
+                        self.config.name,
+                        a.node,
+                        candidate.addr,
+                        a.port
+                    );
+                    self.timers.arm(due, Timer::Reclaim(a.node.clone()));
+                    self.reclaims.insert(a.node.clone(), a);
+                    return;
                 } else {
                     // The event (logged at warn) says who claims what.
                     if let Some(existing) = existing.to_node() {
@@ -328,6 +349,14 @@ impl Membership {
             },
         );
         self.emit_for(&record, Event::Suspect);
+    }
+
+    /// The reclaim time of a dead node claimed from a new address has
+    /// passed: the claim is applied (and checked) as if it came now.
+    pub(super) fn reclaim_due(&mut self, now: Instant, name: &str) {
+        if let Some(claim) = self.reclaims.remove(name) {
+            self.alive_node(now, claim, None, false);
+        }
     }
 
     /// A suspicion timer fired: declare the node dead if it is still the

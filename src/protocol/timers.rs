@@ -31,6 +31,9 @@ pub(crate) enum Timer {
     Suspicion(String),
     /// A dial should have been reported by now; if not, it failed.
     DialExpiry(super::action::DialId),
+    /// A dead node's name may now be taken over from the new address that
+    /// claimed it.
+    Reclaim(String),
 }
 
 #[derive(Debug, Default)]

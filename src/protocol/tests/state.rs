@@ -435,3 +435,27 @@ fn the_local_node_never_refutes_into_a_wrapped_incarnation() {
     assert_eq!(state(&m, "local").incarnation, u32::MAX, "no wrap to 0");
     assert_eq!(m.stats().dropped.get("incarnation exhausted"), Some(&1));
 }
+
+// Not in Go: a claim that comes too early is kept and applied at the
+// reclaim time, so a restarted node need not claim its name again.
+#[test]
+fn an_early_claim_on_a_dead_name_is_applied_at_the_reclaim_time() {
+    let mut m = standalone(Config {
+        dead_node_reclaim_time: ms(10),
+        ..test_config("local")
+    });
+    m.alive_node(T0, alive("test", 1, 8000, 1, &vsn()), None, false);
+    m.dead_node(T0, dead("test", 1, "local"), None);
+    assert_eq!(state(&m, "test").state, NodeState::Dead);
+    let restarted = alive("test", 2, 9000, 1, &vsn());
+    m.alive_node(T0 + ms(1), restarted, None, false);
+    assert_eq!(state(&m, "test").state, NodeState::Dead, "too early");
+    advance(&mut m, T0 + ms(11));
+    let s = state(&m, "test");
+    assert_eq!(s.state, NodeState::Alive);
+    assert_eq!((&*s.addr, s.port), (&[127, 0, 0, 2][..], 9000));
+    // A live node's name is still never taken over.
+    m.alive_node(T0 + ms(20), alive("test", 3, 7000, 5, &vsn()), None, false);
+    advance(&mut m, T0 + ms(100));
+    assert_eq!(state(&m, "test").port, 9000);
+}
