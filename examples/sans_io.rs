@@ -20,7 +20,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
 use swimlist::protocol::{
-    Action, DialError, HostQueries, Instant, JoinTarget, Membership, Notification, StreamId,
+    Action, DialError, DialId, HostQueries, Instant, JoinTarget, Membership, Notification, StreamId,
 };
 use swimlist::Config;
 
@@ -33,8 +33,9 @@ const B: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2
 struct World {
     now: Instant,
     machines: BTreeMap<SocketAddr, Membership>,
-    /// Actions taken from a listener while looking for its reply.
-    later: Vec<(SocketAddr, Action)>,
+    /// Streams a listener has yet to answer: who dialled, which dial,
+    /// whether a reply is expected.
+    open: BTreeMap<StreamId, (SocketAddr, DialId, bool)>,
     streams: u64,
 }
 
@@ -48,51 +49,43 @@ impl World {
                     receiver.handle_packet(now, from, &bytes);
                 }
             }
+            // A stream: the listener gets the request (its reply comes as
+            // an `Action::Reply`), unless nobody listens there.
             Action::Dial {
                 id,
                 to,
                 bytes,
                 expect_reply,
                 ..
-            } => {
-                let reply = self.stream(from, to, &bytes, expect_reply);
-                if let Some(dialer) = self.machines.get_mut(&from) {
+            } => match self.machines.get_mut(&to) {
+                Some(listener) => {
+                    self.streams += 1;
+                    let stream = StreamId::new(self.streams);
+                    self.open.insert(stream, (from, id, expect_reply));
+                    listener.handle_stream_request(now, from, stream, &bytes);
+                }
+                None => {
+                    let refused = DialError::Connect(ErrorKind::ConnectionRefused);
+                    let dialer = self.machines.get_mut(&from).expect("acting machine");
+                    dialer.handle_dial_reply(now, id, Err(refused));
+                }
+            },
+            Action::Reply { stream, bytes } => {
+                let Some((dialer, id, expect_reply)) = self.open.remove(&stream) else {
+                    return;
+                };
+                let reply = match bytes {
+                    _ if !expect_reply => Ok(None),
+                    Some(bytes) => Ok(Some(bytes)),
+                    None => Err(DialError::ClosedBeforeReply),
+                };
+                if let Some(dialer) = self.machines.get_mut(&dialer) {
                     dialer.handle_dial_reply(now, id, reply);
                 }
             }
             Action::Event(event) => log(now, &name, event),
             Action::JoinFinished { joined, .. } => log(now, &name, format!("joined {joined} node")),
-            Action::BroadcastDone(_) | Action::Reply { .. } => {}
-        }
-    }
-
-    /// A stream dialled from `from` to `to`: the listener answers the
-    /// request; the reply bytes go back to the dialer.
-    fn stream(
-        &mut self,
-        from: SocketAddr,
-        to: SocketAddr,
-        request: &[u8],
-        expect_reply: bool,
-    ) -> Result<Option<Vec<u8>>, DialError> {
-        let refused = DialError::Connect(ErrorKind::ConnectionRefused);
-        let listener = self.machines.get_mut(&to).ok_or(refused)?;
-        self.streams += 1;
-        let stream = StreamId::new(self.streams);
-        listener.handle_stream_request(self.now, from, stream, request);
-        // With no questions to answer, the reply is among the actions the
-        // request produced; the others are carried out afterwards.
-        let mut reply = None;
-        while let Some(action) = listener.poll_action() {
-            match action {
-                Action::Reply { stream: s, bytes } if s == stream => reply = bytes,
-                other => self.later.push((to, other)),
-            }
-        }
-        match reply {
-            _ if !expect_reply => Ok(None),
-            Some(reply) => Ok(Some(reply)),
-            None => Err(DialError::ClosedBeforeReply),
+            Action::BroadcastDone(_) => {}
         }
     }
 
@@ -100,7 +93,7 @@ impl World {
     /// moves the clock to the next timer; stops at `end`.
     fn run_until(&mut self, end: Instant) {
         loop {
-            let mut asked = std::mem::take(&mut self.later);
+            let mut asked = Vec::new();
             for (&addr, machine) in &mut self.machines {
                 asked.extend(std::iter::from_fn(|| machine.poll_action()).map(|a| (addr, a)));
                 // A real driver hands every notification to the
@@ -169,7 +162,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut world = World {
         now,
         machines,
-        later: Vec::new(),
+        open: BTreeMap::new(),
         streams: 0,
     };
     let after = |secs| now + Duration::from_secs(secs);
