@@ -101,6 +101,8 @@ pub enum Waited {
     UpdateBroadcast,
     /// A reliable message being written.
     ReliableMessage,
+    /// The node settling ([`Memberlist::wait_settled`]).
+    Settled,
 }
 
 impl fmt::Display for Waited {
@@ -110,6 +112,7 @@ impl fmt::Display for Waited {
             Self::LeaveBroadcast => "the leave broadcast",
             Self::UpdateBroadcast => "the metadata update broadcast",
             Self::ReliableMessage => "the reliable message",
+            Self::Settled => "the node to settle (a sync with a member, then a quiet period)",
         })
     }
 }
@@ -805,6 +808,42 @@ impl Memberlist {
             Waited::UpdateBroadcast,
             RunningNode::update_node,
         )
+    }
+
+    /// Whether the node's view can be trusted: it has exchanged whole state
+    /// with another member (a push/pull, its join's or another) and no
+    /// membership news has reached it for ten gossip intervals (2 s with
+    /// `lan`); it stops being so when it loses every peer. The changes come
+    /// as [`Event::Settled`] and [`Event::Unsettled`]. Use it as a
+    /// readiness signal: a service that routes by membership (a ring)
+    /// should wait for it before serving.
+    pub fn is_settled(&self) -> Result<bool, Error> {
+        self.machine("is_settled", |m, _| m.is_settled())
+    }
+
+    /// Waits up to `timeout` (above zero) for the node to settle
+    /// ([`Memberlist::is_settled`]); returns at once if it is.
+    ///
+    /// Errors: [`Error::Timeout`] (the node is alone, or news keeps coming),
+    /// [`Error::ZeroTimeout`], [`Error::Shutdown`].
+    pub fn wait_settled(&self, timeout: Duration) -> Result<(), Error> {
+        if timeout.is_zero() {
+            return Err(Error::ZeroTimeout {
+                method: "wait_settled",
+            });
+        }
+        self.may_block("wait_settled")?;
+        self.running()?;
+        let waiter = self
+            .node
+            .settled_waiter()
+            .map_err(|_: Reentered| Error::InTransport {
+                method: "wait_settled",
+            })?;
+        match waiter {
+            None => Ok(()),
+            Some(rx) => recv_answering(&rx, timeout).map_err(|_| Error::Timeout(Waited::Settled)),
+        }
     }
 
     /// Leaves the cluster gracefully: broadcasts that this node left and

@@ -171,6 +171,14 @@ pub enum Event {
     /// refused. The claimant's `join` fails with
     /// [`Error::NameConflict`](crate::Error::NameConflict).
     Conflict(Node, Node),
+    /// This node's view can now be trusted: it has exchanged whole state
+    /// with a member and no membership news has come for a quiet period
+    /// (see [`Memberlist::wait_settled`](crate::Memberlist::wait_settled)).
+    /// About this node.
+    Settled(Node),
+    /// This node's view is doubtful again: it lost every peer. About this
+    /// node.
+    Unsettled(Node),
 }
 
 impl fmt::Display for Event {
@@ -188,13 +196,15 @@ impl fmt::Display for Event {
                 claimant.name,
                 claimant.socket_addr()
             ),
+            Self::Settled(n) => write!(f, "settled: {} trusts its view", n.name),
+            Self::Unsettled(n) => write!(f, "unsettled: {} lost every peer", n.name),
         }
     }
 }
 
 impl Event {
     /// A short name of the kind of event: `join`, `leave`, `update`,
-    /// `suspect` or `alive`.
+    /// `suspect`, `alive`, `conflict`, `settled` or `unsettled`.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Join(_) => "join",
@@ -203,11 +213,13 @@ impl Event {
             Self::Suspect(_) => "suspect",
             Self::Alive(_) => "alive",
             Self::Conflict(..) => "conflict",
+            Self::Settled(_) => "settled",
+            Self::Unsettled(_) => "unsettled",
         }
     }
 
     /// The node the event is about (for a conflict, the member holding
-    /// the name).
+    /// the name; for readiness, this node).
     pub fn node(&self) -> &Node {
         match self {
             Self::Join(n)
@@ -215,7 +227,9 @@ impl Event {
             | Self::Update(n)
             | Self::Suspect(n)
             | Self::Alive(n)
-            | Self::Conflict(n, _) => n,
+            | Self::Conflict(n, _)
+            | Self::Settled(n)
+            | Self::Unsettled(n) => n,
         }
     }
 }

@@ -476,3 +476,29 @@ fn events_beyond_the_capacity_are_counted_not_queued() {
     assert_eq!(events.len(), 1);
     assert!(matches!(events.try_recv(), Ok(Event::Join(n)) if n.name == "full"));
 }
+
+#[test]
+fn wait_settled_returns_once_the_view_is_trustworthy() {
+    let a = Memberlist::create(config("settle-a")).unwrap();
+    // Alone, a node never settles: the wait says so in time.
+    assert!(!a.is_settled().unwrap());
+    assert!(matches!(
+        a.wait_settled(Duration::from_millis(300)),
+        Err(Error::Timeout(swimlist::Waited::Settled))
+    ));
+    assert!(matches!(
+        a.wait_settled(Duration::ZERO),
+        Err(Error::ZeroTimeout { .. })
+    ));
+    let b = Memberlist::create(config("settle-b")).unwrap();
+    b.join(&[addr(&a)]).unwrap();
+    b.wait_settled(DEADLINE).unwrap();
+    a.wait_settled(DEADLINE).unwrap();
+    assert!(b.is_settled().unwrap());
+    let settled = std::iter::from_fn(|| b.events().try_recv().ok())
+        .filter(|e| matches!(e, Event::Settled(n) if n.name == "settle-b"))
+        .count();
+    assert_eq!(settled, 1);
+    b.shutdown();
+    assert!(matches!(b.wait_settled(DEADLINE), Err(Error::Shutdown)));
+}

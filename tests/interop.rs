@@ -1000,3 +1000,23 @@ fn a_forged_accusation_at_the_top_incarnation_evicts_no_swimlist_node() {
     let members = nodes[1].command("members", "members");
     assert_eq!(members["members"].as_array().unwrap().len(), 3, "{members}");
 }
+
+#[test]
+fn swimlist_nodes_settle_with_go_seeds_and_unsettle_when_alone() {
+    let Some(bins) = bins() else { return };
+    use Side::{Go, Rust};
+    // A swimlist node joining a Go seed settles (its join's push/pull,
+    // then a quiet period); so does a swimlist seed a Go node joins.
+    let mut nodes = bins.cluster("st", &[Go, Rust], &[]);
+    nodes[1].event("settled", "st-r1");
+    let mut seeded = bins.cluster("ss", &[Rust, Go], &[]);
+    seeded[0].event("settled", "ss-r0");
+    // Alone again (its only peer crashed and was declared failed), it
+    // says its view is doubtful.
+    seeded[1].kill();
+    seeded[0].event("leave", "ss-g1");
+    seeded[0].event("unsettled", "ss-r0");
+    for node in [&mut nodes[1], &mut seeded[0]] {
+        assert_rust_accepted_everything(node);
+    }
+}

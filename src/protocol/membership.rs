@@ -26,6 +26,7 @@ use super::dial_error::{DialError, JoinError};
 use super::host_query::{HostQueries, Parked, Queries, Query};
 use super::node_table::{NodeRecord, NodeTable};
 use super::notification::Notification;
+use super::readiness::Readiness;
 use super::stats::Stats;
 use super::suspicion::SuspicionTimer;
 use super::time::Instant;
@@ -222,6 +223,7 @@ pub struct Membership {
     /// Claims of dead nodes' names from new addresses, applied once
     /// `dead_node_reclaim_time` has passed (the newest claim per name).
     pub(super) reclaims: HashMap<String, Alive>,
+    pub(super) readiness: Readiness,
     pub(super) stats: Stats,
 }
 
@@ -284,6 +286,7 @@ impl Membership {
             catch_up: CatchUp::default(),
             local_lag: Duration::ZERO,
             reclaims: HashMap::new(),
+            readiness: Readiness::default(),
             stats: Stats::default(),
         };
         m.incarnation = 1;
@@ -373,10 +376,18 @@ impl Membership {
         self.actions.push_back(Action::Event(event));
     }
 
-    /// Emits an event about a node, if it has a reportable address.
-    pub(super) fn emit_for(&mut self, record: &NodeRecord, make: impl FnOnce(Node) -> Event) {
+    /// Emits membership news about a node at `now`, if it has a reportable
+    /// address.
+    pub(super) fn emit_for(
+        &mut self,
+        now: Instant,
+        record: &NodeRecord,
+        make: impl FnOnce(Node) -> Event,
+    ) {
         if let Some(node) = record.to_node() {
-            self.emit(make(node));
+            let event = make(node);
+            self.note_news(now, &event);
+            self.emit(event);
         }
     }
 
@@ -422,6 +433,7 @@ impl Membership {
                 Timer::CatchUp => self.catch_up_tick(now),
                 Timer::HealTick => self.heal_tick(now),
                 Timer::Reclaim(name) => self.reclaim_due(now, &name),
+                Timer::SettleCheck => self.settle_check(now),
                 Timer::ProbeTimeout(seq) => self.probe_timeout(now, seq),
                 Timer::ProbeDeadline(seq) => self.probe_deadline(now, seq),
                 Timer::RelayExpiry(seq) => self.relay_expiry(seq),
@@ -1010,7 +1022,7 @@ impl Membership {
         Ok(self.anyone_else_live().then_some(NotifyToken(token)))
     }
 
-    fn anyone_else_live(&self) -> bool {
+    pub(super) fn anyone_else_live(&self) -> bool {
         self.table
             .iter()
             .any(|n| n.is_live() && *n.name != *self.config.name)

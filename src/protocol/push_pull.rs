@@ -389,6 +389,7 @@ impl Membership {
                 join,
             });
         }
+        self.note_synced();
         if waiting {
             Merged::Waiting
         } else {

@@ -271,14 +271,14 @@ impl Membership {
         }
         let record = state.clone();
         match old_state {
-            NodeState::Dead | NodeState::Left => self.emit_for(&record, Event::Join),
+            NodeState::Dead | NodeState::Left => self.emit_for(now, &record, Event::Join),
             NodeState::Suspect => {
-                self.emit_for(&record, Event::Alive);
+                self.emit_for(now, &record, Event::Alive);
                 if meta_changed {
-                    self.emit_for(&record, Event::Update);
+                    self.emit_for(now, &record, Event::Update);
                 }
             }
-            NodeState::Alive if meta_changed => self.emit_for(&record, Event::Update),
+            NodeState::Alive if meta_changed => self.emit_for(now, &record, Event::Update),
             NodeState::Alive => {}
         }
     }
@@ -348,7 +348,7 @@ impl Membership {
                 started: now,
             },
         );
-        self.emit_for(&record, Event::Suspect);
+        self.emit_for(now, &record, Event::Suspect);
     }
 
     /// The reclaim time of a dead node claimed from a new address has
@@ -440,7 +440,7 @@ impl Membership {
         } else {
             LeaveReason::Failed
         };
-        self.emit_for(&record, |n| Event::Leave(n, reason));
+        self.emit_for(now, &record, |n| Event::Leave(n, reason));
     }
 
     /// Answers an accusation about this node with a higher incarnation.

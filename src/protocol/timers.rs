@@ -34,6 +34,8 @@ pub(crate) enum Timer {
     /// A dead node's name may now be taken over from the new address that
     /// claimed it.
     Reclaim(String),
+    /// The quiet period of readiness may be over.
+    SettleCheck,
 }
 
 #[derive(Debug, Default)]

@@ -57,6 +57,7 @@ struct Waiters {
     joins: HashMap<JoinId, Sender<JoinOutcome>>,
     broadcasts: HashMap<NotifyToken, Sender<()>>,
     dials: HashMap<DialId, Sender<Result<(), DialError>>>,
+    settled: Vec<Sender<()>>,
 }
 
 thread_local! {
@@ -263,6 +264,11 @@ impl RunningNode {
                     deadline: self.clock.to_std(deadline),
                 }),
                 Action::Event(event) => {
+                    if let Event::Settled(_) = event {
+                        for w in self.waiters.lock().settled.drain(..) {
+                            let _ = w.send(());
+                        }
+                    }
                     let sent = match &*self.events.lock() {
                         Some(tx) if tx.len() < self.event_capacity => tx.try_send(event).is_ok(),
                         Some(_) => false,
@@ -348,6 +354,18 @@ impl RunningNode {
             Ok(token)
         })?;
         Ok(token.map(|_| rx))
+    }
+
+    /// A receiver told when the node settles, or `None` if it is settled.
+    pub(crate) fn settled_waiter(&self) -> Result<Option<Receiver<()>>, Reentered> {
+        self.try_with_machine(|m, _| {
+            if m.is_settled() {
+                return None;
+            }
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            self.waiters.lock().settled.push(tx);
+            Some(rx)
+        })
     }
 
     /// Sends a user message over a stream.

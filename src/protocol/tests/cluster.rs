@@ -483,3 +483,40 @@ fn join_with_labels() {
         }
     }
 }
+
+/// Readiness events (`Settled`, `Unsettled`) a node has emitted, in order.
+fn readiness(net: &Net, host: u8) -> Vec<&'static str> {
+    net.events
+        .get(&addr(host))
+        .into_iter()
+        .flatten()
+        .filter(|e| matches!(e, Event::Settled(_) | Event::Unsettled(_)))
+        .map(Event::kind)
+        .collect()
+}
+
+#[test]
+fn nodes_settle_after_a_sync_and_a_quiet_period_and_unsettle_alone() {
+    let (mut net, joined, _) = joined_pair(|c| c);
+    assert_eq!(joined, 1);
+    let quiet = net.m(1).config().gossip_interval * crate::protocol::SETTLE_ROUNDS;
+    // Not before the quiet period after the last news (the join)...
+    net.run_for(quiet / 2);
+    assert!(!net.m(2).is_settled() && readiness(&net, 2).is_empty());
+    // ...both sides after it: the seed synced too (it answered the join).
+    net.run_for(quiet);
+    for host in [1, 2] {
+        assert!(net.m(host).is_settled(), "m{host}");
+        assert_eq!(readiness(&net, host), ["settled"], "m{host}");
+    }
+    // A lone node is never settled: m1 crashes, m2 declares it dead.
+    net.nodes.remove(&addr(1));
+    net.run_for(Duration::from_secs(30));
+    assert!(!net.m(2).is_settled());
+    assert_eq!(readiness(&net, 2), ["settled", "unsettled"]);
+    // A lone node that never synced never settles.
+    let mut alone = Net::new(LOOPBACK);
+    alone.start(1, test_config("m1"), None);
+    alone.run_for(Duration::from_secs(30));
+    assert!(!alone.m(1).is_settled() && readiness(&alone, 1).is_empty());
+}
