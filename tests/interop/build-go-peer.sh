@@ -34,11 +34,7 @@ die() {
 	echo "build-go-peer: $*" >&2
 	exit 1
 }
-
-# ver_ge A B: version A >= version B (dotted numbers).
-ver_ge() {
-	[ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n 1)" = "$2" ]
-}
+. "$root/tests/interop/go-toolchain.sh"
 
 # The memberlist version a module file requires, and its "go" directive.
 required_memberlist() {
@@ -95,68 +91,8 @@ for v in $versions; do
 	fi
 done
 
-# Use exactly the toolchain chosen here: never download another one.
-export GOTOOLCHAIN=local
-export GOFLAGS=
-
-go_version() {
-	"$1" env GOVERSION 2>/dev/null | sed -n 's/^go\([0-9][0-9.]*\).*/\1/p'
-}
-
-find_go() {
-	if [ -n "${GO:-}" ]; then
-		set -- "$GO"
-	else
-		set -- "$(command -v go || true)" /usr/local/go/bin/go
-	fi
-	for g in "$@"; do
-		[ -n "$g" ] && [ -x "$g" ] || continue
-		have=$(go_version "$g")
-		if [ -n "$have" ] && ver_ge "$have" "$need_go"; then
-			echo "$g"
-			return 0
-		fi
-		echo "build-go-peer: $g is Go ${have:-of unknown version}, older than the $need_go needed" >&2
-	done
-	return 1
-}
-
-install_debian_go() {
-	candidate=$(apt-cache policy golang-go 2>/dev/null | sed -n 's/^ *Candidate: \([0-9]*:\)\{0,1\}\([0-9][0-9.]*\).*/\2/p')
-	if [ -z "$candidate" ] || ! ver_ge "$candidate" "$need_go"; then
-		die "no Go toolchain found, and Debian's golang-go (${candidate:-not available}) is older than Go $need_go, which the go-peer's module files need (their \"go\" directive); install a Go release of at least $need_go (e.g. under /usr/local/go) or set GO=/path/to/go"
-	fi
-	sudo=
-	if [ "$(id -u)" -ne 0 ]; then
-		command -v sudo >/dev/null 2>&1 || die "need root (or sudo) to install golang-go $candidate"
-		sudo=sudo
-	fi
-	export DEBIAN_FRONTEND=noninteractive
-	$sudo apt-get install -y golang-go || {
-		$sudo apt-get update
-		$sudo apt-get install -y golang-go
-	}
-}
-
-if ! go=$(find_go); then
-	if [ -n "${GO:-}" ] || command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ]; then
-		die "need Go $need_go or newer (the \"go\" directive of the go-peer's module files); install it (e.g. under /usr/local/go) or set GO=/path/to/go"
-	fi
-	install_debian_go
-	go=$(find_go) || die "golang-go was installed but no usable go was found"
-fi
-goroot=$("$go" env GOROOT)
-
-# The build and module caches normally live under $HOME; keep them under
-# target/ when there is no home to put them in.
-if [ -z "${HOME:-}" ]; then
-	if [ -z "${GOCACHE:-}" ] && [ -z "${XDG_CACHE_HOME:-}" ]; then
-		export GOCACHE="$target/go-build-cache"
-	fi
-	if [ -z "${GOMODCACHE:-}" ] && [ -z "${GOPATH:-}" ]; then
-		export GOMODCACHE="$target/go-mod-cache"
-	fi
-fi
+go_modules="the go-peer's module files"
+setup_go
 
 mkdir -p "$target"
 for v in $versions; do
@@ -169,7 +105,7 @@ for v in $versions; do
 
 	# Up to date? Compare with every input that could change the binary
 	# (the module cache is pinned by the .sum files under $peer).
-	if [ -x "$out" ] && [ -z "$(find "$peer" "$script" "$goroot/VERSION" -newer "$out" -print 2>/dev/null | head -n 1)" ]; then
+	if [ -x "$out" ] && [ -z "$(find "$peer" "$script" "$root/tests/interop/go-toolchain.sh" "$goroot/VERSION" -newer "$out" -print 2>/dev/null | head -n 1)" ]; then
 		echo "build-go-peer: $out is up to date"
 	else
 		set -- -mod=readonly -trimpath -buildvcs=false
