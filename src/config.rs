@@ -204,6 +204,11 @@ pub struct Config {
     /// `partition_healing` is on, a node periodically tries a push/pull with
     /// a seed or a member it holds as dead or left.
     pub seeds: Vec<String>,
+    /// How often seeds given as host names are resolved again (on a thread
+    /// of their own, never the protocol worker), so that a seed list
+    /// published in DNS follows the hosts behind it; `None` resolves them
+    /// once, at start. 30 s with `lan`, 60 s with `wan`, 15 s with `local`.
+    pub seed_refresh_interval: Option<Duration>,
     /// Periodically re-contact dead/left members and seeds so the halves of
     /// a healed network partition merge again (Go memberlist never does).
     pub partition_healing: bool,
@@ -289,6 +294,7 @@ impl Config {
             require_node_names: false,
             cidrs_allowed: Vec::new(),
             seeds: Vec::new(),
+            seed_refresh_interval: Some(Duration::from_secs(30)),
             partition_healing: true,
             partition_healing_interval: Duration::from_secs(30),
             max_concurrent_push_pulls: 128,
@@ -310,6 +316,7 @@ impl Config {
             gossip_to_the_dead_time: Duration::from_secs(60),
             partition_healing_interval: Duration::from_secs(60),
             dead_node_reclaim_time: Duration::from_secs(15),
+            seed_refresh_interval: Some(Duration::from_secs(60)),
             ..Self::lan()
         }
     }
@@ -328,6 +335,7 @@ impl Config {
             gossip_to_the_dead_time: Duration::from_secs(15),
             partition_healing_interval: Duration::from_secs(15),
             dead_node_reclaim_time: Duration::from_secs(1),
+            seed_refresh_interval: Some(Duration::from_secs(15)),
             ..Self::lan()
         }
     }
@@ -424,6 +432,9 @@ impl Config {
         }
         if let Some(delay) = self.catch_up_delay {
             zero("catch_up_delay", delay)?;
+        }
+        if let Some(interval) = self.seed_refresh_interval {
+            zero("seed_refresh_interval", interval)?;
         }
         if self.probe_timeout > self.probe_interval {
             return Err(ConfigError::ProbeTimeoutExceedsInterval);

@@ -16,6 +16,7 @@ use crate::node::{Event, Node};
 use crate::protocol::{DialError, HostQueries, JoinError, JoinTarget, Membership, ProtocolError};
 use crate::runtime::notifier::recv_answering;
 use crate::runtime::running_node::{NotStarted, Reentered, RunningNode};
+use crate::runtime::seed_refresh::{self, Resolver, Seeds};
 use crate::runtime::{NetTransport, NodeStats, Runtime, StartError, Transport};
 use crate::wire::KeyringError;
 use crate::wire::META_MAX_SIZE;
@@ -249,6 +250,7 @@ pub struct Builder {
     transport: Option<Arc<dyn Transport>>,
     dskit: bool,
     dskit_tls: Option<crate::runtime::tls::DskitTls>,
+    resolver: Option<Resolver>,
     event_capacity: usize,
 }
 
@@ -304,6 +306,18 @@ impl Builder {
         self
     }
 
+    /// Resolves the host names among [`Config::seeds`] with `resolver`
+    /// (host, port → addresses) instead of the system's resolver: at start
+    /// and every [`Config::seed_refresh_interval`], off the protocol
+    /// worker, each lookup limited to `tcp_timeout`.
+    pub fn resolver(
+        mut self,
+        resolver: impl Fn(&str, u16) -> std::io::Result<Vec<SocketAddr>> + Send + Sync + 'static,
+    ) -> Self {
+        self.resolver = Some(Arc::new(resolver));
+        self
+    }
+
     /// Events buffered for [`Memberlist::events`] before new ones are
     /// dropped (and counted in [`NodeStats::events_dropped`]); default 4096.
     pub fn event_capacity(mut self, capacity: usize) -> Self {
@@ -320,6 +334,7 @@ impl Builder {
             transport,
             dskit,
             dskit_tls,
+            resolver,
             event_capacity,
         } = self;
         config.validate().map_err(Error::Config)?;
@@ -367,7 +382,10 @@ impl Builder {
         if let Some(t) = &advertised_by {
             t.set_advertise(advertise);
         }
-        let seeds = resolve_seeds(&config.seeds, config.bind_port);
+        let resolver = resolver.unwrap_or_else(seed_refresh::system_resolver);
+        let seeds = resolve_seeds(&config, &resolver);
+        let refresh = config.seed_refresh_interval;
+        let lookup_limit = config.tcp_timeout;
         let seed: [u8; 32] = StdRng::from_os_rng().random();
         // The delegate answers the machine's questions on the delegate
         // thread; without one, the machine takes the neutral answers.
@@ -377,7 +395,7 @@ impl Builder {
         };
         let mut machine = Membership::new(config, meta, asks, advertise, seed, runtime.now())
             .map_err(Error::Protocol)?;
-        machine.set_seeds(seeds);
+        machine.set_seeds(seeds.all());
         // Unbounded, capped by count when sending: a bounded channel would
         // allocate all its slots up front, ~390 KiB per node by default.
         let (events_tx, events_rx) = crossbeam_channel::unbounded();
@@ -387,6 +405,17 @@ impl Builder {
                 StartError::Io(e) => Error::Io(e),
                 StartError::Stopped => Error::Shutdown,
             })?;
+        // Host names among the seeds follow DNS; the thread ends with the
+        // node (its sender is dropped at shutdown).
+        let mut seed_refresh_stop = None;
+        if let Some(interval) = refresh.filter(|_| !seeds.names.is_empty()) {
+            let (stop, stopped) = crossbeam_channel::bounded(0);
+            let node = Arc::downgrade(&node);
+            match seed_refresh::spawn(node, seeds, interval, lookup_limit, resolver, stopped) {
+                Ok(()) => seed_refresh_stop = Some(stop),
+                Err(e) => log::error!("seeds resolved once only: no thread to refresh them: {e}"),
+            }
+        }
         Ok(Memberlist {
             node,
             runtime,
@@ -394,6 +423,7 @@ impl Builder {
             events: events_rx,
             shut: AtomicBool::new(false),
             joined: AtomicBool::new(false),
+            seed_refresh_stop: parking_lot::Mutex::new(seed_refresh_stop),
         })
     }
 }
@@ -457,19 +487,31 @@ fn choose_advertise_ip(candidates: &[IpAddr], ipv4: bool) -> Option<IpAddr> {
         .or(usable.first().copied())
 }
 
-fn resolve_seeds(seeds: &[String], default_port: u16) -> Vec<SocketAddr> {
-    seeds
-        .iter()
-        .filter_map(|s| match resolve(s, default_port) {
-            Ok(targets) => Some(targets),
+fn resolve_seeds(config: &Config, resolver: &Resolver) -> Seeds {
+    let mut seeds = Seeds {
+        fixed: Vec::new(),
+        names: Vec::new(),
+    };
+    for s in &config.seeds {
+        let (host, port) = match parse_address(s, config.bind_port) {
+            Ok((_, host, port)) => (host, port),
             Err(e) => {
                 log::warn!("seed {s:?} ignored: {e}");
-                None
+                continue;
             }
-        })
-        .flatten()
-        .map(|t| t.addr)
-        .collect()
+        };
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            seeds.fixed.push(SocketAddr::new(ip, port));
+            continue;
+        }
+        let addrs = seed_refresh::resolve_within(resolver, &host, port, config.tcp_timeout)
+            .unwrap_or_else(|e| {
+                log::warn!("seed {s:?}: {e} (tried again later)");
+                Vec::new()
+            });
+        seeds.names.push((host, port, addrs));
+    }
+    seeds
 }
 
 /// Splits `[name/]host[:port]` (IPv6 hosts bracketed when a port follows).
@@ -599,6 +641,8 @@ pub struct Memberlist {
     events: Receiver<Event>,
     shut: AtomicBool,
     joined: AtomicBool,
+    /// Dropped at shutdown, which ends the seed refresh thread.
+    seed_refresh_stop: parking_lot::Mutex<Option<crossbeam_channel::Sender<()>>>,
 }
 
 impl fmt::Debug for Memberlist {
@@ -625,6 +669,7 @@ impl Memberlist {
             transport: None,
             dskit: false,
             dskit_tls: None,
+            resolver: None,
             event_capacity: 4096,
         }
     }
@@ -972,6 +1017,7 @@ impl Memberlist {
         if self.shut.swap(true, Ordering::SeqCst) {
             return;
         }
+        self.seed_refresh_stop.lock().take();
         self.runtime.stop_node(&self.node);
         if self.owns_runtime {
             self.runtime.shutdown();

@@ -669,3 +669,58 @@ fn a_restarted_node_comes_back_under_its_name_from_a_new_address() {
         .unwrap();
     assert_eq!(x.port, new.local_addr().port());
 }
+
+#[test]
+fn seeds_that_follow_dns_lead_a_lone_node_to_its_cluster() {
+    // A seed given as a host name is resolved again every
+    // seed_refresh_interval (here by a resolver the test controls, as a
+    // DNS record that changes when pods move); partition healing then
+    // brings the lone node to whatever the name points to now.
+    let b = start(config("dns-b"));
+    let answer: Arc<Mutex<Vec<std::net::SocketAddr>>> = Arc::default();
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let (answer_for_resolver, asked_by_resolver) = (Arc::clone(&answer), Arc::clone(&asked));
+    let mut c = config("dns-a").with_seeds(["seeds.cluster.test:7946"]);
+    c.seed_refresh_interval = Some(Duration::from_millis(100));
+    c.partition_healing_interval = Duration::from_millis(200);
+    let a = Memberlist::builder(c)
+        .resolver(move |host, port| {
+            asked_by_resolver.lock().push((host.to_owned(), port));
+            Ok(answer_for_resolver.lock().clone())
+        })
+        .build()
+        .unwrap();
+    assert_eq!(a.num_members().unwrap(), 1, "the name points nowhere yet");
+    *answer.lock() = vec![b.local_addr()];
+    wait_event(
+        &a,
+        "dns-b found through the seed",
+        |e| matches!(e, Event::Join(n) if n.name == "dns-b"),
+    );
+    assert!(asked
+        .lock()
+        .iter()
+        .all(|(host, port)| host == "seeds.cluster.test" && *port == 7946));
+    assert!(asked.lock().len() >= 2, "resolved at start and again");
+}
+
+#[test]
+fn a_seed_lookup_that_hangs_is_abandoned_at_its_limit() {
+    let hang = Duration::from_secs(10);
+    let mut c = config("dns-hang").with_seeds(["stuck.cluster.test"]);
+    c.tcp_timeout = Duration::from_millis(200);
+    let began = Instant::now();
+    let a = Memberlist::builder(c)
+        .resolver(move |_, _| {
+            std::thread::sleep(hang);
+            Ok(Vec::new())
+        })
+        .build()
+        .unwrap();
+    assert!(
+        began.elapsed() < hang / 2,
+        "start waited {:?}",
+        began.elapsed()
+    );
+    assert_eq!(a.num_members().unwrap(), 1);
+}

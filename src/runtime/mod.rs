@@ -20,6 +20,7 @@ mod metrics;
 mod net;
 pub(crate) mod notifier;
 pub(crate) mod running_node;
+pub(crate) mod seed_refresh;
 #[cfg(not(feature = "tls"))]
 #[path = "no_tls.rs"]
 pub(crate) mod tls;
@@ -48,6 +49,7 @@ pub(crate) use net::IoHandle;
 pub(crate) use net::NetTransport;
 pub(crate) use notifier::Notifier;
 pub use running_node::NodeStats;
+pub use seed_refresh::Resolver;
 #[cfg(feature = "tls")]
 pub use tls::DskitTls;
 pub(crate) use transport::Clock;

@@ -368,6 +368,11 @@ impl RunningNode {
         })
     }
 
+    /// Replaces the seeds partition healing tries.
+    pub(crate) fn set_seeds(&self, seeds: Vec<SocketAddr>) {
+        self.with_machine(|m, _| m.set_seeds(seeds));
+    }
+
     /// Sends a user message over a stream.
     pub(crate) fn send_reliable(
         &self,
