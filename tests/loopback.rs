@@ -119,6 +119,15 @@ fn wait_converged(nodes: &[&Memberlist]) {
     }
 }
 
+/// What `node` knows of the member called `name`.
+fn member(node: &Memberlist, name: &str) -> swimlist::Node {
+    node.members()
+        .unwrap()
+        .into_iter()
+        .find(|m| m.name == name)
+        .unwrap_or_else(|| panic!("{name} is not a member"))
+}
+
 fn addr(node: &Memberlist) -> String {
     node.local_addr().to_string()
 }
@@ -187,12 +196,7 @@ fn metadata_updates_propagate() {
     let b = start(config("md-b"));
     b.join(&[addr(&a)]).unwrap();
     wait_converged(&[&a, &b]);
-    let seen = b
-        .members()
-        .unwrap()
-        .into_iter()
-        .find(|m| m.name == "md-a")
-        .unwrap();
+    let seen = member(&b, "md-a");
     assert_eq!(seen.meta, b"v1");
     *da.meta.lock() = b"v2".to_vec();
     a.update_node(Duration::from_secs(5)).unwrap();
@@ -211,12 +215,7 @@ fn best_effort_and_reliable_messages_arrive() {
     let b = start(config("msg-b"));
     b.join(&[addr(&a)]).unwrap();
     wait_converged(&[&a, &b]);
-    let target = b
-        .members()
-        .unwrap()
-        .into_iter()
-        .find(|m| m.name == "msg-a")
-        .unwrap();
+    let target = member(&b, "msg-a");
     b.send_reliable(&target, b"reliable").unwrap();
     wait_msg(&inbox.msgs, b"reliable");
     b.send_best_effort(&target, b"best-effort").unwrap();
@@ -480,12 +479,7 @@ fn a_large_plaintext_stream_arriving_in_pieces_is_delivered() {
     let b = start(plain("big-b"));
     b.join(&[addr(&a)]).unwrap();
     wait_converged(&[&a, &b]);
-    let target = b
-        .members()
-        .unwrap()
-        .into_iter()
-        .find(|m| m.name == "big-a")
-        .unwrap();
+    let target = member(&b, "big-a");
     let big: Vec<u8> = (0..6 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
     b.send_reliable(&target, &big).unwrap();
     let got = inbox
@@ -573,12 +567,7 @@ fn nodes_on_dskit_s_transport_form_a_cluster_without_udp() {
     assert_eq!(b.join(&[addr(&a)]).unwrap(), 1);
     assert_eq!(c.join(&[addr(&b)]).unwrap(), 1);
     wait_converged(&[&a, &b, &c]);
-    let to_a = b
-        .members()
-        .unwrap()
-        .into_iter()
-        .find(|m| m.name == "dskit-a")
-        .unwrap();
+    let to_a = member(&b, "dskit-a");
     b.send_best_effort(&to_a, b"by packet").unwrap();
     wait_msg(&inbox.msgs, b"by packet");
     b.send_reliable(&to_a, b"by stream").unwrap();
@@ -615,12 +604,7 @@ fn dskit_transport_over_tls_refuses_plain_peers() {
         .unwrap();
     assert_eq!(b.join(&[addr(&a)]).unwrap(), 1);
     wait_converged(&[&a, &b]);
-    let to_a = b
-        .members()
-        .unwrap()
-        .into_iter()
-        .find(|m| m.name == "tls-a")
-        .unwrap();
+    let to_a = member(&b, "tls-a");
     b.send_best_effort(&to_a, b"sealed packet").unwrap();
     wait_msg(&inbox.msgs, b"sealed packet");
     b.send_reliable(&to_a, b"sealed stream").unwrap();
@@ -661,12 +645,7 @@ fn a_restarted_node_comes_back_under_its_name_from_a_new_address() {
         "pod-x back",
         |e| matches!(e, Event::Join(n) if n.name == "pod-x" && n.port == new.local_addr().port()),
     );
-    let x = a
-        .members()
-        .unwrap()
-        .into_iter()
-        .find(|m| m.name == "pod-x")
-        .unwrap();
+    let x = member(&a, "pod-x");
     assert_eq!(x.port, new.local_addr().port());
 }
 
