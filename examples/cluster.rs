@@ -62,7 +62,7 @@
 //! and no survivor was declared failed; 1 otherwise (or when nodes cannot
 //! start, join or converge); 2 for bad arguments.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::ExitCode;
@@ -280,9 +280,44 @@ struct Member {
     name: String,
     list: Memberlist,
     events: Receiver<Event>,
-    /// Live members according to the events (Join adds, Leave removes).
-    view: HashSet<String>,
+    /// Live members according to the events (Join adds, Leave removes),
+    /// by index: a set of names per member would be the biggest thing in
+    /// a large demo's memory.
+    view: View,
     alive: bool,
+}
+
+/// Which members one member knows as live, and how many.
+struct View {
+    live: Vec<bool>,
+    count: usize,
+}
+
+impl View {
+    fn new(n: usize) -> Self {
+        View {
+            live: vec![false; n],
+            count: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.count
+    }
+
+    fn insert(&mut self, member: Option<usize>) {
+        if let Some(slot) = member.and_then(|i| self.live.get_mut(i)).filter(|s| !**s) {
+            *slot = true;
+            self.count += 1;
+        }
+    }
+
+    fn remove(&mut self, member: Option<usize>) {
+        if let Some(slot) = member.and_then(|i| self.live.get_mut(i)).filter(|s| **s) {
+            *slot = false;
+            self.count -= 1;
+        }
+    }
 }
 
 /// Everything the watch records.
@@ -328,10 +363,10 @@ fn apply(
     let subject = index.get(&name).copied();
     match event {
         Event::Join(_) => {
-            members[observer].view.insert(name);
+            members[observer].view.insert(subject);
         }
         Event::Leave(_, reason) => {
-            members[observer].view.remove(&name);
+            members[observer].view.remove(subject);
             if let Some(s) = subject.filter(|&s| members[s].alive) {
                 let at = start.elapsed();
                 if *reason == LeaveReason::Failed {
@@ -387,7 +422,7 @@ fn run(options: &Options) -> Result<bool, String> {
             name,
             list,
             events,
-            view: HashSet::new(),
+            view: View::new(n),
             alive: true,
         });
     }
@@ -517,7 +552,7 @@ fn run(options: &Options) -> Result<bool, String> {
             .filter(|&v| killed_at[v].is_some());
         match (victim, &event) {
             (Some(v), Event::Leave(_, LeaveReason::Failed)) => {
-                members[observer].view.remove(&event.node().name);
+                members[observer].view.remove(Some(v));
                 if detected[v][observer].is_some() {
                     continue;
                 }
@@ -554,7 +589,7 @@ fn run(options: &Options) -> Result<bool, String> {
                 }
             }
             (Some(v), Event::Leave(_, LeaveReason::Left)) => {
-                members[observer].view.remove(&event.node().name);
+                members[observer].view.remove(Some(v));
                 println!(
                     "  !! {} says {} left gracefully, but it crashed",
                     members[observer].name, members[v].name
