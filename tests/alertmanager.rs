@@ -641,3 +641,54 @@ fn swimlist_node_joins_an_alertmanager_cluster() {
         started.elapsed().as_secs_f64()
     );
 }
+
+#[test]
+fn alertmanagers_form_their_cluster_through_a_swimlist_seed() {
+    let Some(am_bin) = alertmanager_bin() else {
+        return;
+    };
+    let dir = TempDir::new("alertmanager-seed");
+    // The swimlist node comes first; both Alertmanagers are given only it
+    // as their --cluster.peer.
+    let mut node = Agent::spawn(&rust_agent(), "swim-seed", &["--config", "lan"]);
+    node.step = WAIT;
+    let port = node.ready();
+    let seed = SocketAddr::from(([127, 0, 0, 1], port));
+    let am1 = Alertmanager::start(&am_bin, &dir.0, "am1", Some(seed));
+    let am2 = Alertmanager::start(&am_bin, &dir.0, "am2", Some(seed));
+    // They find each other through it, and report the cluster ready.
+    let everyone = [
+        (am1.name.as_str(), am1.cluster),
+        (am2.name.as_str(), am2.cluster),
+        ("swim-seed", seed),
+    ];
+    am1.wait_peers(&everyone, true);
+    am2.wait_peers(&everyone, true);
+    for am in [&am1, &am2] {
+        let ev = node.event("join", &am.name);
+        assert_eq!(ev["port"], am.cluster.port(), "{ev}");
+    }
+    // Alertmanager's replication works across the swimlist seed's cluster.
+    let silence = create_silence(&am1);
+    poll(
+        &format!("silence {silence} to reach am2"),
+        WAIT,
+        |last| match am2.get(&format!("/api/v2/silence/{silence}")) {
+            Ok((200, v)) => Some(v),
+            other => {
+                *last = format!("{other:?}");
+                None
+            }
+        },
+    );
+    assert_rust_accepted_everything(&mut node);
+    for am in [&am1, &am2] {
+        let refused = am.refusals();
+        assert!(
+            refused.is_empty(),
+            "{} refused:\n{}",
+            am.tag,
+            refused.join("\n")
+        );
+    }
+}
