@@ -1020,3 +1020,38 @@ fn swimlist_nodes_settle_with_go_seeds_and_unsettle_when_alone() {
         assert_rust_accepted_everything(node);
     }
 }
+
+#[test]
+fn push_pull_state_at_go_s_limit_is_accepted_and_a_larger_one_left_out() {
+    // Go (v0.6.0 and later) refuses a whole push/pull whose user state is
+    // over 20 MiB. swimlist sends state up to the limit, and leaves larger
+    // state out (counted) so that membership still syncs.
+    let Some(bins) = bins() else { return };
+    use Side::{Go, Rust};
+    const LIMIT: usize = 20 * 1024 * 1024;
+    let mut seed = bins.spawn(Go, "ps-g0", &[]);
+    seed.ready();
+    let at_limit = (LIMIT - 1024).to_string();
+    let mut big = spawn_join(&bins, Rust, "ps-r1", &seed, &["--state-size", &at_limit]);
+    assert_eq!(big.joined()["n"], 1);
+    let merged = seed.wait("the state at the limit", |v| {
+        v["ev"] == "merge"
+            && v["join"] == true
+            && v["data"].as_str().is_some_and(|d| d.len() > 1024)
+    });
+    assert_eq!(merged["data"].as_str().unwrap().len(), LIMIT - 1024);
+    let over = (LIMIT + 1).to_string();
+    let mut bigger = spawn_join(&bins, Rust, "ps-r2", &seed, &["--state-size", &over]);
+    assert_eq!(
+        bigger.joined()["n"],
+        1,
+        "membership syncs without the state"
+    );
+    seed.event("join", "ps-r2");
+    let stats = assert_rust_accepted_everything(&mut bigger);
+    assert!(
+        stats["dropped"]["local state too large"].as_u64() >= Some(1),
+        "{stats}"
+    );
+    assert_rust_accepted_everything(&mut big);
+}

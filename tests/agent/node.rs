@@ -58,6 +58,7 @@ const USAGE: &str = "usage: node [--name N] [--bind IP] [--port P] [--join H:P,H
             [--config lan|local|wan] [--key B64] [--keys B64,B64,...] [--label L]
             [--skip-inbound-label-check] [--compression none|lzw|lz4] [--meta S] [--state S] [--protocol V]
             [--transport memberlist|dskit] [--tls-ca PEM --tls-cert PEM --tls-key PEM]
+            [--state-size N]
   --name N         node name (default: the host name)
   --bind IP        address to bind (default 127.0.0.1)
   --port P         port to bind, 0 for any (default 0)
@@ -71,6 +72,7 @@ const USAGE: &str = "usage: node [--name N] [--bind IP] [--port P] [--join H:P,H
   --compression C  none, lzw or lz4 (default lz4: LZ4 to swimlist peers, LZW to Go)
   --meta S         node metadata (at most 512 bytes)
   --state S        user state sent in push/pull exchanges
+  --state-size N   instead, N bytes of state (the digits 0-9 repeated), for limits
   --protocol V     protocol version spoken, 1-5 (default 2; 1 = encryption v0)
   --transport T    memberlist (UDP and TCP, the default) or dskit (Grafana
                    dskit's TCP-only transport)
@@ -227,6 +229,7 @@ fn parse_args(args: Vec<String>) -> Result<Option<Options>, String> {
             "--state",
             "--protocol",
             "--transport",
+            "--state-size",
             "--tls-ca",
             "--tls-cert",
             "--tls-key",
@@ -283,6 +286,12 @@ fn parse_args(args: Vec<String>) -> Result<Option<Options>, String> {
                 meta = value.into_bytes();
             }
             "--state" => state = value.into_bytes(),
+            "--state-size" => {
+                let size: usize = value
+                    .parse()
+                    .map_err(|_| format!("--state-size: {value:?} is not a size"))?;
+                state = b"0123456789".iter().copied().cycle().take(size).collect();
+            }
             "--protocol" => {
                 protocol = Some(
                     value
