@@ -224,6 +224,8 @@ pub struct Membership {
     /// `dead_node_reclaim_time` has passed (the newest claim per name).
     pub(super) reclaims: HashMap<String, Alive>,
     pub(super) readiness: Readiness,
+    /// When each node last had its accusation sent to it (`state.rs`).
+    pub(super) reminded: HashMap<String, Instant>,
     pub(super) stats: Stats,
 }
 
@@ -287,6 +289,7 @@ impl Membership {
             local_lag: Duration::ZERO,
             reclaims: HashMap::new(),
             readiness: Readiness::default(),
+            reminded: HashMap::new(),
             stats: Stats::default(),
         };
         m.incarnation = 1;

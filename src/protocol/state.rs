@@ -6,17 +6,28 @@
 //! ignored, because every node must reach the same view from the same
 //! messages whatever implementation it runs.
 //!
-//! One rule is swimlist's own: incarnations never wrap or leap. Only a node
-//! raises its own incarnation, one step per refutation or update, so an
-//! accusation (suspect or dead) naming an incarnation more than
+//! Two rules are swimlist's own.
+//!
+//! **Incarnations never wrap or leap.** Only a node raises its own
+//! incarnation, one step per refutation or update, so an accusation
+//! (suspect or dead) about another node naming an incarnation more than
 //! [`INCARNATION_LEAP`] above the one known is forged or corrupt: it is
 //! dropped and counted (`implausible incarnation`) instead of evicting a
 //! live node for good, which one such message does in Go, since nothing
-//! can out-bid `u32::MAX` (and Go's refutation wraps to 0). A node's own
-//! incarnation saturates at `u32::MAX`; a node that reaches it (four
-//! billion refutations) can no longer refute: it logs so, and restarting
-//! it (a fresh process starts at 1 and is admitted once peers forget the
-//! old entry) is the way back.
+//! can out-bid `u32::MAX` (and Go's refutation wraps to 0). A node always
+//! refutes accusations about itself (after a restart it starts at 1 and
+//! may truly be known far higher), saturating at `u32::MAX`; a node that
+//! reaches it can no longer refute: it logs so, and restarting it (a fresh
+//! process starts at 1 and is admitted once peers forget the old entry) is
+//! the way back.
+//!
+//! **A restarted node hears what it is accused of** (hashicorp/memberlist#311):
+//! a node that holds another as dead or suspect at some incarnation and
+//! receives its alive at a lower one — it restarted and starts again at 1 —
+//! sends the accusation straight to it (at most once a probe interval), so
+//! it refutes at once. Go drops such an alive silently, and the restarted
+//! node stays dead in that view until a push/pull happens to carry the
+//! accusation to it; in a mass restart that can take long.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,7 +67,9 @@ impl Membership {
     /// Whether an accusation at `accused` about a node known at `known` is
     /// beyond belief (see the module docs); counts the drop if so.
     fn implausible(&mut self, accused: u32, known: u32, node: &str) -> bool {
-        if accused.saturating_sub(known) <= INCARNATION_LEAP {
+        // This node always answers an accusation about itself: after a
+        // restart it starts at 1 and may truly be known far higher.
+        if accused.saturating_sub(known) <= INCARNATION_LEAP || node == self.config.name {
             return false;
         }
         log::debug!(
@@ -65,6 +78,42 @@ impl Membership {
         );
         self.drop_for("implausible incarnation");
         true
+    }
+
+    /// Sends the accusation held against a node to the node itself, which
+    /// announced itself alive at a lower incarnation (see the module docs).
+    fn remind_accused(&mut self, now: Instant, a: &Alive) {
+        let Some(state) = self.table.get(&a.node) else {
+            return;
+        };
+        let Some(to) = state.socket_addr() else {
+            return;
+        };
+        let last = self.reminded.get(&a.node).copied();
+        if last.is_some_and(|t| now.saturating_duration_since(t) < self.config.probe_interval) {
+            return;
+        }
+        let accusation = match state.state {
+            NodeState::Suspect => Message::Suspect(Suspect {
+                incarnation: state.incarnation,
+                node: a.node.clone(),
+                from: self.config.name.clone(),
+            }),
+            _ => Message::Dead(Dead {
+                incarnation: state.incarnation,
+                node: a.node.clone(),
+                from: self.config.name.clone(),
+            }),
+        };
+        self.reminded.insert(a.node.clone(), now);
+        if self.reminded.len() > self.table.len() {
+            let window = self.config.probe_interval;
+            self.reminded
+                .retain(|_, t| now.saturating_duration_since(*t) < window);
+        }
+        let mut msg = Vec::new();
+        accusation.encode(Context::Packet, &mut msg);
+        self.send_message(to, &a.node, msg, false);
     }
 
     /// A node's name as the table holds it, so that a broadcast about a
@@ -128,6 +177,9 @@ impl Membership {
                     && known.port == a.port
                     && a.incarnation <= known.incarnation
                 {
+                    if a.incarnation < known.incarnation && known.state != NodeState::Alive {
+                        self.remind_accused(now, &a);
+                    }
                     return;
                 }
             }

@@ -421,19 +421,52 @@ fn an_accusation_beyond_belief_is_dropped() {
 #[test]
 fn the_local_node_never_refutes_into_a_wrapped_incarnation() {
     let mut m = standalone(test_config("local"));
-    // Forged at u32::MAX: dropped, no refutation (which would wrap in Go).
-    m.dead_node(T0, dead("local", u32::MAX, "forger"), None);
-    assert_eq!(state(&m, "local").incarnation, 1);
-    assert!(queued_types(&m).is_empty());
-    // A node that really is near the ceiling saturates, then cannot refute.
-    m.table_mut().get_mut("local").unwrap().incarnation = u32::MAX - 1;
-    m.set_incarnation(u32::MAX - 1);
-    m.suspect_node(T0, suspect("local", u32::MAX - 1, "peer"));
+    // About itself a node believes any accusation (after a restart it may
+    // truly be known far higher than its own 1) and refutes, saturating.
+    m.dead_node(T0, dead("local", u32::MAX - 1, "peer"), None);
     assert_eq!(state(&m, "local").incarnation, u32::MAX);
     assert_eq!(state(&m, "local").state, NodeState::Alive);
+    // At the ceiling it cannot out-bid an accusation: it says so, and
+    // never wraps to 0.
     m.suspect_node(T0, suspect("local", u32::MAX, "peer"));
     assert_eq!(state(&m, "local").incarnation, u32::MAX, "no wrap to 0");
     assert_eq!(m.stats().dropped.get("incarnation exhausted"), Some(&1));
+}
+
+// hashicorp/memberlist#311: a node held dead at incarnation 100 restarts at
+// 1. Go drops its alive; swimlist sends it the accusation, so it refutes.
+#[test]
+fn a_restarted_node_is_told_what_it_is_accused_of() {
+    let mut net = Net::new(LOOPBACK);
+    net.start(1, test_config("m1"), None);
+    net.start(2, test_config("m2"), None);
+    let now = net.now;
+    net.m_mut(2).join(now, &[named("m1", addr(1))]);
+    net.finish_join(2);
+    // m1 holds m2 dead at 100, an accusation m2 never heard and that m1
+    // has long finished gossiping.
+    let now = net.now;
+    net.m_mut(1).dead_node(now, dead("m2", 100, "m3"), None);
+    net.m_mut(1).broadcasts_mut().reset();
+    assert_eq!(state(net.m(1), "m2").state, NodeState::Dead);
+    // m2 restarts: a fresh machine at incarnation 1 that knows m1 (as from
+    // a sync with a node that never heard the accusation) and whose alive
+    // reaches m1 by gossip.
+    net.nodes.remove(&addr(2));
+    net.start(2, test_config("m2"), None);
+    let now = net.now;
+    let m1 = state(net.m(1), "m1").incarnation;
+    net.m_mut(2)
+        .alive_node(now, alive("m1", 1, 0, m1, &vsn()), None, false);
+    let mut packet = Vec::new();
+    Message::Alive(alive("m2", 2, 0, 1, &vsn())).encode(crate::wire::Context::Packet, &mut packet);
+    net.m_mut(1).handle_packet(now, addr(2), &packet);
+    // m1 answers with the accusation; m2 refutes above it, and its next
+    // gossip round tells m1.
+    net.run_for(Duration::from_secs(1));
+    assert!(state(net.m(2), "m2").incarnation > 100);
+    assert_eq!(state(net.m(1), "m2").state, NodeState::Alive);
+    assert!(state(net.m(1), "m2").incarnation > 100);
 }
 
 // Not in Go: a claim that comes too early is kept and applied at the
