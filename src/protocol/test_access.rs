@@ -40,11 +40,6 @@ impl Membership {
         &mut self.broadcasts
     }
 
-    /// Sets this node's own incarnation.
-    pub(super) fn set_incarnation(&mut self, incarnation: u32) {
-        self.incarnation = incarnation;
-    }
-
     /// Disarms every timer, periodic tasks included.
     pub(super) fn clear_timers(&mut self) {
         self.timers = TimerQueue::default();
