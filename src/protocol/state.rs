@@ -22,10 +22,10 @@
 //! the way back.
 //!
 //! **A restarted node hears what it is accused of** (hashicorp/memberlist#311):
-//! a node that holds another as dead or suspect at some incarnation and
-//! receives its alive at a lower one — it restarted and starts again at 1 —
-//! sends the accusation straight to it (at most once a probe interval), so
-//! it refutes at once. Go drops such an alive silently, and the restarted
+//! a node that holds another as dead, suspect or left at some incarnation
+//! and receives its alive at that incarnation or a lower one — it may have
+//! restarted, starting again at 1 — sends the accusation straight to it (at
+//! most once a probe interval), so it refutes at once if it is running. Go drops such an alive silently, and the restarted
 //! node stays dead in that view until a push/pull happens to carry the
 //! accusation to it; in a mass restart that can take long.
 
@@ -177,7 +177,7 @@ impl Membership {
                     && known.port == a.port
                     && a.incarnation <= known.incarnation
                 {
-                    if a.incarnation < known.incarnation && known.state != NodeState::Alive {
+                    if known.state != NodeState::Alive {
                         self.remind_accused(now, &a);
                     }
                     return;

@@ -26,6 +26,8 @@ pub enum Run {
 pub struct SimNode {
     pub m: Membership,
     pub addr: SocketAddr,
+    /// Its configuration, to start it again.
+    config: Config,
     pub run: Run,
     backlog: Vec<Delivery>,
 }
@@ -146,27 +148,44 @@ impl Sim {
             .with_name(name_of(i))
             .with_bind_addr(addr.ip())
             .with_bind_port(addr.port());
+        let m = self.machine(&config, addr);
+        self.by_addr.insert(addr, i);
+        self.nodes.push(SimNode {
+            m,
+            addr,
+            config,
+            run: Run::Running,
+            backlog: Vec::new(),
+        });
+        self.drain(i);
+        i
+    }
+
+    /// A fresh state machine (incarnation 1, knowing only itself).
+    fn machine(&mut self, config: &Config, addr: SocketAddr) -> Membership {
         let mut seed = [0u8; 32];
         self.rng.fill(&mut seed);
         // No application: no metadata, no questions.
-        let m = Membership::new(
-            config,
+        Membership::new(
+            config.clone(),
             Vec::new(),
             HostQueries::none(),
             addr,
             seed,
             self.now,
         )
-        .expect("valid config");
-        self.by_addr.insert(addr, i);
-        self.nodes.push(SimNode {
-            m,
-            addr,
-            run: Run::Running,
-            backlog: Vec::new(),
-        });
+        .expect("valid config")
+    }
+
+    /// Starts node `i` again, as a new process at the same address that
+    /// remembers nothing, and has it join through `through`.
+    pub fn restart(&mut self, i: usize, through: &[usize]) {
+        let (config, addr) = (self.nodes[i].config.clone(), self.nodes[i].addr);
+        self.nodes[i].m = self.machine(&config, addr);
+        self.nodes[i].run = Run::Running;
+        self.nodes[i].backlog.clear();
         self.drain(i);
-        i
+        self.join(i, through);
     }
 
     /// Node `i` joins through the given nodes.
