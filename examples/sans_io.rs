@@ -1,27 +1,17 @@
-//! The protocol with no threads, sockets or clock: two
-//! `swimlist::protocol::Membership` state machines driven by hand.
-//!
-//! A machine takes inputs (`handle_packet`, `handle_stream_request`,
-//! `handle_dial_reply`, `handle_timeout`, calls such as `join`), each with
-//! the current time, and answers with actions (`poll_action`), things to
-//! tell the application (`poll_notification`) and, if the host said it
-//! would answer them, questions (`poll_query`; none here). A tiny loop
-//! plays the network, delivering every datagram and stream at once, and a
-//! fake clock jumps from timer to timer: half a minute of protocol runs in
-//! milliseconds, the same way every time. b joins a, a sends b a message,
-//! b crashes; it prints what the machines report, and ends by itself:
-//!
-//!     cargo run --example sans_io
+//! Two `swimlist::protocol::Membership` state machines driven by hand: no
+//! threads, sockets or clock. Inputs (`handle_*`, `join`, …) come with the
+//! time; outputs are actions (`poll_action`), news for the application
+//! (`poll_notification`) and questions for a host that answers them
+//! (`poll_query`; none here). b joins a, a sends b a message, b crashes:
+//! half a minute of protocol in milliseconds (`cargo run --example sans_io`).
 
 use std::collections::BTreeMap;
 use std::error::Error;
-use std::io::ErrorKind;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
-use swimlist::protocol::{
-    Action, DialError, DialId, HostQueries, Instant, JoinTarget, Membership, Notification, StreamId,
-};
+use swimlist::protocol::{Action, DialError, DialId, HostQueries, Instant, JoinTarget};
+use swimlist::protocol::{Membership, Notification, StreamId};
 use swimlist::Config;
 
 // The addresses the machines advertise; nothing is bound to them.
@@ -30,13 +20,12 @@ const B: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2
 
 /// The machines, by address, and the network between them. A machine that
 /// is not here (crashed) gets no time, and nothing sent to it arrives.
+#[derive(Default)]
 struct World {
     now: Instant,
     machines: BTreeMap<SocketAddr, Membership>,
-    /// Streams a listener has yet to answer: who dialled, which dial,
-    /// whether a reply is expected.
-    open: BTreeMap<StreamId, (SocketAddr, DialId, bool)>,
-    streams: u64,
+    /// Every stream opened, by `StreamId`: who dialled, which dial.
+    streams: Vec<(SocketAddr, DialId)>,
 }
 
 impl World {
@@ -49,43 +38,39 @@ impl World {
                     receiver.handle_packet(now, from, &bytes);
                 }
             }
-            // A stream: the listener gets the request (its reply comes as
-            // an `Action::Reply`), unless nobody listens there.
+            // The listener gets the request; the reply, if one is expected,
+            // comes as an `Action::Reply`. (With nobody listening the dial
+            // is lost; the dialer's machine gives up on it in time.)
             Action::Dial {
                 id,
                 to,
                 bytes,
                 expect_reply,
                 ..
-            } => match self.machines.get_mut(&to) {
-                Some(listener) => {
-                    self.streams += 1;
-                    let stream = StreamId::new(self.streams);
-                    self.open.insert(stream, (from, id, expect_reply));
+            } => {
+                let stream = StreamId::new(self.streams.len() as u64);
+                self.streams.push((from, id));
+                if let Some(listener) = self.machines.get_mut(&to) {
                     listener.handle_stream_request(now, from, stream, &bytes);
+                    if !expect_reply {
+                        self.reply(stream, Ok(None));
+                    }
                 }
-                None => {
-                    let refused = DialError::Connect(ErrorKind::ConnectionRefused);
-                    let dialer = self.machines.get_mut(&from).expect("acting machine");
-                    dialer.handle_dial_reply(now, id, Err(refused));
-                }
-            },
+            }
             Action::Reply { stream, bytes } => {
-                let Some((dialer, id, expect_reply)) = self.open.remove(&stream) else {
-                    return;
-                };
-                let reply = match bytes {
-                    _ if !expect_reply => Ok(None),
-                    Some(bytes) => Ok(Some(bytes)),
-                    None => Err(DialError::ClosedBeforeReply),
-                };
-                if let Some(dialer) = self.machines.get_mut(&dialer) {
-                    dialer.handle_dial_reply(now, id, reply);
-                }
+                self.reply(stream, bytes.map(Some).ok_or(DialError::ClosedBeforeReply));
             }
             Action::Event(event) => log(now, &name, event),
             Action::JoinFinished { joined, .. } => log(now, &name, format!("joined {joined} node")),
-            Action::BroadcastDone(_) => {}
+            _ => {}
+        }
+    }
+
+    /// Hands the outcome of `stream` to the machine that dialled it.
+    fn reply(&mut self, stream: StreamId, result: Result<Option<Vec<u8>>, DialError>) {
+        let (dialer, id) = self.streams[stream.get() as usize];
+        if let Some(dialer) = self.machines.get_mut(&dialer) {
+            dialer.handle_dial_reply(self.now, id, result);
         }
     }
 
@@ -131,40 +116,26 @@ fn log(now: Instant, name: &str, what: impl std::fmt::Display) {
     println!("[{secs:6.3} s] {name}: {what}");
 }
 
-/// A machine named `name` that believes it is reachable at `addr`.
+/// A machine named `name` at `addr`: no metadata, no questions for a host.
+/// A fixed seed for its random choices makes every run the same.
 fn machine(name: &str, addr: SocketAddr, seed: u8) -> Result<Membership, Box<dyn Error>> {
     let config = Config::local().with_name(name);
-    // The seed drives the machine's random choices: a fixed one makes every
-    // run the same.
-    // No metadata, and no questions: no application state in push/pulls,
-    // every node admitted.
-    let (meta, asks) = (Vec::new(), HostQueries::none());
+    let (meta, asks, start) = (Vec::new(), HostQueries::none(), Instant::ZERO);
     Ok(Membership::new(
-        config,
-        meta,
-        asks,
-        addr,
-        [seed; 32],
-        Instant::ZERO,
+        config, meta, asks, addr, [seed; 32], start,
     )?)
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let now = Instant::ZERO;
-    let a = machine("a", A, 1)?;
+    let mut world = World::default();
+    let now = world.now;
     let mut b = machine("b", B, 2)?;
-    let a_target = JoinTarget {
+    let a = JoinTarget {
         addr: A,
         name: None,
     };
-    b.join(now, &[a_target]);
-    let machines = BTreeMap::from([(A, a), (B, b)]);
-    let mut world = World {
-        now,
-        machines,
-        open: BTreeMap::new(),
-        streams: 0,
-    };
+    b.join(now, &[a]);
+    world.machines = BTreeMap::from([(A, machine("a", A, 1)?), (B, b)]);
     let after = |secs| now + Duration::from_secs(secs);
     world.run_until(after(5));
 

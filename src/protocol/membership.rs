@@ -389,8 +389,9 @@ impl Membership {
     ) {
         if let Some(node) = record.to_node() {
             let event = make(node);
-            self.note_news(now, &event);
+            let leave = matches!(event, Event::Leave(..));
             self.emit(event);
+            self.note_news(now, leave);
         }
     }
 

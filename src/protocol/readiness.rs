@@ -45,11 +45,11 @@ impl Membership {
         self.readiness.settled
     }
 
-    /// Membership news arrived (the event about to be emitted): the quiet
-    /// period starts again.
-    pub(super) fn note_news(&mut self, now: Instant, event: &Event) {
+    /// Membership news arrived (just emitted; `leave`: a member left or
+    /// failed): the quiet period starts again.
+    pub(super) fn note_news(&mut self, now: Instant, leave: bool) {
         self.readiness.last_news = now;
-        if matches!(event, Event::Leave(..)) && !self.anyone_else_live() {
+        if leave && !self.anyone_else_live() {
             self.unsettle();
         }
         self.arm_settle_check();
