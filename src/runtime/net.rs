@@ -509,85 +509,57 @@ impl EventLoop {
         }
     }
 
+    /// Opens an outgoing connection for `node` to `to` (over TLS if the
+    /// node has it) writing `write`, in `role`, until `deadline`.
+    fn connect(
+        &mut self,
+        node: u64,
+        to: SocketAddr,
+        write: Vec<u8>,
+        role: Role,
+        deadline: Option<std::time::Instant>,
+    ) -> io::Result<()> {
+        let n = self.nodes.get(&node).ok_or(ErrorKind::NotConnected)?;
+        let idle = n.tcp_timeout;
+        let tls = n.tls.as_ref().map(|t| t.dial(to)).transpose()?;
+        let mut stream = TcpStream::connect(to)?;
+        let token = self.token();
+        // Readable too: a reply, or a TLS handshake before anything is sent.
+        let interest = Interest::WRITABLE | Interest::READABLE;
+        self.registry().register(&mut stream, token, interest)?;
+        self.sources.insert(token, Source::Conn);
+        let deadline = deadline.unwrap_or_else(|| std::time::Instant::now() + idle);
+        let mut conn = Conn::new(node, stream, to, (idle, deadline), write, role);
+        conn.tls = tls;
+        self.conns.insert(token, conn);
+        Ok(())
+    }
+
     fn dial(&mut self, node: u64, request: DialRequest) {
-        let Some(n) = self.nodes.get(&node) else {
+        let Some(sink) = self.nodes.get(&node).map(|n| n.sink.clone()) else {
             return;
         };
-        let sink = n.sink.clone();
-        let idle = n.tcp_timeout;
-        let fail = |e: DialError| {
-            sink.deliver(Incoming::DialResult {
-                id: request.id,
-                result: Err(e),
-            });
-        };
-        let tls = match n.tls.as_ref().map(|t| t.dial(request.to)).transpose() {
-            Ok(tls) => tls,
-            Err(e) => return fail(DialError::Connect(e.kind())),
-        };
-        let mut stream = match TcpStream::connect(request.to) {
-            Ok(s) => s,
-            Err(e) => return fail(DialError::Connect(e.kind())),
-        };
-        let token = self.token();
-        let interest = Interest::WRITABLE | Interest::READABLE;
-        if let Err(e) = self.registry().register(&mut stream, token, interest) {
-            return fail(DialError::Connect(e.kind()));
-        }
-        self.sources.insert(token, Source::Conn);
         let role = Role::Dialed {
             id: request.id,
             expect_reply: request.expect_reply,
             connected: false,
         };
-        let mut conn = Conn::new(
-            node,
-            stream,
-            request.to,
-            (idle, request.deadline),
-            request.bytes,
-            role,
-        );
-        conn.tls = tls;
-        self.conns.insert(token, conn);
+        let (id, to, deadline) = (request.id, request.to, request.deadline);
+        if let Err(e) = self.connect(node, to, request.bytes, role, Some(deadline)) {
+            let result = Err(DialError::Connect(e.kind()));
+            sink.deliver(Incoming::DialResult { id, result });
+        }
     }
 
     /// Opens a connection that writes one dskit packet `frame` and closes.
     fn post(&mut self, node: u64, to: SocketAddr, frame: Vec<u8>) {
-        let Some(n) = self.nodes.get(&node) else {
-            return;
-        };
-        let idle = n.tcp_timeout;
-        let tls = match n.tls.as_ref().map(|t| t.dial(to)).transpose() {
-            Ok(tls) => tls,
-            Err(e) => {
-                log::debug!("cannot post a packet to {to}: {e}");
-                return;
-            }
-        };
-        let mut stream = match TcpStream::connect(to) {
-            Ok(s) => s,
-            Err(e) => {
-                log::debug!("cannot post a packet to {to}: {e}");
-                return;
-            }
-        };
-        let token = self.token();
-        // Readable too: a TLS handshake reads before the frame goes out.
-        let interest = Interest::WRITABLE | Interest::READABLE;
-        if let Err(e) = self.registry().register(&mut stream, token, interest) {
-            log::debug!("cannot post a packet to {to}: {e}");
-            return;
-        }
-        self.sources.insert(token, Source::Conn);
-        let deadline = std::time::Instant::now() + idle;
         let role = Role::Posting {
             connected: false,
             notified: false,
         };
-        let mut conn = Conn::new(node, stream, to, (idle, deadline), frame, role);
-        conn.tls = tls;
-        self.conns.insert(token, conn);
+        if let Err(e) = self.connect(node, to, frame, role, None) {
+            log::debug!("cannot post a packet to {to}: {e}");
+        }
     }
 
     fn reply(&mut self, node: u64, conn: ConnId, bytes: Option<Vec<u8>>) {
@@ -708,8 +680,9 @@ impl EventLoop {
                 }
                 // A TLS session reads the handshake (and nothing else).
                 if let Some(tls) = &mut c.tls {
+                    // Nothing but the handshake is expected: a little.
                     let mut ignored = Vec::new();
-                    if tls.read(&mut c.stream, &mut ignored).is_err() {
+                    if tls.read(&mut c.stream, &mut ignored, 0).is_err() {
                         return Next::Close;
                     }
                 }
@@ -881,7 +854,7 @@ impl EventLoop {
 /// Reads what is available; returns whether the peer closed its side.
 fn fill(c: &mut Conn) -> io::Result<bool> {
     if let Some(tls) = &mut c.tls {
-        let (n, eof) = tls.read(&mut c.stream, &mut c.read)?;
+        let (n, eof) = tls.read(&mut c.stream, &mut c.read, MAX_STREAM_BYTES)?;
         c.moved(n);
         return Ok(eof);
     }
@@ -910,7 +883,7 @@ fn flush(c: &mut Conn) -> io::Result<bool> {
         if tls.is_handshaking() {
             // The peer's handshake messages move it on; what else it
             // sends (nothing, before the handshake ends) is kept.
-            read = tls.read(&mut c.stream, &mut c.read)?.0;
+            read = tls.read(&mut c.stream, &mut c.read, MAX_STREAM_BYTES)?.0;
         }
         let mut n = 0;
         if c.written < c.write.len() {
@@ -951,6 +924,9 @@ pub struct NetTransport {
     unstarted: Mutex<Option<(Option<UdpSocket>, TcpListener)>>,
     /// With dskit framing: TLS on every connection.
     tls: Option<DskitTls>,
+    /// Set at shutdown: with dskit framing there is no socket to take away,
+    /// and packets must be refused as they are with UDP.
+    closed: std::sync::atomic::AtomicBool,
     max_inbound: usize,
     tcp_timeout: Duration,
 }
@@ -995,6 +971,7 @@ impl NetTransport {
                             TcpListener::from_std(listener),
                         ))),
                         tls: None,
+                        closed: std::sync::atomic::AtomicBool::new(false),
                         max_inbound,
                         tcp_timeout,
                     });
@@ -1027,6 +1004,7 @@ impl NetTransport {
             node: OnceLock::new(),
             unstarted: Mutex::new(Some((None, TcpListener::from_std(listener)))),
             tls,
+            closed: std::sync::atomic::AtomicBool::new(false),
             max_inbound,
             tcp_timeout,
         })
@@ -1085,7 +1063,8 @@ impl Transport for NetTransport {
 
     fn send_packet(&self, to: SocketAddr, bytes: &[u8]) -> io::Result<()> {
         if self.framing == Framing::Dskit {
-            let Some(&node) = self.node.get() else {
+            let closed = self.closed.load(std::sync::atomic::Ordering::Relaxed);
+            let Some(&node) = self.node.get().filter(|_| !closed) else {
                 return Err(ErrorKind::NotConnected.into());
             };
             let frame = dskit::encode_packet(*self.advertise.read(), bytes);
@@ -1114,6 +1093,8 @@ impl Transport for NetTransport {
     }
 
     fn shutdown(&self) {
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         self.sender.write().take();
         self.unstarted.lock().take();
         if let Some(&node) = self.node.get() {

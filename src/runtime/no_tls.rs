@@ -26,6 +26,7 @@ impl TlsStream {
         &mut self,
         _socket: &mut impl io::Read,
         _out: &mut Vec<u8>,
+        _limit: usize,
     ) -> io::Result<(usize, bool)> {
         match *self {}
     }

@@ -140,14 +140,15 @@ impl DskitTls {
 pub(crate) struct TlsStream(Connection);
 
 impl TlsStream {
-    /// Reads what the socket has, appending the plaintext to `out`; returns
-    /// how many plaintext bytes came and whether the peer has finished
-    /// (close_notify or end of stream). Handshake replies are sent on the
-    /// way.
+    /// Reads what the socket has, appending the plaintext to `out` until it
+    /// holds more than `limit` bytes; returns how many plaintext bytes came
+    /// and whether the peer has finished (close_notify or end of stream).
+    /// Handshake replies are sent on the way.
     pub(crate) fn read(
         &mut self,
         socket: &mut impl ReadWrite,
         out: &mut Vec<u8>,
+        limit: usize,
     ) -> io::Result<(usize, bool)> {
         let mut got = 0;
         let mut eof = false;
@@ -174,7 +175,7 @@ impl TlsStream {
                 eof = true;
             }
             self.flush(socket)?;
-            if eof || !self.0.wants_read() || plain == 0 {
+            if eof || !self.0.wants_read() || plain == 0 || out.len() > limit {
                 return Ok((got, eof));
             }
         }
