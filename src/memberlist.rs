@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -870,7 +870,8 @@ impl Memberlist {
     /// ([`Memberlist::is_settled`]); returns at once if it is.
     ///
     /// Errors: [`Error::Timeout`] (the node is alone, or news keeps coming),
-    /// [`Error::ZeroTimeout`], [`Error::Shutdown`].
+    /// [`Error::ZeroTimeout`], [`Error::Shutdown`] (also when the node shuts
+    /// down while the call waits).
     pub fn wait_settled(&self, timeout: Duration) -> Result<(), Error> {
         if timeout.is_zero() {
             return Err(Error::ZeroTimeout {
@@ -887,7 +888,10 @@ impl Memberlist {
             })?;
         match waiter {
             None => Ok(()),
-            Some(rx) => recv_answering(&rx, timeout).map_err(|_| Error::Timeout(Waited::Settled)),
+            Some(rx) => recv_answering(&rx, timeout).map_err(|e| match e {
+                RecvTimeoutError::Timeout => Error::Timeout(Waited::Settled),
+                RecvTimeoutError::Disconnected => Error::Shutdown,
+            }),
         }
     }
 

@@ -501,4 +501,18 @@ fn wait_settled_returns_once_the_view_is_trustworthy() {
     assert_eq!(settled, 1);
     b.shutdown();
     assert!(matches!(b.wait_settled(DEADLINE), Err(Error::Shutdown)));
+    // A wait in progress ends when the node shuts down, not at its limit.
+    let alone = Arc::new(Memberlist::create(config("settle-alone")).unwrap());
+    let waiter = {
+        let alone = Arc::clone(&alone);
+        std::thread::spawn(move || {
+            let began = Instant::now();
+            (alone.wait_settled(Duration::from_secs(60)), began.elapsed())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    alone.shutdown();
+    let (result, waited) = waiter.join().unwrap();
+    assert!(matches!(result, Err(Error::Shutdown)), "{result:?}");
+    assert!(waited < Duration::from_secs(30), "waited {waited:?}");
 }

@@ -409,6 +409,8 @@ impl RunningNode {
     pub(crate) fn close_events(&self) {
         let _order = self.carrying_out.lock();
         *self.events.lock() = None;
+        // A stopped node never settles: its waiters hear so at once.
+        self.waiters.lock().settled.clear();
     }
 
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
