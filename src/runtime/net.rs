@@ -137,6 +137,8 @@ struct IoNode {
     listener_token: Token,
     sink: IncomingSink,
     inbound: usize,
+    /// Connections refused for being over the limit.
+    refused: u64,
     max_inbound: usize,
     tcp_timeout: Duration,
 }
@@ -379,6 +381,7 @@ impl EventLoop {
                             listener_token,
                             sink,
                             inbound: 0,
+                            refused: 0,
                             max_inbound,
                             tcp_timeout,
                         },
@@ -464,7 +467,15 @@ impl EventLoop {
                 Framing::Dskit => n.max_inbound + PACKET_CONNS,
             };
             if n.inbound >= limit {
-                log::warn!("too many concurrent streams, refusing {peer}");
+                // Under a flood (dskit peers open a connection per packet),
+                // one line per refusal would flood the log too.
+                n.refused += 1;
+                if crate::protocol::worth_logging(n.refused) {
+                    log::warn!(
+                        "too many concurrent streams, refusing {peer} ({} refused so far)",
+                        n.refused
+                    );
+                }
                 continue;
             }
             let first = match n.framing {
