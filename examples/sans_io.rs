@@ -1,17 +1,18 @@
 //! Two `swimlist::protocol::Membership` state machines driven by hand: no
 //! threads, sockets or clock. Inputs (`handle_*`, `join`, …) come with the
-//! time; outputs are actions (`poll_action`), news for the application
-//! (`poll_notification`) and questions for a host that answers them
-//! (`poll_query`; none here). b joins a, a sends b a message, b crashes:
-//! half a minute of protocol in milliseconds (`cargo run --example sans_io`).
+//! time. Each consumer of output polls its own queue: the network
+//! (`poll_transmit`), the event channel (`poll_event`), waiting callers
+//! (`poll_completion`), the application (`poll_notification`) and a host
+//! that answers questions (`poll_query`; none here).
+//!
+//! b joins a, a sends b a message, b crashes: half a minute of protocol in
+//! milliseconds (`cargo run --example sans_io`).
 
-use std::collections::BTreeMap;
-use std::error::Error;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::time::Duration;
+use std::{collections::BTreeMap, error::Error, time::Duration};
 
-use swimlist::protocol::{Action, DialError, DialId, HostQueries, Instant, JoinTarget};
-use swimlist::protocol::{Membership, Notification, StreamId};
+use swimlist::protocol::{Completion, DialError, DialId, HostQueries, Instant, JoinTarget};
+use swimlist::protocol::{Membership, Notification, StreamId, Transmit};
 use swimlist::Config;
 
 // The addresses the machines advertise; nothing is bound to them.
@@ -24,24 +25,23 @@ const B: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2
 struct World {
     now: Instant,
     machines: BTreeMap<SocketAddr, Membership>,
-    /// Every stream opened, by `StreamId`: who dialled, which dial.
-    streams: Vec<(SocketAddr, DialId)>,
+    /// Every stream opened, by `StreamId`: dialler, dial, reply expected.
+    streams: Vec<(SocketAddr, DialId, bool)>,
 }
 
 impl World {
-    /// Carries out an action of the machine at `from`.
-    fn act(&mut self, from: SocketAddr, action: Action) {
-        let (now, name) = (self.now, self.machines[&from].name().to_owned());
-        match action {
-            Action::Transmit { to, bytes } => {
+    /// Carries a transmit of the machine at `from` across the network.
+    fn carry(&mut self, from: SocketAddr, transmit: Transmit) {
+        let now = self.now;
+        match transmit {
+            Transmit::Datagram { to, bytes } => {
                 if let Some(receiver) = self.machines.get_mut(&to) {
                     receiver.handle_packet(now, from, &bytes);
                 }
             }
-            // The listener gets the request; the reply, if one is expected,
-            // comes as an `Action::Reply`. (With nobody listening the dial
-            // is lost; the dialer's machine gives up on it in time.)
-            Action::Dial {
+            // The listener answers with a `Transmit::Reply`. (With nobody
+            // listening the dial is lost; the dialer gives up on it in time.)
+            Transmit::Dial {
                 id,
                 to,
                 bytes,
@@ -49,28 +49,21 @@ impl World {
                 ..
             } => {
                 let stream = StreamId::new(self.streams.len() as u64);
-                self.streams.push((from, id));
+                self.streams.push((from, id, expect_reply));
                 if let Some(listener) = self.machines.get_mut(&to) {
                     listener.handle_stream_request(now, from, stream, &bytes);
-                    if !expect_reply {
-                        self.reply(stream, Ok(None));
-                    }
                 }
             }
-            Action::Reply { stream, bytes } => {
-                self.reply(stream, bytes.map(Some).ok_or(DialError::ClosedBeforeReply));
+            Transmit::Reply { stream, bytes } => {
+                let (dialer, id, expect_reply) = self.streams[stream.get() as usize];
+                let reply = match expect_reply {
+                    true => bytes.map(Some).ok_or(DialError::ClosedBeforeReply),
+                    false => Ok(None),
+                };
+                if let Some(dialer) = self.machines.get_mut(&dialer) {
+                    dialer.handle_dial_reply(now, id, reply);
+                }
             }
-            Action::Event(event) => log(now, &name, event),
-            Action::JoinFinished { joined, .. } => log(now, &name, format!("joined {joined} node")),
-            _ => {}
-        }
-    }
-
-    /// Hands the outcome of `stream` to the machine that dialled it.
-    fn reply(&mut self, stream: StreamId, result: Result<Option<Vec<u8>>, DialError>) {
-        let (dialer, id) = self.streams[stream.get() as usize];
-        if let Some(dialer) = self.machines.get_mut(&dialer) {
-            dialer.handle_dial_reply(self.now, id, result);
         }
     }
 
@@ -78,21 +71,29 @@ impl World {
     /// moves the clock to the next timer; stops at `end`.
     fn run_until(&mut self, end: Instant) {
         loop {
-            let mut asked = Vec::new();
-            for (&addr, machine) in &mut self.machines {
-                asked.extend(std::iter::from_fn(|| machine.poll_action()).map(|a| (addr, a)));
-                // A real driver hands every notification to the
-                // application; this one shows user messages.
-                while let Some(notification) = machine.poll_notification() {
+            let mut sent = Vec::new();
+            for (&addr, m) in &mut self.machines {
+                sent.extend(std::iter::from_fn(|| m.poll_transmit()).map(|t| (addr, t)));
+                // A real driver passes each output to its consumer; this one
+                // prints events, finished joins and user messages.
+                while let Some(event) = m.poll_event() {
+                    log(self.now, m.name(), event);
+                }
+                while let Some(done) = m.poll_completion() {
+                    if let Completion::Join { joined, .. } = done {
+                        log(self.now, m.name(), format!("joined {joined} node"));
+                    }
+                }
+                while let Some(notification) = m.poll_notification() {
                     if let Notification::Message(msg) = notification {
                         let msg = String::from_utf8_lossy(&msg);
-                        log(self.now, machine.name(), format!("received {msg:?}"));
+                        log(self.now, m.name(), format!("received {msg:?}"));
                     }
                 }
             }
-            if !asked.is_empty() {
-                for (addr, action) in asked {
-                    self.act(addr, action);
+            if !sent.is_empty() {
+                for (from, transmit) in sent {
+                    self.carry(from, transmit);
                 }
                 continue;
             }
@@ -119,24 +120,17 @@ fn log(now: Instant, name: &str, what: impl std::fmt::Display) {
 /// A machine named `name` at `addr`: no metadata, no questions for a host.
 /// A fixed seed for its random choices makes every run the same.
 fn machine(name: &str, addr: SocketAddr, seed: u8) -> Result<Membership, Box<dyn Error>> {
-    let config = Config::local().with_name(name);
-    let (meta, asks, start) = (Vec::new(), HostQueries::none(), Instant::ZERO);
-    Ok(Membership::new(
-        config, meta, asks, addr, [seed; 32], start,
-    )?)
+    let (config, asks) = (Config::local().with_name(name), HostQueries::none());
+    let (meta, rng_seed, start) = (Vec::new(), [seed; 32], Instant::ZERO);
+    Ok(Membership::new(config, meta, asks, addr, rng_seed, start)?)
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
     let mut world = World::default();
-    let now = world.now;
+    let after = |secs| Instant::ZERO + Duration::from_secs(secs);
     let mut b = machine("b", B, 2)?;
-    let a = JoinTarget {
-        addr: A,
-        name: None,
-    };
-    b.join(now, &[a]);
+    b.join(world.now, &[JoinTarget::from(A)]);
     world.machines = BTreeMap::from([(A, machine("a", A, 1)?), (B, b)]);
-    let after = |secs| now + Duration::from_secs(secs);
     world.run_until(after(5));
 
     let a = world.machines.get_mut(&A).ok_or("a is missing")?;
@@ -146,8 +140,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     log(world.now, "b", "crashes");
     world.machines.remove(&B);
     world.run_until(after(30));
-    if world.machines[&A].num_members() != 1 {
-        return Err("a still counts b as a member".into());
+    match world.machines[&A].num_members() {
+        1 => Ok(()),
+        _ => Err("a still counts b as a member".into()),
     }
-    Ok(())
 }

@@ -59,13 +59,15 @@
 //!   and stream, including encryption, compression and labels; never panics,
 //!   every length bounded.
 //! * [`protocol`] — SWIM + Lifeguard as a deterministic state machine: time,
-//!   randomness, bytes and the host's answers in; datagrams, streams,
-//!   events, things to tell the application and questions for it out
-//!   ([`protocol::Membership::poll_action`],
-//!   [`protocol::Membership::poll_notification`],
-//!   [`protocol::Membership::poll_query`],
-//!   [`protocol::Membership::poll_timeout`]). It never calls application
-//!   code.
+//!   randomness, bytes and the host's answers in; one output per consumer
+//!   out: datagrams and streams for the network
+//!   ([`protocol::Membership::poll_transmit`]), membership events
+//!   ([`protocol::Membership::poll_event`]), finished joins and broadcasts
+//!   for waiting callers ([`protocol::Membership::poll_completion`]), news
+//!   for the application ([`protocol::Membership::poll_notification`]),
+//!   questions for it ([`protocol::Membership::poll_query`]) and the next
+//!   timer ([`protocol::Membership::poll_timeout`]). It never calls
+//!   application code.
 //! * [`runtime`] — the threads that drive the machines, and the
 //!   [`runtime::Transport`] trait with real sockets and an in-memory network
 //!   for tests.

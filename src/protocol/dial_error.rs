@@ -1,5 +1,5 @@
 //! Why a stream failed ([`DialError`], reported by the runtime for an
-//! [`Action::Dial`](super::Action::Dial)) and why one address of a join
+//! [`Transmit::Dial`](super::Transmit::Dial)) and why one address of a join
 //! failed ([`JoinError`]).
 
 use std::fmt;

@@ -25,9 +25,9 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use super::action::{JoinId, StreamId};
 use super::dial_error::JoinError;
 use super::membership::Membership;
+use super::output::{JoinId, StreamId};
 use super::push_pull::Merged;
 use super::time::Instant;
 use crate::node::Node;

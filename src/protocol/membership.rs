@@ -4,9 +4,9 @@
 //! Everything here is synchronous and deterministic: inputs are packets,
 //! stream requests, dial results, API calls, the host's answers and the
 //! passage of time (each with the current [`Instant`]); outputs are
-//! [`Action`]s (for the network, the event channel and waiting callers),
-//! [`Notification`]s and [`Query`]s (for the application), each taken with
-//! its own `poll_*`. The mechanisms live in their own files — state
+//! one queue per consumer, each taken with its own `poll_*`: [`Transmit`]s
+//! for the network, [`Event`]s for the event channel, [`Completion`]s for
+//! waiting callers, [`Notification`]s and [`Query`]s for the application. The mechanisms live in their own files — state
 //! transitions in `state.rs`, probing in `probe.rs`, gossip in `gossip.rs`,
 //! push/pull, joins and partition healing in `push_pull.rs`, questions for
 //! the host in `host_query.rs`.
@@ -18,7 +18,6 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 
-use super::action::{Action, DialId, JoinId, NotifyToken, StreamId};
 use super::awareness::Awareness;
 use super::broadcast_queue::BroadcastQueue;
 use super::catch_up::CatchUp;
@@ -26,6 +25,7 @@ use super::dial_error::{DialError, JoinError};
 use super::host_query::{HostQueries, Parked, Queries, Query};
 use super::node_table::{NodeRecord, NodeTable};
 use super::notification::Notification;
+use super::output::{Completion, DialId, JoinId, NotifyToken, StreamId, Transmit};
 use super::readiness::Readiness;
 use super::stats::Stats;
 use super::suspicion::SuspicionTimer;
@@ -215,7 +215,9 @@ pub struct Membership {
     /// healed partition can still be bridged.
     pub(super) heal_memory: VecDeque<(String, SocketAddr, Instant)>,
     pub(super) seeds: Vec<SocketAddr>,
-    pub(super) actions: VecDeque<Action>,
+    pub(super) transmits: VecDeque<Transmit>,
+    pub(super) events: VecDeque<Event>,
+    pub(super) completions: VecDeque<Completion>,
     pub(super) notifications: VecDeque<Notification>,
     pub(super) catch_up: CatchUp,
     /// How far behind the host is in handing over datagrams.
@@ -283,7 +285,9 @@ impl Membership {
             next_id: 0,
             heal_memory: VecDeque::new(),
             seeds: Vec::new(),
-            actions: VecDeque::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            completions: VecDeque::new(),
             notifications: VecDeque::new(),
             catch_up: CatchUp::default(),
             local_lag: Duration::ZERO,
@@ -376,7 +380,7 @@ impl Membership {
             Event::Conflict(..) => log::warn!("{}: {event}", self.config.name),
             _ => log::debug!("{}: {event}", self.config.name),
         }
-        self.actions.push_back(Action::Event(event));
+        self.events.push_back(event);
     }
 
     /// Emits membership news about a node at `now`, if it has a reportable
@@ -395,22 +399,39 @@ impl Membership {
         }
     }
 
-    /// Turns finished broadcasts someone waits for into actions.
+    /// Turns finished broadcasts someone waits for into completions.
     pub(super) fn flush_finished(&mut self) {
         let tokens: Vec<u64> = self.broadcasts.drain_finished().collect();
         for t in tokens {
-            self.actions
-                .push_back(Action::BroadcastDone(NotifyToken(t)));
+            self.completions
+                .push_back(Completion::Broadcast(NotifyToken(t)));
         }
     }
 
     // ---- driving the machine ------------------------------------------
 
-    /// The next thing for the runtime to do. Call after every `handle_*`
-    /// call and API call, until it returns `None`.
+    /// The next datagram, dial or stream reply for the network. Call after
+    /// every `handle_*` call and API call, until it returns `None`.
     #[must_use]
-    pub fn poll_action(&mut self) -> Option<Action> {
-        pop_shrinking(&mut self.actions)
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        pop_shrinking(&mut self.transmits)
+    }
+
+    /// The next membership event for the application's event channel. Call
+    /// after every `handle_*` call and API call, until it returns `None`,
+    /// and before [`Membership::poll_completion`], so that a caller woken by
+    /// a completion finds the events of the same step already delivered.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        pop_shrinking(&mut self.events)
+    }
+
+    /// The next finished join or awaited broadcast, for the caller waiting
+    /// on it. Call after every `handle_*` call and API call (after
+    /// [`Membership::poll_event`]), until it returns `None`.
+    #[must_use]
+    pub fn poll_completion(&mut self) -> Option<Completion> {
+        pop_shrinking(&mut self.completions)
     }
 
     /// The next thing to tell the application (user messages, remote
@@ -660,7 +681,7 @@ impl Membership {
         match self.seal(dest, payload) {
             Ok(bytes) => {
                 self.stats.packets_out.add(bytes.len());
-                self.actions.push_back(Action::Transmit { to, bytes });
+                self.transmits.push_back(Transmit::Datagram { to, bytes });
             }
             Err(e) => {
                 log::warn!("{}: cannot seal packet: {e}", self.config.name);
@@ -741,7 +762,7 @@ impl Membership {
         // lost (e.g. dropped under overload), the dial still ends.
         self.timers
             .arm(deadline + Duration::from_secs(1), Timer::DialExpiry(id));
-        self.actions.push_back(Action::Dial {
+        self.transmits.push_back(Transmit::Dial {
             id,
             to,
             bytes,
@@ -766,7 +787,7 @@ impl Membership {
     /// Serves the request bytes of an accepted stream, as received (one
     /// whole message, found with [`crate::wire::stream_message_len`]):
     /// decodes them as this node reads streams and handles the request (or
-    /// refuses it). The answer comes as an [`Action::Reply`] for `stream`,
+    /// refuses it). The answer comes as a [`Transmit::Reply`] for `stream`,
     /// at once or, for a push/pull whose local state the host provides,
     /// once [`Membership::answer`] gives it.
     pub fn handle_stream_request(
@@ -782,10 +803,10 @@ impl Membership {
             Err(e) => e,
         };
         let bytes = self.stream_error_reply(&error);
-        self.actions.push_back(Action::Reply { stream, bytes });
+        self.transmits.push_back(Transmit::Reply { stream, bytes });
     }
 
-    /// Reports the outcome of an [`Action::Dial`]: the bytes of its reply
+    /// Reports the outcome of a [`Transmit::Dial`]: the bytes of its reply
     /// (measured like a request's; `Ok(None)` when none was expected), or
     /// why the dial failed. Call it once per dial, even after its deadline.
     pub fn handle_dial_reply(
@@ -917,7 +938,7 @@ impl Membership {
         }
         self.count_sent(&msg);
         self.stats.packets_out.add(bytes.len());
-        self.actions.push_back(Action::Transmit { to, bytes });
+        self.transmits.push_back(Transmit::Datagram { to, bytes });
         Ok(())
     }
 

@@ -3,7 +3,6 @@
 //! [`Instant`] values and randomness through a caller-supplied RNG, so every
 //! rule can be tested exactly and whole clusters simulated in virtual time.
 
-mod action;
 mod awareness;
 mod broadcast_queue;
 mod catch_up;
@@ -13,6 +12,7 @@ mod host_query;
 mod membership;
 mod node_table;
 mod notification;
+mod output;
 mod probe;
 mod push_pull;
 mod readiness;
@@ -27,13 +27,13 @@ mod time;
 mod timers;
 mod user_broadcasts;
 
-pub use action::{Action, DialId, JoinId, NotifyToken, StreamId};
 pub use awareness::Awareness;
 pub use broadcast_queue::{retransmit_limit, BroadcastQueue};
 pub use dial_error::{DialError, JoinError};
 pub use host_query::{Answer, HostQueries, Query, QueryId, Refusal};
 pub use membership::{stream_time_limit, Membership, MessageKind, ProtocolError, MAX_DATAGRAM};
 pub use notification::Notification;
+pub use output::{Completion, DialId, JoinId, NotifyToken, StreamId, Transmit};
 pub use push_pull::{push_pull_scale, JoinTarget};
 pub use readiness::SETTLE_ROUNDS;
 pub use state::INCARNATION_LEAP;

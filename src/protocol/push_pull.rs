@@ -17,11 +17,11 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use super::action::{Action, DialId, JoinId, StreamId};
 use super::dial_error::{DialError, JoinError};
 use super::host_query::{Parked, Query};
 use super::membership::{Dial, JoinProgress, Membership};
 use super::notification::Notification;
+use super::output::{Completion, DialId, JoinId, StreamId, Transmit};
 use super::time::Instant;
 use super::timers::Timer;
 use crate::node::{ip_from_wire, ip_to_wire, Node, NodeState};
@@ -57,6 +57,13 @@ pub struct JoinTarget {
     pub addr: SocketAddr,
     /// The node's name, if known (`name/host:port` in Go's syntax).
     pub name: Option<String>,
+}
+
+impl From<SocketAddr> for JoinTarget {
+    /// Whoever answers at `addr`.
+    fn from(addr: SocketAddr) -> Self {
+        JoinTarget { addr, name: None }
+    }
 }
 
 impl Membership {
@@ -157,11 +164,11 @@ impl Membership {
     }
 
     /// Joins a cluster through `targets`: a push/pull (with the join flag)
-    /// with each. Completion comes as [`Action::JoinFinished`].
+    /// with each. Completion comes as [`Completion::Join`].
     pub fn join(&mut self, now: Instant, targets: &[JoinTarget]) -> JoinId {
         let id = JoinId(self.next_id());
         if targets.is_empty() {
-            self.actions.push_back(Action::JoinFinished {
+            self.completions.push_back(Completion::Join {
                 id,
                 joined: 0,
                 errors: Vec::new(),
@@ -191,7 +198,7 @@ impl Membership {
         self.stats.streams_in += 1;
         if !self.ip_allowed(from.ip()) {
             self.drop_for("address not allowed");
-            self.actions.push_back(Action::Reply {
+            self.transmits.push_back(Transmit::Reply {
                 stream,
                 bytes: None,
             });
@@ -223,7 +230,7 @@ impl Membership {
             }
             _ => None,
         };
-        self.actions.push_back(Action::Reply { stream, bytes });
+        self.transmits.push_back(Transmit::Reply { stream, bytes });
         self.flush_finished();
     }
 
@@ -239,14 +246,14 @@ impl Membership {
         let join = remote.join;
         let state = self.local_state(join, user_state);
         let bytes = self.seal_stream_message(&state, None, false).ok();
-        self.actions.push_back(Action::Reply { stream, bytes });
+        self.transmits.push_back(Transmit::Reply { stream, bytes });
         if let Err(e) = self.merge_remote_state(now, join, remote, None) {
             log::warn!("{}: failed to merge remote state: {e}", self.config.name);
         }
         self.flush_finished();
     }
 
-    /// The outcome of a stream dialled for an [`Action::Dial`]: the decoded
+    /// The outcome of a stream dialled for a [`Transmit::Dial`]: the decoded
     /// reply (`None` when none was expected), or why it failed.
     pub(super) fn handle_dial_result(
         &mut self,
@@ -329,7 +336,7 @@ impl Membership {
         }
         if progress.pending == 0 {
             if let Some(done) = self.joins.remove(&id) {
-                self.actions.push_back(Action::JoinFinished {
+                self.completions.push_back(Completion::Join {
                     id,
                     joined: done.joined,
                     errors: done.errors,

@@ -30,7 +30,7 @@ pub(crate) enum Timer {
     /// The suspicion of this node may have timed out.
     Suspicion(String),
     /// A dial should have been reported by now; if not, it failed.
-    DialExpiry(super::action::DialId),
+    DialExpiry(super::output::DialId),
     /// A dead node's name may now be taken over from the new address that
     /// claimed it.
     Reclaim(String),

@@ -26,8 +26,9 @@ use crate::delegate::Delegate;
 use crate::node::Event;
 use crate::protocol::Answer;
 use crate::protocol::{
-    stream_time_limit, Action, DialError, DialId, Instant, JoinError, JoinId, JoinTarget,
+    stream_time_limit, Completion, DialError, DialId, Instant, JoinError, JoinId, JoinTarget,
     Membership, Notification, NotifyToken, ProtocolError, Query, QueryId, Stats, StreamId,
+    Transmit,
 };
 
 /// The outcome of a join: addresses joined, and failures.
@@ -113,16 +114,35 @@ pub(crate) struct Pending<T> {
     pub(crate) limit: Duration,
 }
 
+/// What one step of the machine gave out, by consumer; its buffers are
+/// reused step after step.
+#[derive(Default)]
+struct StepOutput {
+    transmits: Vec<Transmit>,
+    events: Vec<Event>,
+    completions: Vec<Completion>,
+}
+
+impl StepOutput {
+    /// A burst's room is not kept for every later step (a transmit is about
+    /// 100 bytes; a node with a few hundred of them would keep tens of KiB).
+    fn shrink(&mut self) {
+        self.transmits.shrink_to(8);
+        self.events.shrink_to(8);
+        self.completions.shrink_to(8);
+    }
+}
+
 pub(crate) struct RunningNode {
     pub(crate) key: u64,
     /// This node, for the questions it asks the delegate thread.
     me: Weak<RunningNode>,
     name: String,
     machine: Mutex<Membership>,
-    /// The actions of the step being carried out. Taken before the
+    /// The output of the step being carried out. Taken before the
     /// machine's lock is released, so that what two threads' steps produce
     /// is carried out in the order of the steps.
-    carrying_out: Mutex<Vec<Action>>,
+    carrying_out: Mutex<StepOutput>,
     pub(crate) transport: Arc<dyn Transport>,
     /// Closed (set to `None`) when the node shuts down.
     events: Mutex<Option<Sender<Event>>>,
@@ -163,7 +183,7 @@ impl RunningNode {
             me: Weak::clone(me),
             name: parts.machine.name().to_owned(),
             machine: Mutex::new(parts.machine),
-            carrying_out: Mutex::new(Vec::new()),
+            carrying_out: Mutex::new(StepOutput::default()),
             transport: parts.transport,
             events: Mutex::new(Some(parts.events.0)),
             event_capacity: parts.events.1,
@@ -189,17 +209,17 @@ impl RunningNode {
         let r = f(&mut m, self.clock.now());
         // Taken before the machine is released, so that steps are carried
         // out in order; its buffer is reused, step after step.
-        let mut actions = self.carrying_out.lock();
-        actions.extend(std::iter::from_fn(|| m.poll_action()));
+        let mut out = self.carrying_out.lock();
+        out.transmits
+            .extend(std::iter::from_fn(|| m.poll_transmit()));
+        out.events.extend(std::iter::from_fn(|| m.poll_event()));
+        out.completions
+            .extend(std::iter::from_fn(|| m.poll_completion()));
         let notifications: Vec<Notification> =
             std::iter::from_fn(|| m.poll_notification()).collect();
         let queries: Vec<(QueryId, Query)> = std::iter::from_fn(|| m.poll_query()).collect();
         drop(m);
-        self.carry_out(actions.drain(..));
-        // A burst's room is not kept for every later step (an action is
-        // 160 bytes; a node with a few hundred of them would keep tens of
-        // KiB).
-        actions.shrink_to(8);
+        self.carry_out(&mut out);
         if let Some(d) = &self.delegate {
             if !notifications.is_empty() {
                 self.notifier
@@ -209,7 +229,7 @@ impl RunningNode {
                 self.notifier.ask(&self.me, d, queries);
             }
         }
-        drop(actions);
+        drop(out);
         r
     }
 
@@ -241,56 +261,75 @@ impl RunningNode {
         STEPPING.with(Cell::get)
     }
 
-    fn carry_out(&self, actions: impl Iterator<Item = Action>) {
-        for action in actions {
-            match action {
-                Action::Transmit { to, bytes } => {
-                    if let Err(e) = self.transport.send_packet(to, &bytes) {
-                        log::debug!("{}: send to {to} failed: {e}", self.name);
-                        self.send_errors.fetch_add(1, Ordering::Relaxed);
-                    }
+    /// Sends the step's transmits, then its events, then wakes the callers
+    /// waiting for its completions, who thus find the events delivered.
+    fn carry_out(&self, out: &mut StepOutput) {
+        for transmit in out.transmits.drain(..) {
+            self.transmit(transmit);
+        }
+        for event in out.events.drain(..) {
+            self.deliver(event);
+        }
+        for completion in out.completions.drain(..) {
+            self.complete(completion);
+        }
+        out.shrink();
+    }
+
+    fn transmit(&self, transmit: Transmit) {
+        match transmit {
+            Transmit::Datagram { to, bytes } => {
+                if let Err(e) = self.transport.send_packet(to, &bytes) {
+                    log::debug!("{}: send to {to} failed: {e}", self.name);
+                    self.send_errors.fetch_add(1, Ordering::Relaxed);
                 }
-                Action::Dial {
-                    id,
-                    to,
-                    bytes,
-                    expect_reply,
-                    deadline,
-                } => self.transport.dial(DialRequest {
-                    id,
-                    to,
-                    bytes,
-                    expect_reply,
-                    deadline: self.clock.to_std(deadline),
-                }),
-                Action::Event(event) => {
-                    if let Event::Settled(_) = event {
-                        for w in self.waiters.lock().settled.drain(..) {
-                            let _ = w.send(());
-                        }
-                    }
-                    let sent = match &*self.events.lock() {
-                        Some(tx) if tx.len() < self.event_capacity => tx.try_send(event).is_ok(),
-                        Some(_) => false,
-                        // Shut down: nobody is owed events any more.
-                        None => true,
-                    };
-                    if !sent {
-                        self.events_dropped.fetch_add(1, Ordering::Relaxed);
-                    }
+            }
+            Transmit::Dial {
+                id,
+                to,
+                bytes,
+                expect_reply,
+                deadline,
+            } => self.transport.dial(DialRequest {
+                id,
+                to,
+                bytes,
+                expect_reply,
+                deadline: self.clock.to_std(deadline),
+            }),
+            Transmit::Reply { stream, bytes } => {
+                self.transport.reply(ConnId::new(stream.get()), bytes);
+            }
+        }
+    }
+
+    fn deliver(&self, event: Event) {
+        if let Event::Settled(_) = event {
+            for w in self.waiters.lock().settled.drain(..) {
+                let _ = w.send(());
+            }
+        }
+        let sent = match &*self.events.lock() {
+            Some(tx) if tx.len() < self.event_capacity => tx.try_send(event).is_ok(),
+            Some(_) => false,
+            // Shut down: nobody is owed events any more.
+            None => true,
+        };
+        if !sent {
+            self.events_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn complete(&self, completion: Completion) {
+        match completion {
+            Completion::Join { id, joined, errors } => {
+                if let Some(w) = self.waiters.lock().joins.remove(&id) {
+                    let _ = w.send((joined, errors));
                 }
-                Action::JoinFinished { id, joined, errors } => {
-                    if let Some(w) = self.waiters.lock().joins.remove(&id) {
-                        let _ = w.send((joined, errors));
-                    }
-                }
-                Action::BroadcastDone(token) => {
-                    if let Some(w) = self.waiters.lock().broadcasts.remove(&token) {
-                        let _ = w.send(());
-                    }
-                }
-                Action::Reply { stream, bytes } => {
-                    self.transport.reply(ConnId::new(stream.get()), bytes);
+            }
+            Completion::Broadcast(token) => {
+                if let Some(w) = self.waiters.lock().broadcasts.remove(&token) {
+                    let _ = w.send(());
                 }
             }
         }

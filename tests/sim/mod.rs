@@ -9,7 +9,8 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use swimlist::protocol::{
-    Action, DialError, DialId, HostQueries, Instant, JoinError, JoinTarget, Membership, StreamId,
+    Completion, DialError, DialId, HostQueries, Instant, JoinError, JoinTarget, Membership,
+    StreamId, Transmit,
 };
 use swimlist::{Config, Event, LeaveReason};
 
@@ -241,9 +242,21 @@ impl Sim {
     fn drain(&mut self, i: usize) {
         // The simulated nodes have no delegate to tell.
         while self.nodes[i].m.poll_notification().is_some() {}
-        while let Some(action) = self.nodes[i].m.poll_action() {
-            match action {
-                Action::Transmit { to, bytes } => {
+        while let Some(event) = self.nodes[i].m.poll_event() {
+            self.seen.push(Seen {
+                at: self.now,
+                node: i,
+                event,
+            });
+        }
+        while let Some(completion) = self.nodes[i].m.poll_completion() {
+            if let Completion::Join { joined, errors, .. } = completion {
+                self.joins.push((i, joined, errors));
+            }
+        }
+        while let Some(transmit) = self.nodes[i].m.poll_transmit() {
+            match transmit {
+                Transmit::Datagram { to, bytes } => {
                     self.packets += 1;
                     let Some(&j) = self.by_addr.get(&to) else {
                         continue;
@@ -255,7 +268,7 @@ impl Sim {
                     let from = self.nodes[i].addr;
                     self.schedule(at, Delivery::Packet { to: j, from, bytes });
                 }
-                Action::Dial {
+                Transmit::Dial {
                     id,
                     to,
                     bytes,
@@ -300,14 +313,7 @@ impl Sim {
                         );
                     }
                 }
-                Action::Event(event) => self.seen.push(Seen {
-                    at: self.now,
-                    node: i,
-                    event,
-                }),
-                Action::JoinFinished { joined, errors, .. } => self.joins.push((i, joined, errors)),
-                Action::BroadcastDone(_) => {}
-                Action::Reply { stream, bytes } => {
+                Transmit::Reply { stream, bytes } => {
                     let Some(open) = self.open.remove(&stream) else {
                         continue;
                     };

@@ -282,7 +282,7 @@ fn zero_port_means_bind_port() {
     )
     .expect("valid config");
     m.clear_timers();
-    while m.poll_action().is_some() {}
+    discard_output(&mut m);
 
     // An alive packet.
     let mut packet = Vec::new();
@@ -308,12 +308,7 @@ fn zero_port_means_bind_port() {
     let mut packet = Vec::new();
     Message::IndirectPing(req).encode(crate::wire::Context::Packet, &mut packet);
     m.handle_packet(T0, addr(5), &packet);
-    let relayed: Vec<SocketAddr> = std::iter::from_fn(|| m.poll_action())
-        .filter_map(|a| match a {
-            Action::Transmit { to, .. } => Some(to),
-            _ => None,
-        })
-        .collect();
+    let relayed: Vec<SocketAddr> = datagrams(&mut m).into_iter().map(|(to, _)| to).collect();
     assert_eq!(relayed.len(), 1);
     if relayed[0] != addr(9) {
         wrong.push(("indirect ping", relayed[0].port()));

@@ -81,7 +81,7 @@ fn a_push_pull_reply_waits_for_the_local_state() {
     let stream = StreamId::new(9);
     m.handle_stream_request(T0, addr(2), stream, &request);
     assert!(
-        !std::iter::from_fn(|| m.poll_action()).any(|a| matches!(a, Action::Reply { .. })),
+        !std::iter::from_fn(|| m.poll_transmit()).any(|t| matches!(t, Transmit::Reply { .. })),
         "no reply before the local state"
     );
     let asked = queries(&mut m);
@@ -89,8 +89,8 @@ fn a_push_pull_reply_waits_for_the_local_state() {
         panic!("{asked:?}");
     };
     m.answer(T0, *id, Answer::LocalState(b"ours".to_vec()));
-    let reply = std::iter::from_fn(|| m.poll_action()).find_map(|a| match a {
-        Action::Reply { stream: s, bytes } if s == stream => bytes,
+    let reply = std::iter::from_fn(|| m.poll_transmit()).find_map(|t| match t {
+        Transmit::Reply { stream: s, bytes } if s == stream => bytes,
         _ => None,
     });
     let reply = crate::wire::read_stream(&reply.expect("a reply"), &Inbound::default(), false)
@@ -163,7 +163,7 @@ fn broadcasts_are_asked_once_per_round_and_sent_once() {
         queries(&mut m).is_empty(),
         "not asked again while unanswered"
     );
-    while m.poll_action().is_some() {}
+    discard_output(&mut m);
 
     m.answer(
         T0 + ms(300),
@@ -171,12 +171,7 @@ fn broadcasts_are_asked_once_per_round_and_sent_once() {
         Answer::Broadcasts(vec![b"app news".to_vec()]),
     );
     m.gossip_tick(T0 + ms(400));
-    let sent: Vec<Vec<u8>> = std::iter::from_fn(|| m.poll_action())
-        .filter_map(|a| match a {
-            Action::Transmit { bytes, .. } => Some(bytes),
-            _ => None,
-        })
-        .collect();
+    let sent: Vec<Vec<u8>> = datagrams(&mut m).into_iter().map(|(_, d)| d).collect();
     let users = |datagrams: &[Vec<u8>]| {
         datagrams
             .iter()
@@ -210,12 +205,9 @@ fn acks_carry_the_payload_last_given_and_ask_for_the_next() {
         bytes
     };
     let acks = |m: &mut Membership| -> Vec<Ack> {
-        std::iter::from_fn(|| m.poll_action())
-            .filter_map(|a| match a {
-                Action::Transmit { bytes, .. } => Some(bytes),
-                _ => None,
-            })
-            .flat_map(|d| {
+        datagrams(m)
+            .into_iter()
+            .flat_map(|(_, d)| {
                 decode_packet(&d, &Inbound::default())
                     .expect("decodable")
                     .messages
@@ -265,8 +257,8 @@ fn a_join_finishes_once_the_members_it_brought_are_admitted() {
     let join = m.join(T0, &[named("peer", addr(2))]);
     let (id, _) = queries(&mut m).remove(0);
     m.answer(T0, id, Answer::LocalState(Vec::new()));
-    let dial = std::iter::from_fn(|| m.poll_action()).find_map(|a| match a {
-        Action::Dial { id, .. } => Some(id),
+    let dial = std::iter::from_fn(|| m.poll_transmit()).find_map(|t| match t {
+        Transmit::Dial { id, .. } => Some(id),
         _ => None,
     });
     let reply = Message::PushPull(crate::wire::PushPull {
@@ -281,8 +273,8 @@ fn a_join_finishes_once_the_members_it_brought_are_admitted() {
     crate::wire::seal_stream(&reply, &Default::default(), &mut bytes).expect("framed");
     m.handle_dial_reply(T0, dial.expect("a dial"), Ok(Some(bytes)));
     let finished = |m: &mut Membership| {
-        std::iter::from_fn(|| m.poll_action()).find_map(|a| match a {
-            Action::JoinFinished { id, joined, .. } if id == join => Some(joined),
+        std::iter::from_fn(|| m.poll_completion()).find_map(|c| match c {
+            Completion::Join { id, joined, .. } if id == join => Some(joined),
             _ => None,
         })
     };

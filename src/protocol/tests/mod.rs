@@ -59,8 +59,8 @@ use std::time::Duration;
 
 use super::node_table::{NodeRecord, WireIp};
 use super::{
-    Action, DialError, DialId, HostQueries, Instant, JoinError, JoinTarget, Membership,
-    NotifyToken, StreamId,
+    Completion, DialError, DialId, HostQueries, Instant, JoinError, JoinTarget, Membership,
+    NotifyToken, StreamId, Transmit,
 };
 use crate::config::Config;
 use crate::delegate::{Delegate, Refusal};
@@ -275,12 +275,30 @@ fn standalone_with(config: Config, delegate: &dyn Delegate) -> Membership {
     m
 }
 
+/// Throws away everything `m` has given out for the network, the event
+/// channel and waiting callers.
+fn discard_output(m: &mut Membership) {
+    while m.poll_transmit().is_some() {}
+    while m.poll_event().is_some() {}
+    while m.poll_completion().is_some() {}
+}
+
+/// Takes `m`'s datagrams, by destination, discarding its other transmits.
+fn datagrams(m: &mut Membership) -> Vec<(SocketAddr, Vec<u8>)> {
+    std::iter::from_fn(|| m.poll_transmit())
+        .filter_map(|t| match t {
+            Transmit::Datagram { to, bytes } => Some((to, bytes)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// No periodic tasks, nothing pending, an empty broadcast queue.
 fn quieten(m: &mut Membership) {
     m.clear_timers();
     m.broadcasts_mut().reset();
     m.flush_finished();
-    while m.poll_action().is_some() {}
+    discard_output(m);
 }
 
 /// Answers `m`'s questions with `delegate` at `now` and hands it `m`'s
@@ -310,14 +328,10 @@ fn advance(m: &mut Membership, until: Instant) {
     }
 }
 
-/// Drains `m`'s actions and returns the events Go's `EventDelegate` would
+/// Drains `m`'s events and returns those Go's `EventDelegate` would
 /// have seen (join, leave, update).
 fn go_events(m: &mut Membership) -> Vec<Event> {
-    std::iter::from_fn(|| m.poll_action())
-        .filter_map(|a| match a {
-            Action::Event(e) => Some(e),
-            _ => None,
-        })
+    std::iter::from_fn(|| m.poll_event())
         .filter(is_go_event)
         .collect()
 }
@@ -507,9 +521,27 @@ impl Net {
             if let (Some(m), Some(d)) = (self.nodes.get_mut(&from), self.delegates.get(&from)) {
                 deliver(m, &**d, now);
             }
-            while let Some(action) = self.nodes.get_mut(&from).and_then(Membership::poll_action) {
-                match action {
-                    Action::Transmit { to, bytes } => {
+            let Some(m) = self.nodes.get_mut(&from) else {
+                continue;
+            };
+            let transmits: Vec<Transmit> = std::iter::from_fn(|| m.poll_transmit()).collect();
+            self.events
+                .entry(from)
+                .or_default()
+                .extend(std::iter::from_fn(|| m.poll_event()));
+            for completion in std::iter::from_fn(|| m.poll_completion()).collect::<Vec<_>>() {
+                match completion {
+                    Completion::Join { joined, errors, .. } => self.joins.push(JoinResult {
+                        node: from,
+                        joined,
+                        errors,
+                    }),
+                    Completion::Broadcast(token) => self.done.push((from, token)),
+                }
+            }
+            for transmit in transmits {
+                match transmit {
+                    Transmit::Datagram { to, bytes } => {
                         self.sent.push(Datagram {
                             from,
                             to,
@@ -517,7 +549,7 @@ impl Net {
                         });
                         self.schedule(Delivery::Packet { from, to, bytes });
                     }
-                    Action::Dial {
+                    Transmit::Dial {
                         id,
                         to,
                         bytes,
@@ -533,14 +565,7 @@ impl Net {
                             expect_reply,
                         });
                     }
-                    Action::Event(e) => self.events.entry(from).or_default().push(e),
-                    Action::JoinFinished { joined, errors, .. } => self.joins.push(JoinResult {
-                        node: from,
-                        joined,
-                        errors,
-                    }),
-                    Action::BroadcastDone(token) => self.done.push((from, token)),
-                    Action::Reply { stream, bytes } => {
+                    Transmit::Reply { stream, bytes } => {
                         self.replies.insert((from, stream), bytes);
                     }
                 }

@@ -19,9 +19,9 @@ fn probing(delegate: &dyn Delegate) -> Membership {
     let mut m = standalone_with(test_config("local"), delegate);
     m.alive_node(T0, alive("test", 2, 0, 1, &vsn()), None, false);
     deliver(&mut m, delegate, T0);
-    while m.poll_action().is_some() {}
+    discard_output(&mut m);
     m.probe_node(T0, "test");
-    while m.poll_action().is_some() {}
+    discard_output(&mut m);
     assert!(m.probe().is_some_and(|p| p.seq == 1));
     m
 }
@@ -67,7 +67,7 @@ fn invoke_ack_handler() {
     // An ack nobody waits for does nothing.
     let mut m = standalone(test_config("local"));
     m.handle_ack(T0, Ack::default());
-    assert!(m.poll_action().is_none());
+    assert!(m.poll_transmit().is_none());
     assert!(m.acks().is_empty());
 
     let mut m = probing(&crate::NoDelegate);
@@ -112,7 +112,7 @@ fn invoke_ack_handler_channel_nack() {
     // A nack nobody waits for does nothing.
     let mut m = standalone(test_config("local"));
     m.handle_nack(1);
-    assert!(m.poll_action().is_none());
+    assert!(m.poll_transmit().is_none());
 
     let recorder = Arc::new(Recorder::default());
     let mut m = probing(&*recorder);

@@ -406,20 +406,17 @@ fn a_join_that_teaches_members_is_followed_by_one_catch_up_sync() {
 #[test]
 fn a_dial_never_reported_expires() {
     let (mut m, id, timeout) = joining_nobody("lonely");
-    assert!(matches!(m.poll_action(), Some(Action::Dial { .. })));
+    assert!(matches!(m.poll_transmit(), Some(Transmit::Dial { .. })));
     m.handle_timeout(Instant::ZERO + timeout);
-    assert!(
-        !std::iter::from_fn(|| m.poll_action()).any(|a| matches!(a, Action::JoinFinished { .. })),
-        "not before the grace period"
-    );
+    assert!(m.poll_completion().is_none(), "not before the grace period");
     m.handle_timeout(Instant::ZERO + timeout + Duration::from_secs(2));
-    let finished = std::iter::from_fn(|| m.poll_action()).find_map(|a| match a {
-        Action::JoinFinished {
+    let finished = m.poll_completion().map(|c| match c {
+        Completion::Join {
             id: done,
             joined,
             errors,
-        } => Some((done, joined, errors)),
-        _ => None,
+        } => (done, joined, errors),
+        other => panic!("{other:?}"),
     });
     let (done, joined, errors) = finished.expect("the join finished");
     assert_eq!((done, joined), (id, 0));
@@ -441,7 +438,7 @@ fn joining_nobody(name: &str) -> (Membership, crate::protocol::JoinId, Duration)
         Instant::ZERO,
     )
     .unwrap();
-    while m.poll_action().is_some() {}
+    discard_output(&mut m);
     let target = JoinTarget {
         addr: "10.0.0.2:7946".parse().unwrap(),
         name: None,
@@ -456,7 +453,7 @@ fn joining_nobody(name: &str) -> (Membership, crate::protocol::JoinId, Duration)
 fn a_lagging_host_does_not_give_up_on_a_dial() {
     let (mut m, _, timeout) = joining_nobody("busy");
     let finished = |m: &mut Membership| {
-        std::iter::from_fn(|| m.poll_action()).any(|a| matches!(a, Action::JoinFinished { .. }))
+        std::iter::from_fn(|| m.poll_completion()).any(|c| matches!(c, Completion::Join { .. }))
     };
     m.set_local_lag(ms(400));
     let expiry = Instant::ZERO + timeout + Duration::from_secs(2);

@@ -1,9 +1,9 @@
-//! What the state machine asks its runtime to do.
+//! What the state machine gives out for the network and for waiting
+//! callers, and the ids that tie answers back to requests.
 
 use std::net::SocketAddr;
 
 use super::time::Instant;
-use crate::node::Event;
 
 /// Identifies an outgoing stream the runtime was asked to open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -11,7 +11,7 @@ pub struct DialId(pub(super) u64);
 
 /// Identifies an accepted stream, as its host numbers them: given to
 /// [`Membership::handle_stream_request`](super::Membership::handle_stream_request)
-/// and returned in [`Action::Reply`].
+/// and returned in [`Transmit::Reply`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StreamId(u64);
 
@@ -36,12 +36,12 @@ pub struct JoinId(pub(super) u64);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NotifyToken(pub(super) u64);
 
-/// One thing for the runtime to do. Take them with
-/// [`Membership::poll_action`](super::Membership::poll_action).
+/// Something for the network, taken with
+/// [`Membership::poll_transmit`](super::Membership::poll_transmit).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
+pub enum Transmit {
     /// Send one datagram.
-    Transmit {
+    Datagram {
         /// Destination.
         to: SocketAddr,
         /// The whole datagram.
@@ -65,20 +65,6 @@ pub enum Action {
         /// When to give up.
         deadline: Instant,
     },
-    /// A membership change to deliver to the application.
-    Event(Event),
-    /// A join finished.
-    JoinFinished {
-        /// The join.
-        id: JoinId,
-        /// Addresses whose push/pull and merge succeeded.
-        joined: usize,
-        /// The failures, by address.
-        errors: Vec<(SocketAddr, super::JoinError)>,
-    },
-    /// A broadcast someone waits for has been sent often enough (or was
-    /// superseded).
-    BroadcastDone(NotifyToken),
     /// Answer an accepted stream with `bytes` and close it; `None`: close
     /// it without a reply.
     Reply {
@@ -88,4 +74,23 @@ pub enum Action {
         /// The reply to write.
         bytes: Option<Vec<u8>>,
     },
+}
+
+/// Work a caller waits for has finished, taken with
+/// [`Membership::poll_completion`](super::Membership::poll_completion).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completion {
+    /// A join started with [`Membership::join`](super::Membership::join)
+    /// finished.
+    Join {
+        /// The join.
+        id: JoinId,
+        /// Addresses whose push/pull and merge succeeded.
+        joined: usize,
+        /// The failures, by address.
+        errors: Vec<(SocketAddr, super::JoinError)>,
+    },
+    /// A broadcast someone waits for (a leave, a metadata update) has been
+    /// sent often enough, or was superseded.
+    Broadcast(NotifyToken),
 }
