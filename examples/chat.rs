@@ -1,16 +1,13 @@
 //! Chat over gossip: each line a node broadcasts reaches every member, and
 //! arrives at their `Delegate::notify_msg`.
 //!
-//! A demo with three nodes in one process, which ends by itself:
-//!
-//!     cargo run --example chat -- --demo
-//!
-//! Or one node per terminal: type a line to send it, Ctrl-D to leave.
+//! Three nodes in one process, ending by itself: `cargo run --example chat
+//! -- --demo`. Or one node per terminal (type a line to send it, Ctrl-D to
+//! leave):
 //!
 //!     cargo run --example chat -- ann 127.0.0.1:7946
 //!     cargo run --example chat -- bob 127.0.0.1:7947 --join 127.0.0.1:7946
 
-use std::collections::HashSet;
 use std::error::Error;
 use std::io::BufRead;
 use std::net::SocketAddr;
@@ -19,8 +16,6 @@ use std::time::{Duration, Instant};
 
 use swimlist::channel::{select, unbounded, Receiver, Sender};
 use swimlist::{Config, Delegate, Event, Memberlist};
-
-const USAGE: &str = "usage: chat --demo | chat NAME ADDR [--join ADDR]";
 
 /// How long the demo waits for anything before calling the run a failure.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -53,7 +48,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         ["--demo"] => demo(),
         [name, bind] => chat(name, bind.parse()?, None),
         [name, bind, "--join", seed] => chat(name, bind.parse()?, Some(seed)),
-        _ => Err(USAGE.into()),
+        _ => Err("usage: chat --demo | chat NAME ADDR [--join ADDR]".into()),
     }
 }
 
@@ -61,10 +56,8 @@ fn main() -> Result<(), Box<dyn Error>> {
 /// cluster and membership changes are printed.
 fn chat(name: &str, bind: SocketAddr, seed: Option<&str>) -> Result<(), Box<dyn Error>> {
     let (node, inbox) = start(name, bind)?;
-    println!(
-        "{name} on {}: type a line to send it, Ctrl-D to leave",
-        node.local_addr()
-    );
+    let addr = node.local_addr();
+    println!("{name} on {addr}: type a line to send it, Ctrl-D to leave");
     if let Some(seed) = seed {
         node.join(&[seed])?;
     }
@@ -144,19 +137,13 @@ fn demo() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// Waits until `node`'s events have announced `count` members (itself
-/// included).
-fn wait_for_members(node: &Memberlist, count: usize) -> Result<(), String> {
+/// Waits until `node` knows `count` members (itself included), reading
+/// its events as they come.
+fn wait_for_members(node: &Memberlist, count: usize) -> Result<(), Box<dyn Error>> {
     let deadline = Instant::now() + PATIENCE;
-    let mut members = HashSet::new();
-    while members.len() < count {
-        match node.events().recv_deadline(deadline) {
-            Ok(Event::Join(member)) => {
-                members.insert(member.name);
-            }
-            Ok(_) => {}
-            Err(_) => return Err(format!("knows {} of {count} members", members.len())),
-        }
+    while node.num_members()? < count {
+        let news = node.events().recv_deadline(deadline);
+        news.map_err(|_| format!("knows fewer than {count} members"))?;
     }
     Ok(())
 }

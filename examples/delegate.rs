@@ -7,9 +7,7 @@
 //! * `local_state` / `merge_remote_state` — whole-state exchange (push/pull)
 //!   when a node joins, and every `push_pull_interval` after that.
 //!
-//! It ends by itself, printing what happened:
-//!
-//!     cargo run --example delegate
+//! It ends by itself, printing what happened: `cargo run --example delegate`
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -18,9 +16,6 @@ use std::time::{Duration, Instant};
 
 use swimlist::channel::{unbounded, Receiver, Sender};
 use swimlist::{Config, Delegate, Event, Memberlist};
-
-/// How long to wait for anything before calling the run a failure.
-const PATIENCE: Duration = Duration::from_secs(10);
 
 /// A node's key/value map, shared with the cluster through the hooks.
 struct Store {
@@ -83,8 +78,7 @@ impl Delegate for Store {
     // Notification hooks may take their time (and could call the handle).
     fn notify_msg(&self, msg: &[u8]) {
         self.set(msg);
-        let msg = String::from_utf8_lossy(msg);
-        let now = self.encode();
+        let (msg, now) = (String::from_utf8_lossy(msg), self.encode());
         let _ = self
             .changed
             .send(format!("received: {msg} (map now: {now})"));
@@ -98,9 +92,9 @@ impl Delegate for Store {
     }
 }
 
-/// Waits for the first item of `rx` that `wanted` accepts, up to PATIENCE.
+/// Waits up to 10 s for the first item of `rx` that `wanted` accepts.
 fn expect<T>(rx: &Receiver<T>, what: &str, wanted: impl Fn(&T) -> bool) -> Result<T, String> {
-    let deadline = Instant::now() + PATIENCE;
+    let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         match rx.recv_deadline(deadline) {
             Ok(item) if wanted(&item) => return Ok(item),
@@ -131,25 +125,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // merges the other's in merge_remote_state.
     beta.join(&[alpha.local_addr().to_string()])?;
     let beta_joined = |e: &Event| matches!(e, Event::Join(n) if n.name == "beta");
-    let beta_node = expect(&alpha.events(), "alpha to see beta join", beta_joined)?
-        .node()
-        .clone();
+    let joined = expect(&alpha.events(), "alpha to see beta join", beta_joined)?;
+    let beta_node = joined.node();
     let meta = String::from_utf8_lossy(&beta_node.meta);
     println!("alpha sees beta join, with metadata {meta}");
+    let merged = |s: &String| s.starts_with("merged");
     for (name, changed) in [("alpha", &alpha_changed), ("beta", &beta_changed)] {
-        let merged = expect(changed, "the join's state exchange", |s| {
-            s.starts_with("merged")
-        })?;
-        println!("{name} {merged}");
+        println!("{name} {}", expect(changed, "the state exchange", merged)?);
     }
 
     // A user message: alpha updates its own map and tells beta, over TCP.
     alpha_store.set(b"colour=green");
-    alpha.send_reliable(&beta_node, b"colour=green")?;
-    let received = expect(&beta_changed, "beta to receive the update", |s| {
-        s.starts_with("received")
-    })?;
-    println!("beta {received}");
+    alpha.send_reliable(beta_node, b"colour=green")?;
+    let received = |s: &String| s.starts_with("received");
+    println!("beta {}", expect(&beta_changed, "the update", received)?);
 
     alpha.shutdown();
     beta.shutdown();
