@@ -166,6 +166,14 @@ impl std::fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {}
 
+/// The most nodes whose alive news may wait for the host's admission at
+/// once; news about further nodes is dropped (counted as "admission
+/// backlog") until the host catches up. A host answers in microseconds, so
+/// only one that stalls, under a flood of new names, reaches it; a joining
+/// exchange with a cluster larger than this loses the excess until the next
+/// push/pull brings it again.
+pub const MAX_WAITING_ADMISSIONS: usize = 32_768;
+
 /// A step waiting for an answer.
 pub(super) enum Parked {
     /// A push/pull to dial once the local state is known.
@@ -236,6 +244,11 @@ impl Queries {
         }
         self.pending.push_back((id, query));
         self.parked.insert(id, parked);
+    }
+
+    /// Whether alive news about one more node may wait for admission.
+    pub(super) fn admission_room(&self) -> bool {
+        self.alive.len() < MAX_WAITING_ADMISSIONS
     }
 
     /// Keeps only the newest alive news for a node already waiting for its

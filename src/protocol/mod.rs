@@ -30,7 +30,7 @@ mod user_broadcasts;
 pub use awareness::Awareness;
 pub use broadcast_queue::{retransmit_limit, BroadcastQueue};
 pub use dial_error::{DialError, JoinError};
-pub use host_query::{Answer, HostQueries, Query, QueryId, Refusal};
+pub use host_query::{Answer, HostQueries, Query, QueryId, Refusal, MAX_WAITING_ADMISSIONS};
 pub use membership::{stream_time_limit, Membership, MessageKind, ProtocolError, MAX_DATAGRAM};
 pub use notification::Notification;
 pub use output::{Completion, DialId, JoinId, NotifyToken, StreamId, Transmit};

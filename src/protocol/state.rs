@@ -192,10 +192,15 @@ impl Membership {
         };
         // Other nodes wait for the host's admission; this one needs none.
         if !admitted && !is_local && self.queries.asks.alive {
-            if !self.queries.replace_waiting_alive(&a) {
-                self.queries
-                    .ask(Query::Alive { node: candidate }, Parked::Alive(a));
+            if self.queries.replace_waiting_alive(&a) {
+                return;
             }
+            if !self.queries.admission_room() {
+                self.drop_for("admission backlog");
+                return;
+            }
+            self.queries
+                .ask(Query::Alive { node: candidate }, Parked::Alive(a));
             return;
         }
 

@@ -65,6 +65,30 @@ fn a_new_node_waits_for_admission_and_news_meanwhile_keeps_the_newest() {
     assert_eq!(queries(&mut m).len(), 1);
 }
 
+// Beyond Go: a host that stalls under a flood of new names does not make
+// the node hold unbounded news for it.
+#[test]
+fn news_waiting_for_admission_is_bounded() {
+    use crate::protocol::MAX_WAITING_ADMISSIONS;
+    let mut m = asking();
+    for i in 0..=MAX_WAITING_ADMISSIONS {
+        let name = format!("n{i}");
+        m.alive_node(T0, alive(&name, 2, 0, 1, &vsn()), None, false);
+    }
+    let asked = queries(&mut m);
+    assert_eq!(asked.len(), MAX_WAITING_ADMISSIONS);
+    assert_eq!(m.stats().dropped.get("admission backlog"), Some(&1));
+    // News about a node already waiting still replaces its news.
+    m.alive_node(T0, alive("n0", 2, 0, 7, &vsn()), None, false);
+    assert_eq!(m.stats().dropped.get("admission backlog"), Some(&1));
+    // Once the host answers, there is room again.
+    let (id, _) = asked[0].clone();
+    m.answer(T0, id, Answer::Verdict(Ok(())));
+    assert_eq!(state(&m, "n0").incarnation, 7);
+    m.alive_node(T0, alive("late", 2, 0, 1, &vsn()), None, false);
+    assert_eq!(queries(&mut m).len(), 1);
+}
+
 #[test]
 fn a_push_pull_reply_waits_for_the_local_state() {
     let mut m = asking();
