@@ -114,6 +114,11 @@ impl ExampleProcess {
         }
     }
 
+    /// Its process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Waits for a line containing `needle`, returning it.
     pub fn expect(&self, needle: &str) -> String {
         let end = std::time::Instant::now() + self.deadline;
