@@ -70,7 +70,19 @@ pub struct Agent {
 
 impl Agent {
     pub fn spawn(bin: &Path, name: &str, args: &[&str]) -> Agent {
-        let mut child = Command::new(bin)
+        Agent::start(Command::new(bin), bin, name, args)
+    }
+
+    /// As [`Agent::spawn`], inside network namespace `netns` (`ip netns
+    /// exec`, which execs the agent: the child is the agent itself).
+    pub fn spawn_in(netns: &str, bin: &Path, name: &str, args: &[&str]) -> Agent {
+        let mut ip = Command::new("ip");
+        ip.args(["netns", "exec", netns]).arg(bin);
+        Agent::start(ip, bin, name, args)
+    }
+
+    fn start(mut command: Command, bin: &Path, name: &str, args: &[&str]) -> Agent {
+        let mut child = command
             .arg("--name")
             .arg(name)
             .args(args)
@@ -152,6 +164,24 @@ impl Agent {
                 self.describe()
             );
             thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Takes every line printed so far into [`Agent::seen`], without
+    /// waiting; false once stdout has closed.
+    pub fn drain(&mut self) -> bool {
+        loop {
+            match self.lines.try_recv() {
+                Ok(Ok(v)) => self.seen.push(v),
+                Ok(Err(line)) => panic!("{}: stdout line is not JSON: {line:?}", self.name),
+                Err(mpsc::TryRecvError::Empty) => return true,
+                Err(mpsc::TryRecvError::Disconnected) => return false,
+            }
         }
     }
 

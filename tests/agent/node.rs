@@ -30,7 +30,7 @@
 //! `broadcast TEXT`, `send NAME TEXT` (reliable), `sendbe NAME TEXT` (best
 //! effort), `meta TEXT`, `leave`, `stats` and `shutdown` (also on end of
 //! input). A failing command prints
-//! `{"ev":"error","cmd","err"}`.
+//! `{"ev":"error","cmd","arg","err"}` (`arg`: the rest of its line).
 //!
 //! Logs go to stderr at the level named by `SWIMLIST_LOG`
 //! (`error`, `warn` — the default —, `info`, `debug`, `trace` or `off`).
@@ -625,7 +625,7 @@ fn command_loop(ml: &Memberlist, agent: &Agent) {
         match run_command(ml, agent, cmd, arg) {
             Ok(Next::Continue) => {}
             Ok(Next::Shutdown) => return,
-            Err(err) => agent.say(json!({"ev": "error", "cmd": cmd, "err": err})),
+            Err(err) => agent.say(json!({"ev": "error", "cmd": cmd, "arg": arg, "err": err})),
         }
     }
 }
