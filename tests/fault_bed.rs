@@ -588,9 +588,9 @@ fn delay_and_loss_cause_no_false_deaths_and_lose_no_message() {
     let began = Instant::now();
     let mut sent = 0u64;
     while began.elapsed() < soak {
-        for i in 0..hosts {
+        for (i, agent) in agents.iter_mut().enumerate() {
             let to = format!("h{}", (i + 1) % hosts + 1);
-            agents[i].send(&format!("send {to} m{sent}-{i}"));
+            agent.send(&format!("send {to} m{sent}-{i}"));
         }
         sent += 1;
         hold(&mut agents, Duration::from_millis(500));
@@ -701,8 +701,8 @@ fn a_mass_restart_comes_back_whole() {
     }
     // Long enough to be suspected, not to be declared failed everywhere.
     hold(&mut agents[..6], Duration::from_secs(3));
-    for i in 6..hosts {
-        agents[i] = bed.start(Kind::Rust, i + 1, &format!("h{}", i + 1), Some(1));
+    for (i, agent) in agents.iter_mut().enumerate().skip(6) {
+        *agent = bed.start(Kind::Rust, i + 1, &format!("h{}", i + 1), Some(1));
     }
     let restarted = Instant::now();
     let back = wait_views(
