@@ -1,6 +1,8 @@
 //! Whole clusters of protocol state machines in virtual time (see
 //! tests/sim): convergence, failure detection, refutation, partition
-//! healing and robustness to packet loss, with Go's LAN defaults.
+//! healing and robustness to packet loss, with Go's LAN defaults. The
+//! 500-node test is ignored in debug builds; run it with
+//! `cargo test --release --test simulation -- --ignored`.
 
 mod sim;
 
@@ -235,4 +237,67 @@ fn a_mass_restart_is_seen_alive_again_at_once() {
     // Virtual time, fixed seed: 2.6 s with the direct word, 5.1 s without
     // it (the restarts' own joins carry some accusations along).
     assert!(took < secs(4), "took {took:?}");
+}
+
+/// hashicorp/memberlist#311 at scale: a third of 500 nodes crash, are
+/// declared dead, and all come back as fresh processes within one
+/// suspicion timeout, each joining through the previous one. Survivors
+/// hold them dead at the incarnation they restart at and drop their alive
+/// as stale, so each restarted node must hear of the accusation and
+/// refute; 166 refutations then compete for gossip. With swimlist's
+/// defaults, survivors answer a stale alive with the accusation, and
+/// catch-up syncs carry accusations too.
+#[test]
+#[ignore = "500 nodes: a minute in a debug build; .ci/run runs it with --release"]
+fn a_third_of_500_nodes_restarting_at_once_are_seen_alive_again() {
+    let config = Config::lan();
+    let n = 500;
+    let mut sim = converged_cluster(n, 12, &config);
+    let victims: Vec<usize> = (0..n).filter(|i| i % 3 == 2).collect();
+    for &v in &victims {
+        sim.kill(v);
+    }
+    let survivors = n - victims.len();
+    let all_dead = |sim: &Sim| {
+        victims
+            .iter()
+            .all(|&v| sim.failure_seen_at(v).len() == survivors)
+    };
+    let limit = sim.now + secs(120);
+    let dead_at = sim.run_until_true(limit, Duration::from_millis(500), all_dead);
+    assert!(dead_at.is_some(), "the victims were not all declared dead");
+    let t = sim.now + secs(5);
+    sim.run_until(t);
+    let timeout = suspicion_timeout(config.suspicion_mult as u32, n, config.probe_interval);
+    let step = timeout / victims.len() as u32;
+    let first = sim.now;
+    sim.restart(victims[0], &[0]);
+    for w in victims.windows(2) {
+        let t = sim.now + step;
+        sim.run_until(t);
+        sim.restart(w[1], &[w[0]]);
+    }
+    let restarted = sim.now;
+    assert!(restarted - first <= timeout);
+    let all_alive = |sim: &Sim| {
+        (0..n).filter(|i| !victims.contains(i)).all(|i| {
+            victims.iter().all(|&v| {
+                let node = sim.nodes[i].m.node(&name_of(v));
+                node.is_some_and(|node| node.state == swimlist::NodeState::Alive)
+            })
+        })
+    };
+    let limit = restarted + secs(120);
+    let at = sim.run_until_true(limit, Duration::from_millis(100), all_alive);
+    let took = at.map(|at| at - restarted);
+    println!(
+        "{} of {n} nodes restarted within {:?}: all alive to every survivor {took:?} after \
+         the last restart",
+        victims.len(),
+        restarted - first
+    );
+    let took = took.expect("the survivors see them all alive");
+    // Virtual time, fixed seed: 1.6 s; 5.5 s without the direct word;
+    // 16-19 s without catch-up syncs (as Go, gossip-bound).
+    assert!(took < secs(3), "took {took:?}");
 }
