@@ -200,9 +200,13 @@ pub struct Config {
     /// If non-empty, only nodes with addresses inside these networks are
     /// admitted.
     pub cidrs_allowed: Vec<IpNet>,
-    /// Seed addresses (`host:port`) used to heal partitions: when
-    /// `partition_healing` is on, a node periodically tries a push/pull with
-    /// a seed or a member it holds as dead or left.
+    /// Seeds used to heal partitions: when `partition_healing` is on, a
+    /// node periodically tries a push/pull with a seed or a member it holds
+    /// as dead or left. Each is an address (`ip:port`), a host name
+    /// (`host:port`, its A/AAAA records), or a DNS SRV name
+    /// (`_service._proto.name`, without a port: the addresses and ports its
+    /// records point to; resolved by the `dns-srv` feature's stub resolver
+    /// or [`Builder::srv_resolver`](crate::Builder::srv_resolver)).
     pub seeds: Vec<String>,
     /// How often seeds given as host names are resolved again (on a thread
     /// of their own, never the protocol worker), so that a seed list

@@ -16,7 +16,7 @@ use crate::node::{Event, Node};
 use crate::protocol::{DialError, HostQueries, JoinError, JoinTarget, Membership, ProtocolError};
 use crate::runtime::notifier::recv_answering;
 use crate::runtime::running_node::{NotStarted, Reentered, RunningNode};
-use crate::runtime::seed_refresh::{self, Resolver, Seeds};
+use crate::runtime::seed_refresh::{self, Resolver, Resolvers, SeedName, Seeds, SrvResolver};
 use crate::runtime::{NetTransport, NodeStats, Runtime, StartError, Transport};
 use crate::wire::KeyringError;
 use crate::wire::META_MAX_SIZE;
@@ -251,6 +251,7 @@ pub struct Builder {
     dskit: bool,
     dskit_tls: Option<crate::runtime::tls::DskitTls>,
     resolver: Option<Resolver>,
+    srv_resolver: Option<SrvResolver>,
     event_capacity: usize,
 }
 
@@ -318,6 +319,21 @@ impl Builder {
         self
     }
 
+    /// Resolves the DNS SRV names among [`Config::seeds`]
+    /// (`_service._proto.name` → the addresses its records point to) with
+    /// `resolver`, instead of the built-in stub resolver of the `dns-srv`
+    /// feature ([`StubResolver`](crate::runtime::StubResolver), asking the
+    /// nameservers of `/etc/resolv.conf`); without that feature, SRV seeds
+    /// need this. At start and every [`Config::seed_refresh_interval`], off
+    /// the protocol worker, each lookup limited to `tcp_timeout`.
+    pub fn srv_resolver(
+        mut self,
+        resolver: impl Fn(&str) -> std::io::Result<Vec<SocketAddr>> + Send + Sync + 'static,
+    ) -> Self {
+        self.srv_resolver = Some(Arc::new(resolver));
+        self
+    }
+
     /// Events buffered for [`Memberlist::events`] before new ones are
     /// dropped (and counted in [`NodeStats::events_dropped`]); default 4096.
     pub fn event_capacity(mut self, capacity: usize) -> Self {
@@ -335,6 +351,7 @@ impl Builder {
             dskit,
             dskit_tls,
             resolver,
+            srv_resolver,
             event_capacity,
         } = self;
         config.validate().map_err(Error::Config)?;
@@ -382,8 +399,12 @@ impl Builder {
         if let Some(t) = &advertised_by {
             t.set_advertise(advertise);
         }
-        let resolver = resolver.unwrap_or_else(seed_refresh::system_resolver);
-        let seeds = resolve_seeds(&config, &resolver);
+        let resolvers = Resolvers {
+            host: resolver.unwrap_or_else(seed_refresh::system_resolver),
+            srv: srv_resolver
+                .unwrap_or_else(|| seed_refresh::system_srv_resolver(config.tcp_timeout)),
+        };
+        let seeds = resolve_seeds(&config, &resolvers);
         let refresh = config.seed_refresh_interval;
         let lookup_limit = config.tcp_timeout;
         let seed: [u8; 32] = StdRng::from_os_rng().random();
@@ -405,13 +426,13 @@ impl Builder {
                 StartError::Io(e) => Error::Io(e),
                 StartError::Stopped => Error::Shutdown,
             })?;
-        // Host names among the seeds follow DNS; the thread ends with the
+        // Names among the seeds follow DNS; the thread ends with the
         // node (its sender is dropped at shutdown).
         let mut seed_refresh_stop = None;
         if let Some(interval) = refresh.filter(|_| !seeds.names.is_empty()) {
             let (stop, stopped) = crossbeam_channel::bounded(0);
             let node = Arc::downgrade(&node);
-            match seed_refresh::spawn(node, seeds, interval, lookup_limit, resolver, stopped) {
+            match seed_refresh::spawn(node, seeds, interval, lookup_limit, resolvers, stopped) {
                 Ok(()) => seed_refresh_stop = Some(stop),
                 Err(e) => log::error!("seeds resolved once only: no thread to refresh them: {e}"),
             }
@@ -487,12 +508,25 @@ fn choose_advertise_ip(candidates: &[IpAddr], ipv4: bool) -> Option<IpAddr> {
         .or(usable.first().copied())
 }
 
-fn resolve_seeds(config: &Config, resolver: &Resolver) -> Seeds {
+fn resolve_seeds(config: &Config, resolvers: &Resolvers) -> Seeds {
     let mut seeds = Seeds {
         fixed: Vec::new(),
         names: Vec::new(),
     };
+    let resolve = |name: SeedName| {
+        let addrs = resolvers
+            .resolve(&name, config.tcp_timeout)
+            .unwrap_or_else(|e| {
+                log::warn!("seed {name}: {e} (tried again later)");
+                Vec::new()
+            });
+        (name, addrs)
+    };
     for s in &config.seeds {
+        if seed_refresh::is_srv_name(s) {
+            seeds.names.push(resolve(SeedName::Srv(s.clone())));
+            continue;
+        }
         let (host, port) = match parse_address(s, config.bind_port) {
             Ok((_, host, port)) => (host, port),
             Err(e) => {
@@ -504,12 +538,7 @@ fn resolve_seeds(config: &Config, resolver: &Resolver) -> Seeds {
             seeds.fixed.push(SocketAddr::new(ip, port));
             continue;
         }
-        let addrs = seed_refresh::resolve_within(resolver, &host, port, config.tcp_timeout)
-            .unwrap_or_else(|e| {
-                log::warn!("seed {s:?}: {e} (tried again later)");
-                Vec::new()
-            });
-        seeds.names.push((host, port, addrs));
+        seeds.names.push(resolve(SeedName::Host(host, port)));
     }
     seeds
 }
@@ -670,6 +699,7 @@ impl Memberlist {
             dskit: false,
             dskit_tls: None,
             resolver: None,
+            srv_resolver: None,
             event_capacity: 4096,
         }
     }

@@ -21,6 +21,8 @@ mod net;
 pub(crate) mod notifier;
 pub(crate) mod running_node;
 pub(crate) mod seed_refresh;
+#[cfg(feature = "dns-srv")]
+mod srv;
 #[cfg(not(feature = "tls"))]
 #[path = "no_tls.rs"]
 pub(crate) mod tls;
@@ -49,7 +51,9 @@ pub(crate) use net::IoHandle;
 pub(crate) use net::NetTransport;
 pub(crate) use notifier::Notifier;
 pub use running_node::NodeStats;
-pub use seed_refresh::Resolver;
+pub use seed_refresh::{Resolver, SrvResolver};
+#[cfg(feature = "dns-srv")]
+pub use srv::StubResolver;
 #[cfg(feature = "tls")]
 pub use tls::DskitTls;
 pub(crate) use transport::Clock;

@@ -1,8 +1,9 @@
-//! Seeds that follow DNS: host names among a node's seeds are resolved
-//! again every `seed_refresh_interval`, on a thread of their own, so that a
-//! seed list published as a DNS name (a Kubernetes headless service, Consul
-//! DNS) follows the pods behind it. Partition healing then tries the seeds
-//! that are not members, which is how a node left alone finds its way back.
+//! Seeds that follow DNS: host names among a node's seeds, and SRV names
+//! (`_service._proto.name`), are resolved again every
+//! `seed_refresh_interval`, on a thread of their own, so that a seed list
+//! published in DNS (a Kubernetes headless service, Consul DNS) follows the
+//! pods behind it. Partition healing then tries the seeds that are not
+//! members, which is how a node left alone finds its way back.
 //!
 //! Resolution never runs on a protocol worker, and each lookup is given
 //! `timeout`: one that takes longer is abandoned (its answer ignored) and
@@ -21,6 +22,12 @@ use super::running_node::RunningNode;
 /// default ([`Builder::resolver`](crate::Builder::resolver) replaces it).
 pub type Resolver = Arc<dyn Fn(&str, u16) -> io::Result<Vec<SocketAddr>> + Send + Sync>;
 
+/// Turns an SRV name (`_service._proto.name`) into the addresses its
+/// records point to: with the `dns-srv` feature, a stub resolver asking the
+/// nameservers of `/etc/resolv.conf`
+/// ([`Builder::srv_resolver`](crate::Builder::srv_resolver) replaces it).
+pub type SrvResolver = Arc<dyn Fn(&str) -> io::Result<Vec<SocketAddr>> + Send + Sync>;
+
 /// The system resolver (`getaddrinfo`).
 pub(crate) fn system_resolver() -> Resolver {
     Arc::new(|host, port| {
@@ -29,44 +36,111 @@ pub(crate) fn system_resolver() -> Resolver {
     })
 }
 
-/// A node's seeds: fixed addresses, and host names to resolve again with
-/// the addresses they last resolved to.
+/// The nameservers of `/etc/resolv.conf`, each exchange limited to
+/// `timeout`.
+#[cfg(feature = "dns-srv")]
+pub(crate) fn system_srv_resolver(timeout: Duration) -> SrvResolver {
+    Arc::new(move |name| super::srv::StubResolver::system(timeout)?.lookup_srv(name))
+}
+
+/// Without the `dns-srv` feature, SRV seeds say how to get them.
+#[cfg(not(feature = "dns-srv"))]
+pub(crate) fn system_srv_resolver(_timeout: Duration) -> SrvResolver {
+    Arc::new(|name| {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!(
+                "{name} is a DNS SRV name: build swimlist with the dns-srv feature, \
+                 or give Builder::srv_resolver"
+            ),
+        ))
+    })
+}
+
+/// Whether a seed names SRV records: `_service._proto.name`, without a
+/// port (the records give the ports).
+pub(crate) fn is_srv_name(seed: &str) -> bool {
+    let mut labels = seed.split('.');
+    let (service, proto, rest) = (labels.next(), labels.next(), labels.next());
+    service.is_some_and(|s| s.len() > 1 && s.starts_with('_'))
+        && proto.is_some_and(|p| p == "_tcp" || p == "_udp")
+        && rest.is_some_and(|r| !r.is_empty())
+        && !seed.contains(':')
+}
+
+/// A seed given by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SeedName {
+    /// A host name and port: its A/AAAA records.
+    Host(String, u16),
+    /// An SRV name: its records' targets and ports.
+    Srv(String),
+}
+
+impl std::fmt::Display for SeedName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SeedName::Host(host, port) => write!(f, "{host}:{port}"),
+            SeedName::Srv(name) => write!(f, "{name} (SRV)"),
+        }
+    }
+}
+
+/// How seed names are resolved.
+#[derive(Clone)]
+pub(crate) struct Resolvers {
+    pub(crate) host: Resolver,
+    pub(crate) srv: SrvResolver,
+}
+
+impl Resolvers {
+    /// Resolves `name`, giving up after `timeout`.
+    pub(crate) fn resolve(
+        &self,
+        name: &SeedName,
+        timeout: Duration,
+    ) -> io::Result<Vec<SocketAddr>> {
+        let lookup: Box<dyn FnOnce() -> io::Result<Vec<SocketAddr>> + Send> = match name {
+            SeedName::Host(host, port) => {
+                let (resolver, host, port) = (Arc::clone(&self.host), host.clone(), *port);
+                Box::new(move || resolver(&host, port))
+            }
+            SeedName::Srv(srv) => {
+                let (resolver, srv) = (Arc::clone(&self.srv), srv.clone());
+                Box::new(move || resolver(&srv))
+            }
+        };
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        std::thread::Builder::new()
+            .name("swimlist-dns".into())
+            .spawn(move || {
+                let _ = tx.send(lookup());
+            })?;
+        rx.recv_timeout(timeout).unwrap_or_else(|_| {
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("resolving {name} took over {timeout:?}"),
+            ))
+        })
+    }
+}
+
+/// A node's seeds: fixed addresses, and names to resolve again with the
+/// addresses they last resolved to.
 pub(crate) struct Seeds {
     pub(crate) fixed: Vec<SocketAddr>,
-    pub(crate) names: Vec<(String, u16, Vec<SocketAddr>)>,
+    pub(crate) names: Vec<(SeedName, Vec<SocketAddr>)>,
 }
 
 impl Seeds {
     /// Every address, once.
     pub(crate) fn all(&self) -> Vec<SocketAddr> {
         let mut all = self.fixed.clone();
-        all.extend(self.names.iter().flat_map(|(_, _, addrs)| addrs));
+        all.extend(self.names.iter().flat_map(|(_, addrs)| addrs));
         all.sort();
         all.dedup();
         all
     }
-}
-
-/// Resolves `host` with `resolver`, giving up after `timeout`.
-pub(crate) fn resolve_within(
-    resolver: &Resolver,
-    host: &str,
-    port: u16,
-    timeout: Duration,
-) -> io::Result<Vec<SocketAddr>> {
-    let (tx, rx) = crossbeam_channel::bounded(1);
-    let (resolver, host_owned) = (Arc::clone(resolver), host.to_owned());
-    std::thread::Builder::new()
-        .name("swimlist-dns".into())
-        .spawn(move || {
-            let _ = tx.send(resolver(&host_owned, port));
-        })?;
-    rx.recv_timeout(timeout).unwrap_or_else(|_| {
-        Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            format!("resolving {host} took over {timeout:?}"),
-        ))
-    })
 }
 
 /// Starts the thread that keeps `node`'s seeds current. It ends when
@@ -76,7 +150,7 @@ pub(crate) fn spawn(
     mut seeds: Seeds,
     interval: Duration,
     timeout: Duration,
-    resolver: Resolver,
+    resolvers: Resolvers,
     stop: Receiver<()>,
 ) -> io::Result<()> {
     std::thread::Builder::new()
@@ -85,14 +159,65 @@ pub(crate) fn spawn(
             if let Err(RecvTimeoutError::Disconnected) | Ok(()) = stop.recv_timeout(interval) {
                 return;
             }
-            for (host, port, known) in &mut seeds.names {
-                match resolve_within(&resolver, host, *port, timeout) {
+            for (name, known) in &mut seeds.names {
+                match resolvers.resolve(name, timeout) {
                     Ok(addrs) => *known = addrs,
-                    Err(e) => log::warn!("seed {host}: {e} (keeping its last addresses)"),
+                    Err(e) => log::warn!("seed {name}: {e} (keeping its last addresses)"),
                 }
             }
             let Some(node) = node.upgrade() else { return };
             node.set_seeds(seeds.all());
         })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn srv_names_are_told_from_host_names() {
+        for srv in [
+            "_memberlist._tcp.swim.default.svc.cluster.local",
+            "_x._udp.example",
+        ] {
+            assert!(is_srv_name(srv), "{srv}");
+        }
+        for host in [
+            "seeds.cluster.test",
+            "seeds.cluster.test:7946",
+            "_x._tcp.example:7946",
+            "_x._sctp.example",
+            "_._tcp.example",
+            "_x._tcp.",
+            "10.0.0.1",
+        ] {
+            assert!(!is_srv_name(host), "{host}");
+        }
+    }
+
+    #[cfg(not(feature = "dns-srv"))]
+    #[test]
+    fn without_the_feature_an_srv_seed_says_how_to_get_it() {
+        let err = system_srv_resolver(Duration::from_secs(1))("_x._tcp.example").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::Unsupported);
+        assert!(err.to_string().contains("dns-srv"), "{err}");
+    }
+
+    #[test]
+    fn a_lookup_that_hangs_is_abandoned() {
+        let resolvers = Resolvers {
+            host: Arc::new(|_, _| {
+                std::thread::sleep(Duration::from_secs(5));
+                Ok(Vec::new())
+            }),
+            srv: Arc::new(|_| Ok(Vec::new())),
+        };
+        let name = SeedName::Host("stuck.example".into(), 7946);
+        let err = resolvers
+            .resolve(&name, Duration::from_millis(50))
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert!(err.to_string().contains("stuck.example:7946"), "{err}");
+    }
 }

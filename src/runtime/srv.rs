@@ -1,0 +1,185 @@
+//! A DNS stub resolver for SRV seeds (feature `dns-srv`): a seed written
+//! `_service._proto.name`, as Kubernetes headless services and Consul DNS
+//! publish them, stands for the targets and ports of its SRV records.
+//!
+//! It asks each nameserver in turn (those of `/etc/resolv.conf` unless
+//! given) one question over UDP, with EDNS(0) room for 4 KiB answers, and
+//! asks again over TCP when the answer comes back truncated. Targets are
+//! taken from the answer's own address records when it carries them (as
+//! both publish them), else resolved by the system resolver. Every
+//! exchange is bounded by the resolver's timeout. Messages are encoded and
+//! decoded by `hickory-proto`, which needs no async runtime.
+
+use std::collections::BTreeSet;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::time::Duration;
+
+use hickory_proto::op::{Edns, Message, MessageType, Query, ResponseCode};
+use hickory_proto::rr::{Name, RData, RecordType};
+
+/// Answers larger than this come back truncated, and are asked again over
+/// TCP.
+const UDP_PAYLOAD: u16 = 4096;
+
+/// Looks up SRV records; see the module docs.
+#[derive(Debug, Clone)]
+pub struct StubResolver {
+    nameservers: Vec<SocketAddr>,
+    timeout: Duration,
+}
+
+impl StubResolver {
+    /// Asks `nameservers`, in order, giving each exchange `timeout`.
+    pub fn new(nameservers: Vec<SocketAddr>, timeout: Duration) -> Self {
+        StubResolver {
+            nameservers,
+            timeout,
+        }
+    }
+
+    /// The nameservers of `/etc/resolv.conf`, each exchange given
+    /// `timeout`.
+    pub fn system(timeout: Duration) -> io::Result<Self> {
+        let conf = std::fs::read_to_string("/etc/resolv.conf")?;
+        let nameservers: Vec<SocketAddr> = conf
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("nameserver"))
+            .filter_map(|rest| rest.trim().parse::<IpAddr>().ok())
+            .map(|ip| SocketAddr::new(ip, 53))
+            .collect();
+        if nameservers.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "no nameserver in /etc/resolv.conf",
+            ));
+        }
+        Ok(StubResolver::new(nameservers, timeout))
+    }
+
+    /// The addresses `name`'s SRV records point to, best priority first
+    /// (then heaviest weight); empty when the name has no SRV records. The
+    /// first nameserver that answers decides.
+    pub fn lookup_srv(&self, name: &str) -> io::Result<Vec<SocketAddr>> {
+        let qname = Name::from_ascii(name).map_err(invalid)?;
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "no nameserver");
+        for &server in &self.nameservers {
+            match self.ask(server, &qname) {
+                Ok(answer) => return targets(&answer),
+                Err(e) => last = io::Error::new(e.kind(), format!("{server}: {e}")),
+            }
+        }
+        Err(last)
+    }
+
+    /// One question to `server`: over UDP, then over TCP if truncated.
+    fn ask(&self, server: SocketAddr, name: &Name) -> io::Result<Message> {
+        let mut query = Message::query();
+        query.metadata.recursion_desired = true;
+        query.add_query(Query::query(name.clone(), RecordType::SRV));
+        let mut edns = Edns::new();
+        edns.set_max_payload(UDP_PAYLOAD);
+        query.set_edns(edns);
+        let bytes = query.to_vec().map_err(invalid)?;
+        let id = query.metadata.id;
+
+        let local: SocketAddr = match server {
+            SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+            SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+        };
+        let socket = UdpSocket::bind(local)?;
+        socket.connect(server)?;
+        socket.set_read_timeout(Some(self.timeout))?;
+        socket.send(&bytes)?;
+        let mut buf = vec![0; usize::from(UDP_PAYLOAD)];
+        let answer = loop {
+            let n = socket.recv(&mut buf)?;
+            // Stray datagrams (another question's late answer) are skipped.
+            match Message::from_vec(&buf[..n]) {
+                Ok(m)
+                    if m.metadata.id == id && m.metadata.message_type == MessageType::Response =>
+                {
+                    break m
+                }
+                _ => continue,
+            }
+        };
+        if !answer.metadata.truncation {
+            return Ok(answer);
+        }
+        let mut stream = TcpStream::connect_timeout(&server, self.timeout)?;
+        stream.set_read_timeout(Some(self.timeout))?;
+        stream.set_write_timeout(Some(self.timeout))?;
+        let len = u16::try_from(bytes.len()).map_err(invalid)?;
+        stream.write_all(&len.to_be_bytes())?;
+        stream.write_all(&bytes)?;
+        let mut len = [0; 2];
+        stream.read_exact(&mut len)?;
+        let mut buf = vec![0; usize::from(u16::from_be_bytes(len))];
+        stream.read_exact(&mut buf)?;
+        let answer = Message::from_vec(&buf).map_err(invalid)?;
+        if answer.metadata.id != id {
+            return Err(invalid("answer to another question"));
+        }
+        Ok(answer)
+    }
+}
+
+/// The addresses an answer's SRV records point to.
+fn targets(answer: &Message) -> io::Result<Vec<SocketAddr>> {
+    match answer.metadata.response_code {
+        ResponseCode::NoError | ResponseCode::NXDomain => {}
+        code => {
+            return Err(io::Error::other(format!("nameserver answered {code}")));
+        }
+    }
+    let mut records: Vec<(u16, std::cmp::Reverse<u16>, u16, Name)> = answer
+        .answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::SRV(srv) => Some((
+                srv.priority,
+                std::cmp::Reverse(srv.weight),
+                srv.port,
+                srv.target.clone(),
+            )),
+            _ => None,
+        })
+        .collect();
+    records.sort();
+    let mut seen = BTreeSet::new();
+    let mut addrs = Vec::new();
+    for (_, _, port, target) in records {
+        let given: Vec<IpAddr> = answer
+            .additionals
+            .iter()
+            .filter(|r| r.name == target)
+            .filter_map(|r| match &r.data {
+                RData::A(a) => Some(IpAddr::V4(a.0)),
+                RData::AAAA(aaaa) => Some(IpAddr::V6(aaaa.0)),
+                _ => None,
+            })
+            .collect();
+        let found: Vec<SocketAddr> = if given.is_empty() {
+            let host = target.to_ascii();
+            match (host.trim_end_matches('.'), port).to_socket_addrs() {
+                Ok(resolved) => resolved.collect(),
+                Err(e) => {
+                    log::warn!("SRV target {host}: {e}");
+                    Vec::new()
+                }
+            }
+        } else {
+            given
+                .into_iter()
+                .map(|ip| SocketAddr::new(ip, port))
+                .collect()
+        };
+        addrs.extend(found.into_iter().filter(|a| seen.insert(*a)));
+    }
+    Ok(addrs)
+}
+
+fn invalid(e: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+}
