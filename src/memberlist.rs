@@ -417,6 +417,8 @@ impl Builder {
         let mut machine = Membership::new(config, meta, asks, advertise, seed, runtime.now())
             .map_err(Error::Protocol)?;
         machine.set_seeds(seeds.all());
+        // Timings and sizes are measured only when published.
+        machine.record_samples(cfg!(feature = "metrics"));
         // Unbounded, capped by count when sending: a bounded channel would
         // allocate all its slots up front, ~390 KiB per node by default.
         let (events_tx, events_rx) = crossbeam_channel::unbounded();

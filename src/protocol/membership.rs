@@ -27,6 +27,7 @@ use super::node_table::{NodeRecord, NodeTable};
 use super::notification::Notification;
 use super::output::{Completion, DialId, JoinId, NotifyToken, StreamId, Transmit};
 use super::readiness::Readiness;
+use super::samples::{Sample, Samples};
 use super::stats::Stats;
 use super::suspicion::SuspicionTimer;
 use super::time::Instant;
@@ -169,6 +170,7 @@ pub(super) enum Dial {
     PushPull {
         join: Option<JoinId>,
         addr: SocketAddr,
+        started: Instant,
     },
     TcpPing {
         seq: u32,
@@ -218,6 +220,7 @@ pub struct Membership {
     pub(super) transmits: VecDeque<Transmit>,
     pub(super) events: VecDeque<Event>,
     pub(super) completions: VecDeque<Completion>,
+    pub(super) samples: Samples,
     pub(super) notifications: VecDeque<Notification>,
     pub(super) catch_up: CatchUp,
     /// How far behind the host is in handing over datagrams.
@@ -288,6 +291,7 @@ impl Membership {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             completions: VecDeque::new(),
+            samples: Samples::default(),
             notifications: VecDeque::new(),
             catch_up: CatchUp::default(),
             local_lag: Duration::ZERO,
@@ -441,6 +445,20 @@ impl Membership {
     #[must_use]
     pub fn poll_notification(&mut self) -> Option<Notification> {
         pop_shrinking(&mut self.notifications)
+    }
+
+    /// Starts (or stops) recording [`Sample`]s for metrics; off by
+    /// default, so a host without metrics pays nothing.
+    pub fn record_samples(&mut self, on: bool) {
+        self.samples.enable(on);
+    }
+
+    /// The next measurement, once [`Membership::record_samples`] is on.
+    /// Call after every `handle_*` call, until it returns `None`; at most
+    /// 4096 wait, older ones are dropped.
+    #[must_use]
+    pub fn poll_sample(&mut self) -> Option<Sample> {
+        self.samples.take()
     }
 
     /// When [`Membership::handle_timeout`] must next be called.
@@ -753,6 +771,10 @@ impl Membership {
             return Err(ProtocolError::NodeNameRequired);
         }
         let bytes = self.seal_stream_message(msg, peer, true)?;
+        self.stats.stream_bytes_out += bytes.len() as u64;
+        if let Dial::PushPull { .. } = purpose {
+            self.samples.record(Sample::LocalStateSize(bytes.len()));
+        }
         let expect_reply = !matches!(purpose, Dial::UserMessage);
         let id = DialId(self.next_id());
         self.dials.insert(id, purpose);
@@ -798,11 +820,24 @@ impl Membership {
         request: &[u8],
     ) {
         let error = match self.decode_stream(request, true) {
-            Ok(Some(decoded)) => return self.handle_stream(now, from, stream, decoded.message),
+            Ok(Some(decoded)) => {
+                if let Message::PushPull(_) = decoded.message {
+                    self.samples.record(Sample::RemoteStateSize(request.len()));
+                }
+                return self.handle_stream(now, from, stream, decoded.message);
+            }
             Ok(None) => WireError::Truncated,
             Err(e) => e,
         };
         let bytes = self.stream_error_reply(&error);
+        self.reply(stream, bytes);
+    }
+
+    /// Answers an accepted stream (and counts what it sends).
+    pub(super) fn reply(&mut self, stream: StreamId, bytes: Option<Vec<u8>>) {
+        if let Some(b) = &bytes {
+            self.stats.stream_bytes_out += b.len() as u64;
+        }
         self.transmits.push_back(Transmit::Reply { stream, bytes });
     }
 
@@ -818,7 +853,12 @@ impl Membership {
         let result = reply.and_then(|reply| match reply {
             None => Ok(None),
             Some(bytes) => match self.decode_stream(&bytes, false) {
-                Ok(Some(decoded)) => Ok(Some(decoded.message)),
+                Ok(Some(decoded)) => {
+                    if let Message::PushPull(_) = decoded.message {
+                        self.samples.record(Sample::RemoteStateSize(bytes.len()));
+                    }
+                    Ok(Some(decoded.message))
+                }
                 Ok(None) => Err(DialError::ClosedBeforeReply),
                 Err(e) => Err(DialError::from_reply(e, &bytes)),
             },
@@ -864,6 +904,23 @@ impl Membership {
     /// Every node in the table, whatever its state.
     pub fn all_nodes(&self) -> Vec<Node> {
         self.table.iter().filter_map(NodeRecord::to_node).collect()
+    }
+
+    /// How many nodes this node holds in each state (alive, suspect, dead,
+    /// left), itself included.
+    pub fn count_by_state(&self) -> [(NodeState, usize); 4] {
+        let mut counts = [
+            (NodeState::Alive, 0),
+            (NodeState::Suspect, 0),
+            (NodeState::Dead, 0),
+            (NodeState::Left, 0),
+        ];
+        for node in self.table.iter() {
+            if let Some(slot) = counts.iter_mut().find(|(s, _)| *s == node.state) {
+                slot.1 += 1;
+            }
+        }
+        counts
     }
 
     /// How many nodes are alive or suspect, this one included.

@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use super::host_query::{Parked, Query};
 use super::membership::{AckHandler, Dial, Membership, Probe};
 use super::notification::Notification;
+use super::samples::Sample;
 use super::time::Instant;
 use super::timers::Timer;
 use crate::node::{ip_from_wire, ip_to_wire, NodeState};
@@ -88,7 +89,11 @@ impl Membership {
         };
         let (state, incarnation) = (node.state, node.incarnation);
         let seq = self.next_seq();
-        let deadline = now + self.awareness.scale_timeout(self.config.probe_interval);
+        let interval = self.awareness.scale_timeout(self.config.probe_interval);
+        if interval > self.config.probe_interval {
+            self.stats.degraded_probes += 1;
+        }
+        let deadline = now + interval;
         self.stats.probes += 1;
         self.probe = Some(Probe {
             seq,
@@ -208,6 +213,8 @@ impl Membership {
         self.awareness
             .apply_delta(i32::try_from(delta).unwrap_or(i32::MAX));
         self.stats.failed_probes += 1;
+        let took = now.saturating_duration_since(probe.sent);
+        self.samples.record(Sample::Probe(took));
         let Some(node) = self.table.get(&probe.target) else {
             return;
         };
@@ -225,9 +232,12 @@ impl Membership {
     }
 
     /// The probe succeeded (any ack before the deadline).
-    pub(super) fn probe_succeeded(&mut self, seq: u32) {
+    pub(super) fn probe_succeeded(&mut self, now: Instant, seq: u32) {
         if self.probe_in_flight(seq) {
-            self.probe = None;
+            if let Some(probe) = self.probe.take() {
+                let took = now.saturating_duration_since(probe.sent);
+                self.samples.record(Sample::Probe(took));
+            }
             self.acks.remove(&seq);
             self.awareness.apply_delta(-1);
         }
@@ -318,7 +328,7 @@ impl Membership {
                         self.notify(Notification::PingComplete { node, rtt, payload });
                     }
                 }
-                self.probe_succeeded(ack.seq_no);
+                self.probe_succeeded(now, ack.seq_no);
             }
             Some(AckHandler::Relay { to, name, seq, .. }) => {
                 let mut msg = Vec::new();

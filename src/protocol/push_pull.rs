@@ -21,7 +21,8 @@ use super::dial_error::{DialError, JoinError};
 use super::host_query::{Parked, Query};
 use super::membership::{Dial, JoinProgress, Membership};
 use super::notification::Notification;
-use super::output::{Completion, DialId, JoinId, StreamId, Transmit};
+use super::output::{Completion, DialId, JoinId, StreamId};
+use super::samples::Sample;
 use super::time::Instant;
 use super::timers::Timer;
 use crate::node::{ip_from_wire, ip_to_wire, Node, NodeState};
@@ -151,7 +152,11 @@ impl Membership {
         user_state: Vec<u8>,
     ) {
         let state = self.local_state(join.is_some(), user_state);
-        let purpose = Dial::PushPull { join, addr };
+        let purpose = Dial::PushPull {
+            join,
+            addr,
+            started: now,
+        };
         if let Err(e) = self.dial(now, addr, name, &state, purpose, None) {
             log::warn!(
                 "{}: push/pull with {addr} not started: {e}",
@@ -198,10 +203,7 @@ impl Membership {
         self.stats.streams_in += 1;
         if !self.ip_allowed(from.ip()) {
             self.drop_for("address not allowed");
-            self.transmits.push_back(Transmit::Reply {
-                stream,
-                bytes: None,
-            });
+            self.reply(stream, None);
             return;
         }
         let bytes = match message {
@@ -230,7 +232,7 @@ impl Membership {
             }
             _ => None,
         };
-        self.transmits.push_back(Transmit::Reply { stream, bytes });
+        self.reply(stream, bytes);
         self.flush_finished();
     }
 
@@ -246,7 +248,10 @@ impl Membership {
         let join = remote.join;
         let state = self.local_state(join, user_state);
         let bytes = self.seal_stream_message(&state, None, false).ok();
-        self.transmits.push_back(Transmit::Reply { stream, bytes });
+        if let Some(b) = &bytes {
+            self.samples.record(Sample::LocalStateSize(b.len()));
+        }
+        self.reply(stream, bytes);
         if let Err(e) = self.merge_remote_state(now, join, remote, None) {
             log::warn!("{}: failed to merge remote state: {e}", self.config.name);
         }
@@ -265,7 +270,15 @@ impl Membership {
             return;
         };
         match purpose {
-            Dial::PushPull { join, addr } => {
+            Dial::PushPull {
+                join,
+                addr,
+                started,
+            } => {
+                if let Ok(Some(Message::PushPull(_))) = &result {
+                    let took = now.saturating_duration_since(started);
+                    self.samples.record(Sample::PushPull(took));
+                }
                 let outcome = match result {
                     Ok(Some(Message::PushPull(remote))) => {
                         let free = match join {
@@ -306,7 +319,7 @@ impl Membership {
                             self.config.name
                         );
                     }
-                    self.probe_succeeded(seq);
+                    self.probe_succeeded(now, seq);
                 }
                 Ok(other) => log::debug!("{}: bad TCP ping reply: {other:?}", self.config.name),
                 Err(e) => log::debug!("{}: TCP ping failed: {e}", self.config.name),

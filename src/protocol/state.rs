@@ -36,6 +36,7 @@ use super::host_query::{Parked, Query};
 use super::membership::{Membership, Suspicion};
 use super::node_table::{NodeRecord, WireIp};
 use super::notification::Notification;
+use super::samples::Sample;
 use super::suspicion::SuspicionTimer;
 use super::time::Instant;
 use super::timers::Timer;
@@ -302,6 +303,7 @@ impl Membership {
         Message::Alive(a.clone()).encode(Context::Packet, &mut encoded);
         let name = self.shared_name(&a.node);
         self.broadcasts.queue_named(name, encoded, notify);
+        self.stats.alive_applied += 1;
 
         let Some(state) = self.table.get_mut(&a.node) else {
             return;
@@ -429,9 +431,10 @@ impl Membership {
         let Some(suspicion) = self.suspicions.get_mut(name) else {
             return;
         };
-        if suspicion.timer.fire_if_due(now).is_none() {
+        let Some(confirmations) = suspicion.timer.fire_if_due(now) else {
             return;
-        }
+        };
+        let wanted = suspicion.timer.confirmations_wanted();
         let started = suspicion.started;
         self.suspicions.remove(name);
         let Some(state) = self.table.get(name) else {
@@ -441,9 +444,13 @@ impl Membership {
             return;
         }
         log::debug!(
-            "{}: marking {name} as failed, suspect timeout reached",
+            "{}: marking {name} as failed, suspect timeout reached \
+             ({confirmations} of {wanted} confirmations)",
             self.config.name
         );
+        if wanted > 0 && confirmations < wanted {
+            self.stats.degraded_timeouts += 1;
+        }
         let dead = Dead {
             incarnation: state.incarnation,
             node: name.to_owned(),
@@ -484,6 +491,11 @@ impl Membership {
             return;
         };
         let left = d.node == d.from;
+        if state.state == NodeState::Suspect && !left {
+            let took = now.saturating_duration_since(state.state_change);
+            self.samples.record(Sample::Detection(took));
+        }
+        self.stats.dead_applied += 1;
         state.incarnation = d.incarnation;
         state.state = if left {
             NodeState::Left

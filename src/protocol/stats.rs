@@ -48,6 +48,21 @@ pub struct Stats {
     pub suspicions: u64,
     /// Accusations about this node that it refuted.
     pub refutes: u64,
+    /// Alive news applied: a new node, a newer incarnation, a recovery
+    /// (Go's `memberlist.msg.alive`).
+    pub alive_applied: u64,
+    /// Nodes this node came to hold failed or left (Go's
+    /// `memberlist.msg.dead`).
+    pub dead_applied: u64,
+    /// Probes started while this node's health score stretched the probe
+    /// interval (Go's `memberlist.degraded.probe`).
+    pub degraded_probes: u64,
+    /// Suspicions that ran out before the confirmations that would have
+    /// shortened them arrived (Go's `memberlist.degraded.timeout`).
+    pub degraded_timeouts: u64,
+    /// Bytes written on streams: requests dialled and replies (Go's
+    /// `memberlist.tcp.sent`).
+    pub stream_bytes_out: u64,
     /// Packets or messages dropped, by reason.
     pub dropped: BTreeMap<&'static str, u64>,
     /// Envelopes and containers of accepted packets, by kind (`label`,

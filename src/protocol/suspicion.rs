@@ -185,6 +185,12 @@ impl SuspicionTimer {
         self.start + self.timeout
     }
 
+    /// The number of confirmations (`k`) that would drive the timeout to
+    /// its minimum.
+    pub fn confirmations_wanted(&self) -> u32 {
+        self.confirmations_wanted
+    }
+
     /// The number of confirmations counted so far (the originator excluded).
     pub fn confirmations(&self) -> u32 {
         self.confirmations

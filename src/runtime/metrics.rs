@@ -1,27 +1,54 @@
-//! Publishing node counters through the `metrics` crate (feature
-//! `metrics`). Every counter of [`NodeStats`] becomes a counter named
-//! `swimlist_<counter>` labelled with the node's name; membership size and
-//! health score are gauges. Values are published at most once a second per
-//! node, from the protocol worker.
+//! Publishing a node's metrics through the `metrics` crate (feature
+//! `metrics`), under Go memberlist's names (`memberlist.msg.alive`, …, which
+//! a Prometheus exporter writes `memberlist_msg_alive`) and swimlist's own
+//! (`swimlist_…`), every series labelled with the node's name (`node`).
+//! `docs/metrics.md` maps each to Go's.
+//!
+//! Counters and gauges are published at most once a second per node, from
+//! the protocol worker; timings and sizes are histograms, recorded as the
+//! protocol measures them (in seconds and bytes).
+
+use crate::node::NodeState;
+use crate::protocol::Sample;
 
 use super::running_node::NodeStats;
 
+/// What a node's machine says besides its counters, read when publishing.
+pub(crate) struct Gauges {
+    pub(crate) health: u32,
+    pub(crate) by_state: [(NodeState, usize); 4],
+    /// Membership and user broadcasts waiting.
+    pub(crate) queued: (usize, usize),
+}
+
 /// Publishes one snapshot.
-pub(crate) fn publish(node: &str, stats: &NodeStats, members: usize, health: u32) {
+pub(crate) fn publish(node: &str, stats: &NodeStats, gauges: &Gauges) {
     let label = [("node", node.to_owned())];
     let p = &stats.protocol;
     let counters = [
+        // Go's names.
+        ("memberlist.msg.alive", p.alive_applied),
+        ("memberlist.msg.suspect", p.suspicions),
+        ("memberlist.msg.dead", p.dead_applied),
+        ("memberlist.degraded.probe", p.degraded_probes),
+        ("memberlist.degraded.timeout", p.degraded_timeouts),
+        ("memberlist.tcp.accept", p.streams_in),
+        ("memberlist.tcp.connect", p.streams_out),
+        ("memberlist.tcp.sent", p.stream_bytes_out),
+        ("memberlist.udp.sent", p.packets_out.bytes),
+        ("memberlist.udp.received", p.packets_in.bytes),
+        // swimlist's own.
         ("swimlist_packets_in", p.packets_in.count),
-        ("swimlist_packets_in_bytes", p.packets_in.bytes),
         ("swimlist_packets_out", p.packets_out.count),
-        ("swimlist_packets_out_bytes", p.packets_out.bytes),
-        ("swimlist_streams_in", p.streams_in),
-        ("swimlist_streams_out", p.streams_out),
         ("swimlist_probes", p.probes),
         ("swimlist_failed_probes", p.failed_probes),
-        ("swimlist_suspicions", p.suspicions),
+        ("swimlist_inconclusive_probes", p.inconclusive_probes),
         ("swimlist_refutes", p.refutes),
         ("swimlist_events_dropped", stats.events_dropped),
+        (
+            "swimlist_notifications_dropped",
+            stats.notifications_dropped,
+        ),
         ("swimlist_incoming_dropped", stats.incoming_dropped),
         ("swimlist_send_errors", stats.send_errors),
     ];
@@ -31,15 +58,50 @@ pub(crate) fn publish(node: &str, stats: &NodeStats, members: usize, health: u32
     for (kind, traffic) in &p.messages_in {
         let labels = [("node", node.to_owned()), ("type", (*kind).to_owned())];
         metrics::counter!("swimlist_messages_in", &labels).absolute(traffic.count);
+        metrics::counter!("swimlist_message_bytes_in", &labels).absolute(traffic.bytes);
     }
     for (kind, traffic) in &p.messages_out {
         let labels = [("node", node.to_owned()), ("type", (*kind).to_owned())];
         metrics::counter!("swimlist_messages_out", &labels).absolute(traffic.count);
+        metrics::counter!("swimlist_message_bytes_out", &labels).absolute(traffic.bytes);
     }
     for (reason, count) in &p.dropped {
         let labels = [("node", node.to_owned()), ("reason", (*reason).to_owned())];
         metrics::counter!("swimlist_dropped", &labels).absolute(*count);
     }
-    metrics::gauge!("swimlist_members", &label).set(members as f64);
-    metrics::gauge!("swimlist_health_score", &label).set(f64::from(health));
+    metrics::gauge!("memberlist.health.score", &label).set(f64::from(gauges.health));
+    for (state, count) in gauges.by_state {
+        let labels = [
+            ("node", node.to_owned()),
+            ("node_state", state.name().to_owned()),
+        ];
+        metrics::gauge!("memberlist.node.instances", &labels).set(count as f64);
+    }
+    let (membership, user) = gauges.queued;
+    metrics::gauge!("memberlist.queue.broadcasts", &label).set(membership as f64);
+    metrics::gauge!("swimlist_queue_user_broadcasts", &label).set(user as f64);
+}
+
+/// Records measurements as histograms.
+pub(crate) fn record(node: &str, samples: impl IntoIterator<Item = Sample>) {
+    let label = [("node", node.to_owned())];
+    for sample in samples {
+        match sample {
+            Sample::Probe(d) => {
+                metrics::histogram!("memberlist.probeNode", &label).record(d.as_secs_f64());
+            }
+            Sample::PushPull(d) => {
+                metrics::histogram!("memberlist.pushPullNode", &label).record(d.as_secs_f64());
+            }
+            Sample::LocalStateSize(n) => {
+                metrics::histogram!("memberlist.size.local", &label).record(n as f64);
+            }
+            Sample::RemoteStateSize(n) => {
+                metrics::histogram!("memberlist.size.remote", &label).record(n as f64);
+            }
+            Sample::Detection(d) => {
+                metrics::histogram!("swimlist_detection_seconds", &label).record(d.as_secs_f64());
+            }
+        }
+    }
 }

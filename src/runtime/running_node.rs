@@ -218,7 +218,14 @@ impl RunningNode {
         let notifications: Vec<Notification> =
             std::iter::from_fn(|| m.poll_notification()).collect();
         let queries: Vec<(QueryId, Query)> = std::iter::from_fn(|| m.poll_query()).collect();
+        #[cfg(feature = "metrics")]
+        let samples: Vec<crate::protocol::Sample> =
+            std::iter::from_fn(|| m.poll_sample()).collect();
         drop(m);
+        #[cfg(feature = "metrics")]
+        if !samples.is_empty() {
+            super::metrics::record(&self.name, samples);
+        }
         self.carry_out(&mut out);
         if let Some(d) = &self.delegate {
             if !notifications.is_empty() {
@@ -493,11 +500,15 @@ impl RunningNode {
             *last = Some(now);
         }
         let Ok(stats) = self.stats() else { return };
-        let (name, members, health) = {
+        let gauges = {
             let m = self.machine.lock();
-            (m.name().to_owned(), m.num_members(), m.health_score())
+            super::metrics::Gauges {
+                health: m.health_score(),
+                by_state: m.count_by_state(),
+                queued: m.queued_broadcasts(),
+            }
         };
-        super::metrics::publish(&name, &stats, members, health);
+        super::metrics::publish(&self.name, &stats, &gauges);
     }
 
     /// Handles what arrived, the worker lagging `lag` behind its

@@ -50,6 +50,7 @@ mod host_query;
 mod lifeguard;
 mod probe;
 mod push_pull;
+mod samples;
 mod state;
 
 use std::collections::{BTreeMap, BTreeSet};
