@@ -2,7 +2,8 @@
 //! delay, partitions, killed and paused nodes, and streams that connect,
 //! time out or are refused as TCP would. Deterministic for a given seed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -93,6 +94,14 @@ pub struct Sim {
     /// Accepted streams awaiting their reply.
     open: HashMap<StreamId, OpenStream>,
     next_stream: u64,
+    /// Nodes' next timers, soonest (then lowest index) first; an entry is
+    /// current only while it matches `scheduled`, so that finding the next
+    /// timer costs a heap operation instead of a scan of every node.
+    timers: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// The timer last queued for each node.
+    scheduled: Vec<Option<Instant>>,
+    /// Paused nodes, with when they resume.
+    paused: Vec<(Instant, usize)>,
 }
 
 /// Who waits for the reply to an accepted stream.
@@ -131,6 +140,9 @@ impl Sim {
             packets: 0,
             open: HashMap::new(),
             next_stream: 0,
+            timers: BinaryHeap::new(),
+            scheduled: Vec::new(),
+            paused: Vec::new(),
         }
     }
 
@@ -151,6 +163,7 @@ impl Sim {
             .with_bind_port(addr.port());
         let m = self.machine(&config, addr);
         self.by_addr.insert(addr, i);
+        self.scheduled.push(None);
         self.nodes.push(SimNode {
             m,
             addr,
@@ -206,10 +219,16 @@ impl Sim {
     pub fn kill(&mut self, i: usize) {
         self.nodes[i].run = Run::Killed;
         self.nodes[i].backlog.clear();
+        self.scheduled[i] = None;
+        self.paused.retain(|&(_, p)| p != i);
     }
 
     pub fn pause(&mut self, i: usize, d: Duration) {
-        self.nodes[i].run = Run::Paused(self.now + d);
+        let until = self.now + d;
+        self.nodes[i].run = Run::Paused(until);
+        self.scheduled[i] = None;
+        self.paused.retain(|&(_, p)| p != i);
+        self.paused.push((until, i));
     }
 
     /// Splits the cluster: node `i` is in group `groups[i]`.
@@ -239,6 +258,31 @@ impl Sim {
     }
 
     /// Routes everything node `i` asked for.
+    /// Queues node `i`'s next timer if it changed.
+    fn schedule_timer(&mut self, i: usize) {
+        let next = match self.nodes[i].run {
+            Run::Running => self.nodes[i].m.poll_timeout(),
+            Run::Paused(_) | Run::Killed => None,
+        };
+        if next != self.scheduled[i] {
+            self.scheduled[i] = next;
+            if let Some(t) = next {
+                self.timers.push(Reverse((t, i)));
+            }
+        }
+    }
+
+    /// The soonest current timer of a running node.
+    fn next_timer(&mut self) -> Option<(Instant, usize)> {
+        while let Some(&Reverse((t, i))) = self.timers.peek() {
+            if self.scheduled[i] == Some(t) && self.nodes[i].run == Run::Running {
+                return Some((t, i));
+            }
+            self.timers.pop();
+        }
+        None
+    }
+
     fn drain(&mut self, i: usize) {
         // The simulated nodes have no delegate to tell.
         while self.nodes[i].m.poll_notification().is_some() {}
@@ -334,6 +378,7 @@ impl Sim {
                 }
             }
         }
+        self.schedule_timer(i);
     }
 
     fn deliver(&mut self, d: Delivery) {
@@ -398,27 +443,14 @@ impl Sim {
 
     /// Runs the network until `end`.
     pub fn run_until(&mut self, end: Instant) {
+        // Tests may have called a machine directly since the last run.
+        for i in 0..self.nodes.len() {
+            self.schedule_timer(i);
+        }
         loop {
             let delivery = self.queue.keys().next().map(|&(at, _)| at);
-            let mut timer: Option<(Instant, usize)> = None;
-            let mut resume: Option<(Instant, usize)> = None;
-            for (i, n) in self.nodes.iter().enumerate() {
-                match n.run {
-                    Run::Running => {
-                        if let Some(t) = n.m.poll_timeout() {
-                            if timer.is_none_or(|(best, _)| t < best) {
-                                timer = Some((t, i));
-                            }
-                        }
-                    }
-                    Run::Paused(until) => {
-                        if resume.is_none_or(|(best, _)| until < best) {
-                            resume = Some((until, i));
-                        }
-                    }
-                    Run::Killed => {}
-                }
-            }
+            let timer = self.next_timer();
+            let resume = self.paused.iter().copied().min();
             let next = [delivery, timer.map(|t| t.0), resume.map(|r| r.0)]
                 .into_iter()
                 .flatten()
@@ -433,9 +465,11 @@ impl Sim {
                 self.deliver(d);
             } else if let Some((_, i)) = resume.filter(|r| r.0 == next) {
                 self.nodes[i].run = Run::Running;
+                self.paused.retain(|&(_, p)| p != i);
                 for d in std::mem::take(&mut self.nodes[i].backlog) {
                     self.deliver(d);
                 }
+                self.schedule_timer(i);
             } else if let Some((_, i)) = timer {
                 let now = self.now;
                 self.nodes[i].m.handle_timeout(now);
