@@ -164,6 +164,40 @@ fn ten_percent_packet_loss_declares_no_live_node_dead_over_ten_minutes() {
     assert!(sim.converged());
 }
 
+/// News spreads as an epidemic: every gossip interval each node that has
+/// it passes it to `gossip_nodes` others, so all `n` have it after about
+/// `ln(n) / ln(gossip_nodes + 1)` intervals. A metadata update reaches all
+/// of 100 nodes within that, rounded up, plus two intervals.
+#[test]
+fn a_metadata_update_spreads_within_the_epidemic_bound() {
+    let config = Config::lan();
+    let n = 100;
+    let mut sim = converged_cluster(n, 5, &config);
+    let (at, mark) = (sim.now, sim.seen.len());
+    sim.act(0, |m, now| {
+        m.update_node(now, b"v2".to_vec()).expect("small metadata");
+    });
+    let t = sim.now + secs(10);
+    sim.run_until(t);
+    let updated = name_of(0);
+    let mut reached: Vec<Duration> = sim.seen[mark..]
+        .iter()
+        .filter(|s| s.node != 0 && matches!(&s.event, Event::Update(node) if node.name == updated))
+        .map(|s| s.at - at)
+        .collect();
+    reached.sort();
+    assert_eq!(reached.len(), n - 1, "every other node saw the update once");
+    let rounds = (n as f64).ln() / ((config.gossip_nodes + 1) as f64).ln();
+    let bound = config.gossip_interval.mul_f64(rounds.ceil() + 2.0);
+    let last = reached[n - 2];
+    println!(
+        "update reached half in {:?}, all in {last:?} (epidemic: {rounds:.1} rounds of {:?}; bound {bound:?})",
+        reached[n / 2],
+        config.gossip_interval
+    );
+    assert!(last <= bound, "{last:?} > {bound:?}");
+}
+
 #[test]
 fn simulation_is_deterministic_for_a_seed() {
     let run = |seed| {

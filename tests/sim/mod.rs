@@ -202,6 +202,14 @@ impl Sim {
         self.join(i, through);
     }
 
+    /// Runs `f` on node `i`'s machine now (an API call), then routes what
+    /// it asked for.
+    pub fn act(&mut self, i: usize, f: impl FnOnce(&mut Membership, Instant)) {
+        let now = self.now;
+        f(&mut self.nodes[i].m, now);
+        self.drain(i);
+    }
+
     /// Node `i` joins through the given nodes.
     pub fn join(&mut self, i: usize, through: &[usize]) {
         let targets: Vec<JoinTarget> = through
