@@ -221,7 +221,7 @@ fn quantile(sorted: &[f64], fraction: f64) -> Option<f64> {
 fn print(reports: &[Report], net: &Network) {
     let row = |what: &str, f: &dyn Fn(&Report) -> String| {
         let cells: Vec<String> = reports.iter().map(|r| format!("{:>18}", f(r))).collect();
-        println!("{what:<34}{}", cells.join(""));
+        println!("{what:<34}{}", cells.join("  "));
     };
     let s = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.2} s"));
     println!(
