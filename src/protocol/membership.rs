@@ -221,6 +221,10 @@ pub struct Membership {
     pub(super) events: VecDeque<Event>,
     pub(super) completions: VecDeque<Completion>,
     pub(super) samples: Samples,
+    /// Accepted streams whose request came LZ4-compressed: only a swimlist
+    /// peer sends that, so the reply may be LZ4 too (much cheaper than
+    /// LZW for a large push/pull).
+    pub(super) lz4_streams: std::collections::HashSet<StreamId>,
     pub(super) notifications: VecDeque<Notification>,
     pub(super) catch_up: CatchUp,
     /// How far behind the host is in handing over datagrams.
@@ -292,6 +296,7 @@ impl Membership {
             events: VecDeque::new(),
             completions: VecDeque::new(),
             samples: Samples::default(),
+            lz4_streams: std::collections::HashSet::new(),
             notifications: VecDeque::new(),
             catch_up: CatchUp::default(),
             local_lag: Duration::ZERO,
@@ -739,6 +744,32 @@ impl Membership {
         dialer: bool,
     ) -> Result<Vec<u8>, ProtocolError> {
         let compression = self.compression_for(peer.and_then(|p| self.table.get(p)));
+        self.seal_stream_compressed(msg, compression, dialer)
+    }
+
+    /// Frames the reply to an accepted stream: LZ4 when the request came
+    /// so (and LZ4 is on), else as to an unknown peer.
+    pub(super) fn seal_reply(
+        &mut self,
+        msg: &Message,
+        stream: StreamId,
+    ) -> Result<Vec<u8>, ProtocolError> {
+        let lz4 =
+            self.config.compression == CompressionMode::Lz4 && self.lz4_streams.contains(&stream);
+        let compression = if lz4 {
+            Some(Compression::Lz4)
+        } else {
+            self.compression_for(None)
+        };
+        self.seal_stream_compressed(msg, compression, false)
+    }
+
+    fn seal_stream_compressed(
+        &mut self,
+        msg: &Message,
+        compression: Option<Compression>,
+        dialer: bool,
+    ) -> Result<Vec<u8>, ProtocolError> {
         let nonce = self.nonce();
         let version = self.encryption_version();
         let outbound = StreamOutbound {
@@ -824,6 +855,18 @@ impl Membership {
                 if let Message::PushPull(_) = decoded.message {
                     self.samples.record(Sample::RemoteStateSize(request.len()));
                 }
+                let lz4 = decoded.layers.iter().any(|l| {
+                    matches!(
+                        l,
+                        crate::wire::Layer::Compression {
+                            algorithm: Compression::Lz4,
+                            ..
+                        }
+                    )
+                });
+                if lz4 {
+                    self.lz4_streams.insert(stream);
+                }
                 return self.handle_stream(now, from, stream, decoded.message);
             }
             Ok(None) => WireError::Truncated,
@@ -835,6 +878,7 @@ impl Membership {
 
     /// Answers an accepted stream (and counts what it sends).
     pub(super) fn reply(&mut self, stream: StreamId, bytes: Option<Vec<u8>>) {
+        self.lz4_streams.remove(&stream);
         if let Some(b) = &bytes {
             self.stats.stream_bytes_out += b.len() as u64;
         }

@@ -247,7 +247,7 @@ impl Membership {
     ) {
         let join = remote.join;
         let state = self.local_state(join, user_state);
-        let bytes = self.seal_stream_message(&state, None, false).ok();
+        let bytes = self.seal_reply(&state, stream).ok();
         if let Some(b) = &bytes {
             self.samples.record(Sample::LocalStateSize(b.len()));
         }

@@ -12,6 +12,11 @@ use super::Membership;
 use crate::config::Config;
 
 impl Membership {
+    /// Accepted streams still to be answered with LZ4.
+    pub(super) fn lz4_streams_open(&self) -> usize {
+        self.lz4_streams.len()
+    }
+
     /// The node table, local entry included.
     pub(super) fn table(&self) -> &NodeTable {
         &self.table

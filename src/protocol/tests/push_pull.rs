@@ -488,3 +488,51 @@ fn local_state_beyond_the_peers_limit_is_left_out() {
         Some(&1)
     );
 }
+
+// Beyond Go: a push/pull request that came LZ4-compressed (only swimlist
+// peers send LZ4) is answered with LZ4, far cheaper than LZW for a large
+// state; any other request is answered as Go would be.
+#[test]
+fn a_push_pull_reply_is_lz4_only_to_an_lz4_request() {
+    use crate::wire::{Compression, Layer, StreamOutbound};
+    let mut m = standalone(test_config("local"));
+    m.alive_node(T0, alive("peer", 2, 0, 1, &vsn()), None, false);
+    discard_output(&mut m);
+    let request = Message::PushPull(PushPull {
+        join: false,
+        nodes: vec![PushNodeState {
+            vsn: vsn(),
+            ..record("peer", 2, 1, NodeState::Alive)
+        }],
+        user_state: Vec::new(),
+    });
+    for (sent, expected) in [
+        (Compression::Lz4, Compression::Lz4),
+        (Compression::Lzw, Compression::Lzw),
+    ] {
+        let outbound = StreamOutbound {
+            dialer: true,
+            compression: Some(sent),
+            ..StreamOutbound::default()
+        };
+        let mut bytes = Vec::new();
+        crate::wire::seal_stream(&request, &outbound, &mut bytes).expect("framed");
+        let stream = StreamId::new(7);
+        m.handle_stream_request(T0, addr(2), stream, &bytes);
+        let reply = std::iter::from_fn(|| m.poll_transmit())
+            .find_map(|t| match t {
+                Transmit::Reply { stream: s, bytes } if s == stream => bytes,
+                _ => None,
+            })
+            .expect("a reply");
+        let decoded = crate::wire::read_stream(&reply, &Inbound::default(), false)
+            .expect("decodable")
+            .expect("whole");
+        let used = decoded.layers.iter().find_map(|l| match l {
+            Layer::Compression { algorithm, .. } => Some(*algorithm),
+            _ => None,
+        });
+        assert_eq!(used, Some(expected), "reply to a {sent:?} request");
+        assert_eq!(m.lz4_streams_open(), 0, "forgotten once answered");
+    }
+}
