@@ -440,8 +440,11 @@ impl Config {
         if let Some(interval) = self.seed_refresh_interval {
             zero("seed_refresh_interval", interval)?;
         }
-        if self.probe_timeout > self.probe_interval {
-            return Err(ConfigError::ProbeTimeoutExceedsInterval);
+        // The indirect probes and the TCP ping run in what is left of the
+        // interval after probe_timeout; with nothing left, every lost ack
+        // makes a live member suspect (Go accepts it, and suffers so).
+        if self.probe_timeout >= self.probe_interval {
+            return Err(ConfigError::ProbeTimeoutNotBelowInterval);
         }
         if self.partition_healing {
             zero(
@@ -511,8 +514,9 @@ pub enum ConfigError {
     ZeroDuration(&'static str),
     /// A count that must be positive is zero.
     ZeroCount(&'static str),
-    /// `probe_timeout` is longer than `probe_interval`.
-    ProbeTimeoutExceedsInterval,
+    /// `probe_timeout` is not shorter than `probe_interval`, which leaves
+    /// indirect probes no time.
+    ProbeTimeoutNotBelowInterval,
     /// `udp_buffer_size` must be within 128..=65507.
     UdpBufferSize(usize),
     /// The delegate protocol version is outside its own min..=max.
@@ -543,9 +547,10 @@ impl fmt::Display for ConfigError {
             Self::LabelTooLong(n) => write!(f, "label is {n} bytes, at most {MAX_LABEL_LEN}"),
             Self::ZeroDuration(name) => write!(f, "{name} must be greater than zero"),
             Self::ZeroCount(name) => write!(f, "{name} must be at least 1"),
-            Self::ProbeTimeoutExceedsInterval => {
-                f.write_str("probe_timeout must not exceed probe_interval")
-            }
+            Self::ProbeTimeoutNotBelowInterval => f.write_str(
+                "probe_timeout must be shorter than probe_interval: indirect probes run in \
+                 the rest of the interval (shorten both together)",
+            ),
             Self::UdpBufferSize(n) => {
                 write!(f, "udp_buffer_size {n} is outside 128..=65507")
             }
@@ -634,6 +639,22 @@ mod tests {
     #[test]
     fn validation_errors() {
         let c = Config::lan();
+        // The trap examples/tune found: half the lan interval leaves its
+        // 500 ms probe timeout nothing after it.
+        let short = Config {
+            probe_interval: Duration::from_millis(500),
+            ..c.clone()
+        };
+        assert_eq!(
+            short.validate(),
+            Err(ConfigError::ProbeTimeoutNotBelowInterval)
+        );
+        Config {
+            probe_timeout: Duration::from_millis(200),
+            ..short
+        }
+        .validate()
+        .unwrap();
         for v in [1, 4, 5] {
             Config {
                 protocol_version: v,

@@ -177,8 +177,9 @@ fn suspect_node_no_node() {
 fn suspect_node() {
     let mut m = standalone(Config {
         probe_interval: ms(1),
-        // Go leaves ProbeTimeout at 500 ms; ours must not exceed the interval.
-        probe_timeout: ms(1),
+        // Go leaves ProbeTimeout at 500 ms; ours must be shorter than the
+        // interval.
+        probe_timeout: Duration::from_micros(500),
         suspicion_mult: 1,
         ..test_config("local")
     });
