@@ -7,20 +7,25 @@
 //! ```text
 //! cargo run --release --example tune -- --nodes 100 [--config lan]
 //!     [--set gossip_nodes=4 --set probe_interval=500ms ...]
-//!     [--delay 1ms] [--jitter 1ms] [--loss 0.01] [--minutes 2] [--kill 3]
-//!     [--seed 1] [--compare wan [--compare-set key=value ...]] [--svg FILE]
+//!     [--file tune.toml] [--delay 1ms] [--jitter 1ms] [--loss 0.01]
+//!     [--partition 60s] [--minutes 2] [--kill 3] [--seed 1]
+//!     [--compare wan [--compare-set key=value ...]] [--svg FILE]
 //! ```
 //!
 //! The run: every node joins the one before it; once all see everyone,
 //! node 0 updates its metadata (the news whose spread is timed), `--kill`
 //! nodes crash one after another (detection is timed from each crash to
-//! each survivor's verdict), and the cluster runs on to `--minutes` of
-//! steady state, where traffic and false deaths are counted. Keys for
-//! `--set`: `probe_interval`, `probe_timeout`, `gossip_interval`,
-//! `push_pull_interval` (durations: `500ms`, `2s`), `gossip_nodes`,
-//! `indirect_checks`, `retransmit_mult`, `suspicion_mult`,
-//! `suspicion_max_timeout_mult` (numbers). `--svg` draws the spread of the
-//! news and the detections over time, for each configuration run.
+//! each survivor's verdict), with `--partition` the cluster is split in
+//! halves for that long and healed (the time until every node sees every
+//! live one again is reported), and the cluster runs on to `--minutes` of
+//! steady state, where traffic and false deaths are counted (partition
+//! casualties aside). Keys for `--set`: `probe_interval`, `probe_timeout`,
+//! `gossip_interval`, `push_pull_interval` (durations: `500ms`, `2s`),
+//! `gossip_nodes`, `indirect_checks`, `retransmit_mult`, `suspicion_mult`,
+//! `suspicion_max_timeout_mult` (numbers). `--file` reads a TOML file of
+//! the same keys, with `preset = "lan"`, before the flags. `--svg` draws
+//! the spread of the news and the detections over time, for each
+//! configuration run.
 
 // The simulator's restarts, pauses and partitions serve the tests.
 #[allow(dead_code)]
@@ -35,7 +40,7 @@ use swimlist::protocol::Instant;
 use swimlist::{Config, Event, LeaveReason};
 
 const USAGE: &str = "usage: tune --nodes N [--config lan|wan|local] [--set KEY=VALUE]... \
-[--delay D] [--jitter D] [--loss P] [--minutes M] [--kill K] [--seed S] \
+[--file TOML] [--delay D] [--jitter D] [--loss P] [--partition D] [--minutes M] [--kill K] [--seed S] \
 [--compare PRESET] [--compare-set KEY=VALUE]... [--svg FILE]";
 
 struct Scenario {
@@ -48,6 +53,7 @@ struct Network {
     delay: Duration,
     jitter: Duration,
     loss: f64,
+    partition: Option<Duration>,
     minutes: f64,
     kill: usize,
     seed: u64,
@@ -61,6 +67,8 @@ struct Report {
     /// Seconds from each crash to each survivor's verdict, sorted.
     detection: Vec<f64>,
     undetected: usize,
+    /// Seconds from healing a partition until all see all live nodes.
+    healed_s: Option<f64>,
     false_deaths: usize,
     suspicions_of_live: usize,
     packets_per_node_s: f64,
@@ -114,6 +122,32 @@ fn apply(config: &mut Config, setting: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A TOML file of settings: `preset = "lan"` and the keys of `--set`
+/// (durations as strings, counts as integers).
+fn read_file(path: &str) -> Result<(Option<String>, Vec<String>), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    let table: toml::Table = text.parse().map_err(|e| format!("{path}: {e}"))?;
+    let mut preset = None;
+    let mut settings = Vec::new();
+    for (key, value) in table {
+        let value = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            other => {
+                return Err(format!(
+                    "{path}: {key} = {other}: expected a string or a number"
+                ))
+            }
+        };
+        if key == "preset" {
+            preset = Some(value);
+        } else {
+            settings.push(format!("{key}={value}"));
+        }
+    }
+    Ok((preset, settings))
+}
+
 fn secs_since(at: Instant, from: Instant) -> f64 {
     at.saturating_duration_since(from).as_secs_f64()
 }
@@ -159,6 +193,21 @@ fn run(scenario: &Scenario, net: &Network) -> Result<Report, String> {
         sim.kill(v);
         crashed.push((v, sim.now));
     }
+    // A partition: failures declared across it are expected, not false.
+    let mut healed_s = None;
+    let mut partition_window = None;
+    if let Some(span) = net.partition {
+        let split = sim.now;
+        sim.partition((0..n).map(|i| usize::from(i >= n / 2)).collect());
+        let t = sim.now + span;
+        sim.run_until(t);
+        sim.heal();
+        let healed = sim.now;
+        let limit = healed + Duration::from_secs(600);
+        let whole = sim.run_until_true(limit, Duration::from_millis(100), Sim::converged);
+        healed_s = whole.map(|at| secs_since(at, healed));
+        partition_window = Some((split, sim.now));
+    }
     let end = steady_from + Duration::from_secs_f64(net.minutes * 60.0);
     let t = end.max(sim.now + Duration::from_secs(120));
     sim.run_until(t);
@@ -178,6 +227,7 @@ fn run(scenario: &Scenario, net: &Network) -> Result<Report, String> {
             Event::Update(node) if node.name == node0 && seen.node != 0 => {
                 spread.push(secs_since(seen.at, news_at));
             }
+            _ if partition_window.is_some_and(|(from, to)| seen.at >= from && seen.at <= to) => {}
             Event::Leave(_, LeaveReason::Failed) if !victim => false_deaths += 1,
             Event::Suspect(_) if !victim => suspicions_of_live += 1,
             _ => {}
@@ -202,6 +252,7 @@ fn run(scenario: &Scenario, net: &Network) -> Result<Report, String> {
         spread,
         detection,
         undetected,
+        healed_s,
         false_deaths,
         suspicions_of_live,
         packets_per_node_s: (packets1 - packets0) as f64 / live_nodes / span,
@@ -248,6 +299,9 @@ fn print(reports: &[Report], net: &Network) {
     row("crashes undetected (per survivor)", &|r| {
         r.undetected.to_string()
     });
+    if net.partition.is_some() {
+        row("partition healed after", &|r| s(r.healed_s));
+    }
     row("false deaths", &|r| r.false_deaths.to_string());
     row("suspicions of live nodes", &|r| {
         r.suspicions_of_live.to_string()
@@ -320,12 +374,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         delay: Duration::from_micros(500),
         jitter: Duration::from_micros(300),
         loss: 0.0,
+        partition: None,
         minutes: 2.0,
         kill: 3,
         seed: 1,
     };
     let (mut first, mut second) = ("lan".to_owned(), None::<String>);
-    let (mut sets, mut compare_sets, mut svg) = (Vec::new(), Vec::new(), None);
+    let (mut sets, mut compare_sets, mut svg) = (Vec::new(), Vec::new(), None::<String>);
     for pair in args.chunks(2) {
         let [flag, value] = pair else {
             return Err(USAGE.into());
@@ -334,6 +389,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--nodes" => net.nodes = value.parse()?,
             "--config" => first = value.clone(),
             "--set" => sets.push(value.clone()),
+            "--file" => {
+                let (preset, settings) = read_file(value)?;
+                first = preset.unwrap_or(first);
+                // The file first, so that flags override it.
+                sets.splice(0..0, settings);
+            }
+            "--partition" => net.partition = Some(parse_duration(value)?),
             "--delay" => net.delay = parse_duration(value)?,
             "--jitter" => net.jitter = parse_duration(value)?,
             "--loss" => net.loss = value.parse()?,
