@@ -181,3 +181,71 @@ fn chat_between_two_processes() {
     let status = ann.wait_exit();
     assert!(status.success(), "ann's chat failed ({status})");
 }
+
+/// `tune` (a tool, checked here so it keeps working): a small cluster under
+/// loss with a comparison, every figure present and plausible, and an SVG.
+#[test]
+fn tune_reports_both_configurations_and_draws_them() {
+    let svg = std::env::temp_dir().join(format!("swimlist-tune-{}.svg", std::process::id()));
+    let out = run(
+        "tune",
+        &[
+            "--nodes",
+            "12",
+            "--config",
+            "local",
+            "--loss",
+            "0.05",
+            "--minutes",
+            "0.5",
+            "--kill",
+            "2",
+            "--compare",
+            "local",
+            "--compare-set",
+            "gossip_nodes=5",
+            "--svg",
+            svg.to_str().unwrap(),
+        ],
+    );
+    let row = |name: &str| -> Vec<String> {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name:?} row:\n{out}"));
+        line[34..]
+            .split("  ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(
+        row("configuration"),
+        ["local", "local gossip_nodes=5"],
+        "{out}"
+    );
+    for name in ["news reaches 100%", "detection p50", "detection max"] {
+        let cells = row(name);
+        assert_eq!(cells.len(), 2, "{name}: {cells:?}");
+        for cell in cells {
+            let secs: f64 = cell
+                .trim_end_matches(" s")
+                .parse()
+                .unwrap_or_else(|_| panic!("{name}: {cell}"));
+            assert!(secs > 0.0 && secs < 60.0, "{name}: {secs}");
+        }
+    }
+    assert_eq!(row("false deaths"), ["0", "0"], "{out}");
+    assert_eq!(
+        row("crashes undetected (per survivor)"),
+        ["0", "0"],
+        "{out}"
+    );
+    let drawing = std::fs::read_to_string(&svg).expect("the chart was written");
+    let _ = std::fs::remove_file(&svg);
+    assert!(
+        drawing.starts_with("<svg") && drawing.contains("gossip_nodes=5"),
+        "not a chart"
+    );
+}
