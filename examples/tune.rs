@@ -7,12 +7,15 @@
 //! ```text
 //! cargo run --release --example tune -- --nodes 100 [--config lan]
 //!     [--set gossip_nodes=4 --set probe_interval=500ms ...]
-//!     [--file tune.toml] [--delay 1ms] [--jitter 1ms] [--loss 0.01]
+//!     [--file tune.toml] [--joins chain|burst] [--delay 1ms] [--jitter 1ms]
+//!     [--loss 0.01]
 //!     [--partition 60s] [--minutes 2] [--kill 3] [--seed 1]
 //!     [--compare wan [--compare-set key=value ...]] [--svg FILE]
 //! ```
 //!
-//! The run: every node joins the one before it; once all see everyone,
+//! The run: every node joins the one before it (`--joins burst`: all at
+//! once, each through a random earlier node, as `examples/cluster` does);
+//! once all see everyone,
 //! node 0 updates its metadata (the news whose spread is timed), `--kill`
 //! nodes crash one after another (detection is timed from each crash to
 //! each survivor's verdict), with `--partition` the cluster is split in
@@ -35,12 +38,14 @@ mod sim;
 use std::time::{Duration, Instant as WallClock};
 
 use plotters::prelude::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use sim::Sim;
 use swimlist::protocol::Instant;
 use swimlist::{Config, Event, LeaveReason};
 
 const USAGE: &str = "usage: tune --nodes N [--config lan|wan|local] [--set KEY=VALUE]... \
-[--file TOML] [--delay D] [--jitter D] [--loss P] [--partition D] [--minutes M] [--kill K] [--seed S] \
+[--file TOML] [--joins chain|burst] [--delay D] [--jitter D] [--loss P] [--partition D] [--minutes M] [--kill K] [--seed S] \
 [--compare PRESET] [--compare-set KEY=VALUE]... [--svg FILE]";
 
 struct Scenario {
@@ -54,6 +59,8 @@ struct Network {
     jitter: Duration,
     loss: f64,
     partition: Option<Duration>,
+    /// Join all at once, each through a random earlier node.
+    burst: bool,
     minutes: f64,
     kill: usize,
     seed: u64,
@@ -159,13 +166,23 @@ fn run(scenario: &Scenario, net: &Network) -> Result<Report, String> {
     sim.loss = net.loss;
     sim.delay = (net.delay.saturating_sub(net.jitter), net.delay + net.jitter);
     sim.add_nodes(n, &scenario.config);
-    for i in 1..n {
-        sim.join(i, &[i - 1]);
-        let t = sim.now + Duration::from_millis(10);
-        sim.run_until(t);
+    if net.burst {
+        // As examples/cluster joins: each node through a random earlier
+        // one, all at once.
+        let mut rng = StdRng::seed_from_u64(net.seed);
+        for i in 1..n {
+            sim.join(i, &[rng.random_range(0..i)]);
+        }
+    } else {
+        for i in 1..n {
+            sim.join(i, &[i - 1]);
+            let t = sim.now + Duration::from_millis(10);
+            sim.run_until(t);
+        }
     }
     let limit = sim.now + Duration::from_secs(600);
-    let formed = sim.run_until_true(limit, Duration::from_millis(100), Sim::converged);
+    let step = Duration::from_millis(10);
+    let formed = sim.run_until_true(limit, step, Sim::converged);
     let formed = formed.ok_or(format!("{}: {n} nodes did not converge", scenario.label))?;
     let t = sim.now + Duration::from_secs(5);
     sim.run_until(t);
@@ -284,9 +301,11 @@ fn print(reports: &[Report], net: &Network) {
         net.seed
     );
     row("configuration", &|r| r.label.clone());
-    row("formed (chain of joins)", &|r| {
-        format!("{:.1} s", r.formed_s)
-    });
+    let joins = match net.burst {
+        true => "formed (burst of joins)",
+        false => "formed (chain of joins)",
+    };
+    row(joins, &|r| format!("{:.2} s", r.formed_s));
     row("news reaches 50%", &|r| s(quantile(&r.spread, 0.5)));
     row("news reaches 99%", &|r| s(quantile(&r.spread, 0.99)));
     row("news reaches 100%", &|r| {
@@ -375,6 +394,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         jitter: Duration::from_micros(300),
         loss: 0.0,
         partition: None,
+        burst: false,
         minutes: 2.0,
         kill: 3,
         seed: 1,
@@ -396,6 +416,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 sets.splice(0..0, settings);
             }
             "--partition" => net.partition = Some(parse_duration(value)?),
+            "--joins" => {
+                net.burst = match value.as_str() {
+                    "chain" => false,
+                    "burst" => true,
+                    _ => return Err("--joins takes chain or burst".into()),
+                }
+            }
             "--delay" => net.delay = parse_duration(value)?,
             "--jitter" => net.jitter = parse_duration(value)?,
             "--loss" => net.loss = value.parse()?,
