@@ -16,7 +16,9 @@ use crate::node::{Event, Node};
 use crate::protocol::{DialError, HostQueries, JoinError, JoinTarget, Membership, ProtocolError};
 use crate::runtime::notifier::recv_answering;
 use crate::runtime::running_node::{NotStarted, Reentered, RunningNode};
-use crate::runtime::seed_refresh::{self, Resolver, Resolvers, SeedName, Seeds, SrvResolver};
+use crate::runtime::seed_refresh::{
+    self, NamedSeed, Resolver, Resolvers, SeedName, Seeds, SrvResolver,
+};
 use crate::runtime::{NetTransport, NodeStats, Runtime, StartError, Transport};
 use crate::wire::KeyringError;
 use crate::wire::META_MAX_SIZE;
@@ -516,13 +518,9 @@ fn resolve_seeds(config: &Config, resolvers: &Resolvers) -> Seeds {
         names: Vec::new(),
     };
     let resolve = |name: SeedName| {
-        let addrs = resolvers
-            .resolve(&name, config.tcp_timeout)
-            .unwrap_or_else(|e| {
-                log::warn!("seed {name}: {e} (tried again later)");
-                Vec::new()
-            });
-        (name, addrs)
+        let mut seed = NamedSeed::new(name);
+        seed.refresh(resolvers, config.tcp_timeout);
+        seed
     };
     for s in &config.seeds {
         if seed_refresh::is_srv_name(s) {

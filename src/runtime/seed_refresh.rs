@@ -94,12 +94,8 @@ pub(crate) struct Resolvers {
 }
 
 impl Resolvers {
-    /// Resolves `name`, giving up after `timeout`.
-    pub(crate) fn resolve(
-        &self,
-        name: &SeedName,
-        timeout: Duration,
-    ) -> io::Result<Vec<SocketAddr>> {
+    /// Starts resolving `name` on a thread of its own.
+    pub(crate) fn start(&self, name: &SeedName) -> io::Result<Lookup> {
         let lookup: Box<dyn FnOnce() -> io::Result<Vec<SocketAddr>> + Send> = match name {
             SeedName::Host(host, port) => {
                 let (resolver, host, port) = (Arc::clone(&self.host), host.clone(), *port);
@@ -116,12 +112,68 @@ impl Resolvers {
             .spawn(move || {
                 let _ = tx.send(lookup());
             })?;
-        rx.recv_timeout(timeout).unwrap_or_else(|_| {
-            Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("resolving {name} took over {timeout:?}"),
-            ))
-        })
+        Ok(Lookup(rx))
+    }
+}
+
+/// A lookup running on its own thread.
+pub(crate) struct Lookup(Receiver<io::Result<Vec<SocketAddr>>>);
+
+impl Lookup {
+    /// Its answer, waiting up to `timeout`; the lookup itself if it is still
+    /// running then, to be waited for later rather than started again (so a
+    /// resolver that hangs holds one thread per seed, not one per round).
+    pub(crate) fn wait(self, timeout: Duration) -> Result<io::Result<Vec<SocketAddr>>, Lookup> {
+        match self.0.recv_timeout(timeout) {
+            Ok(answer) => Ok(answer),
+            Err(RecvTimeoutError::Timeout) => Err(self),
+            Err(RecvTimeoutError::Disconnected) => Ok(Err(io::Error::other("the lookup failed"))),
+        }
+    }
+}
+
+/// A seed given by name: where it last resolved to, and a lookup still
+/// running from an earlier round.
+pub(crate) struct NamedSeed {
+    pub(crate) name: SeedName,
+    pub(crate) addrs: Vec<SocketAddr>,
+    pending: Option<Lookup>,
+}
+
+impl NamedSeed {
+    /// Resolves the seed again (or waits for the lookup still running),
+    /// up to `timeout`; keeps its last addresses when that fails.
+    pub(crate) fn refresh(&mut self, resolvers: &Resolvers, timeout: Duration) {
+        let lookup = match self.pending.take() {
+            Some(running) => running,
+            None => match resolvers.start(&self.name) {
+                Ok(lookup) => lookup,
+                Err(e) => {
+                    log::warn!("seed {}: no thread to resolve it: {e}", self.name);
+                    return;
+                }
+            },
+        };
+        match lookup.wait(timeout) {
+            Ok(Ok(addrs)) => self.addrs = addrs,
+            Ok(Err(e)) => log::warn!("seed {}: {e} (keeping its last addresses)", self.name),
+            Err(running) => {
+                log::warn!(
+                    "seed {}: resolving took over {timeout:?} (keeping its last addresses)",
+                    self.name
+                );
+                self.pending = Some(running);
+            }
+        }
+    }
+
+    /// A seed not resolved yet.
+    pub(crate) fn new(name: SeedName) -> Self {
+        NamedSeed {
+            name,
+            addrs: Vec::new(),
+            pending: None,
+        }
     }
 }
 
@@ -129,14 +181,14 @@ impl Resolvers {
 /// addresses they last resolved to.
 pub(crate) struct Seeds {
     pub(crate) fixed: Vec<SocketAddr>,
-    pub(crate) names: Vec<(SeedName, Vec<SocketAddr>)>,
+    pub(crate) names: Vec<NamedSeed>,
 }
 
 impl Seeds {
     /// Every address, once.
     pub(crate) fn all(&self) -> Vec<SocketAddr> {
         let mut all = self.fixed.clone();
-        all.extend(self.names.iter().flat_map(|(_, addrs)| addrs));
+        all.extend(self.names.iter().flat_map(|seed| &seed.addrs));
         all.sort();
         all.dedup();
         all
@@ -159,11 +211,8 @@ pub(crate) fn spawn(
             if let Err(RecvTimeoutError::Disconnected) | Ok(()) = stop.recv_timeout(interval) {
                 return;
             }
-            for (name, known) in &mut seeds.names {
-                match resolvers.resolve(name, timeout) {
-                    Ok(addrs) => *known = addrs,
-                    Err(e) => log::warn!("seed {name}: {e} (keeping its last addresses)"),
-                }
+            for seed in &mut seeds.names {
+                seed.refresh(&resolvers, timeout);
             }
             let Some(node) = node.upgrade() else { return };
             node.set_seeds(seeds.all());
@@ -205,19 +254,35 @@ mod tests {
     }
 
     #[test]
-    fn a_lookup_that_hangs_is_abandoned() {
+    fn a_lookup_that_hangs_is_waited_for_not_started_again() {
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (release, released) = crossbeam_channel::bounded::<()>(0);
+        let counted = Arc::clone(&calls);
         let resolvers = Resolvers {
-            host: Arc::new(|_, _| {
-                std::thread::sleep(Duration::from_secs(5));
-                Ok(Vec::new())
+            host: Arc::new(move |_, port| {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = released.recv();
+                Ok(vec![SocketAddr::from(([10, 0, 0, 1], port))])
             }),
             srv: Arc::new(|_| Ok(Vec::new())),
         };
-        let name = SeedName::Host("stuck.example".into(), 7946);
-        let err = resolvers
-            .resolve(&name, Duration::from_millis(50))
-            .unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
-        assert!(err.to_string().contains("stuck.example:7946"), "{err}");
+        let mut seed = NamedSeed::new(SeedName::Host("stuck.example".into(), 7946));
+        for _ in 0..3 {
+            seed.refresh(&resolvers, Duration::from_millis(20));
+            assert!(seed.addrs.is_empty(), "no answer yet");
+        }
+        assert_eq!(
+            calls.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "one lookup running"
+        );
+        release.send(()).unwrap();
+        seed.refresh(&resolvers, Duration::from_secs(5));
+        assert_eq!(seed.addrs, [SocketAddr::from(([10, 0, 0, 1], 7946))]);
+        assert_eq!(
+            calls.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "its answer was taken"
+        );
     }
 }

@@ -89,10 +89,17 @@ impl StubResolver {
         };
         let socket = UdpSocket::bind(local)?;
         socket.connect(server)?;
-        socket.set_read_timeout(Some(self.timeout))?;
         socket.send(&bytes)?;
+        // One deadline for the exchange: stray datagrams must not keep
+        // extending it.
+        let deadline = std::time::Instant::now() + self.timeout;
         let mut buf = vec![0; usize::from(UDP_PAYLOAD)];
         let answer = loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "no answer"));
+            }
+            socket.set_read_timeout(Some(left))?;
             let n = socket.recv(&mut buf)?;
             // Stray datagrams (another question's late answer) are skipped.
             match Message::from_vec(&buf[..n]) {
