@@ -211,6 +211,28 @@ fn simulation_is_deterministic_for_a_seed() {
     let _: Instant = run(9).2;
 }
 
+/// Kills every third of the `n` nodes and runs until all survivors hold
+/// them dead, and 5 s more for the news of it to be gossiped out; returns
+/// the victims.
+fn kill_a_third_until_dead(sim: &mut Sim, n: usize) -> Vec<usize> {
+    let victims: Vec<usize> = (0..n).filter(|i| i % 3 == 2).collect();
+    for &v in &victims {
+        sim.kill(v);
+    }
+    let survivors = n - victims.len();
+    let all_dead = |sim: &Sim| {
+        victims
+            .iter()
+            .all(|&v| sim.failure_seen_at(v).len() == survivors)
+    };
+    let limit = sim.now + secs(120);
+    let dead_at = sim.run_until_true(limit, Duration::from_millis(500), all_dead);
+    assert!(dead_at.is_some(), "the victims were not all declared dead");
+    let t = sim.now + secs(5);
+    sim.run_until(t);
+    victims
+}
+
 #[test]
 fn a_mass_restart_is_seen_alive_again_at_once() {
     // hashicorp/memberlist#311: a third of the cluster crashes, is declared
@@ -227,22 +249,7 @@ fn a_mass_restart_is_seen_alive_again_at_once() {
     config.catch_up_delay = None;
     let n = 60;
     let mut sim = converged_cluster(n, 11, &config);
-    let victims: Vec<usize> = (0..n).filter(|i| i % 3 == 2).collect();
-    for &v in &victims {
-        sim.kill(v);
-    }
-    // Declared dead by all, then the news of it gossiped out.
-    let survivors = n - victims.len();
-    let all_dead = |sim: &Sim| {
-        victims
-            .iter()
-            .all(|&v| sim.failure_seen_at(v).len() == survivors)
-    };
-    let limit = sim.now + secs(120);
-    let dead_at = sim.run_until_true(limit, Duration::from_millis(500), all_dead);
-    assert!(dead_at.is_some(), "the victims were not all declared dead");
-    let t = sim.now + secs(5);
-    sim.run_until(t);
+    let victims = kill_a_third_until_dead(&mut sim, n);
     // All back within one suspicion timeout, each joining through the
     // previous restarted node (which knows nothing of the accusations).
     let restarted = sim.now;
@@ -287,21 +294,7 @@ fn a_third_of_500_nodes_restarting_at_once_are_seen_alive_again() {
     let config = Config::lan();
     let n = 500;
     let mut sim = converged_cluster(n, 12, &config);
-    let victims: Vec<usize> = (0..n).filter(|i| i % 3 == 2).collect();
-    for &v in &victims {
-        sim.kill(v);
-    }
-    let survivors = n - victims.len();
-    let all_dead = |sim: &Sim| {
-        victims
-            .iter()
-            .all(|&v| sim.failure_seen_at(v).len() == survivors)
-    };
-    let limit = sim.now + secs(120);
-    let dead_at = sim.run_until_true(limit, Duration::from_millis(500), all_dead);
-    assert!(dead_at.is_some(), "the victims were not all declared dead");
-    let t = sim.now + secs(5);
-    sim.run_until(t);
+    let victims = kill_a_third_until_dead(&mut sim, n);
     let timeout = suspicion_timeout(config.suspicion_mult as u32, n, config.probe_interval);
     let step = timeout / victims.len() as u32;
     let first = sim.now;
