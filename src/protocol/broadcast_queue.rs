@@ -214,7 +214,7 @@ impl BroadcastQueue {
                 tier = key.transmits;
                 continue;
             }
-            let Some(mut item) = self.remove(key) else {
+            let Some(mut item) = self.items.remove(&key) else {
                 break;
             };
             used = used
@@ -225,14 +225,32 @@ impl BroadcastQueue {
                 self.finished.extend(item.notify.take());
             }
             if transmits >= transmit_limit {
+                self.forget(key, &item.invalidation);
                 messages.push(item.message.into_vec());
             } else {
                 messages.push(item.message.to_vec());
-                requeue.push((QueueKey { transmits, ..key }, item));
+                requeue.push((key, item));
             }
         }
-        for (key, item) in requeue {
-            self.insert(key, item);
+        for (old, item) in requeue {
+            let key = QueueKey {
+                transmits: old.transmits.saturating_add(1),
+                ..old
+            };
+            // The indexes still point at the old key: moved, not rebuilt.
+            match &item.invalidation {
+                Invalidation::Named(name) => {
+                    if let Some(slot) = self.keys_by_name.get_mut(name) {
+                        *slot = key;
+                    }
+                }
+                Invalidation::Plain => {
+                    self.plain_keys.remove(&old);
+                    self.plain_keys.insert(key);
+                }
+                Invalidation::Unique => {}
+            }
+            self.items.insert(key, item);
         }
         self.restart_ids_if_empty();
         messages
@@ -328,7 +346,13 @@ impl BroadcastQueue {
 
     fn remove(&mut self, key: QueueKey) -> Option<QueuedBroadcast> {
         let item = self.items.remove(&key)?;
-        match &item.invalidation {
+        self.forget(key, &item.invalidation);
+        Some(item)
+    }
+
+    /// Drops the index entry of an item taken out of `items` at `key`.
+    fn forget(&mut self, key: QueueKey, invalidation: &Invalidation) {
+        match invalidation {
             Invalidation::Named(name) => {
                 self.keys_by_name.remove(name);
             }
@@ -337,7 +361,6 @@ impl BroadcastQueue {
             }
             Invalidation::Unique => {}
         }
-        Some(item)
     }
 
     /// Removes the item at `key` and records its notify token.

@@ -55,8 +55,7 @@ impl Membership {
         if self.leaving {
             return;
         }
-        let local = self.config.name.clone();
-        let peer = self.random_nodes(1, |n| *n.name != *local && n.state == NodeState::Alive);
+        let peer = self.random_nodes(1, |n| n.state == NodeState::Alive);
         if let Some((name, addr)) = peer.into_iter().next() {
             self.catch_up.last = Some(now);
             self.start_push_pull(now, addr, Some(&name), None);

@@ -32,19 +32,23 @@ impl Membership {
     pub(super) fn gossip_tick(&mut self, now: Instant) {
         self.timers
             .arm(now + self.config.gossip_interval, Timer::GossipTick);
-        let local = self.config.name.clone();
-        let window = self.config.gossip_to_the_dead_time;
-        let peers = self.random_nodes(self.config.gossip_nodes, |n| {
-            *n.name != *local
-                && match n.state {
-                    NodeState::Alive | NodeState::Suspect => true,
-                    NodeState::Dead => now.saturating_duration_since(n.state_change) <= window,
-                    NodeState::Left => false,
-                }
-        });
-        let budget = self.gossip_budget();
         self.user_broadcasts
             .prune(None, now, self.config.gossip_to_the_dead_time * 10);
+        // A settled cluster has nothing to gossip most rounds: choosing
+        // peers for nothing would be most of a round's cost.
+        let idle = self.broadcasts.is_empty()
+            && self.user_broadcasts.is_empty()
+            && self.host_broadcasts.is_empty();
+        if idle && !self.queries.asks.broadcasts {
+            return;
+        }
+        let window = self.config.gossip_to_the_dead_time;
+        let peers = self.random_nodes(self.config.gossip_nodes, |n| match n.state {
+            NodeState::Alive | NodeState::Suspect => true,
+            NodeState::Dead => now.saturating_duration_since(n.state_change) <= window,
+            NodeState::Left => false,
+        });
+        let budget = self.gossip_budget();
         let anyone = !peers.is_empty();
         // Unlike Go, an empty result does not end the round: application
         // broadcasts are due per member.
@@ -147,23 +151,29 @@ impl Membership {
         out
     }
 
-    /// Up to `k` distinct random nodes matching `keep`, with addresses (Go's
-    /// `kRandomNodes`, HEAD version: exhaustive for small tables).
+    /// Up to `k` distinct random nodes other than this one matching `keep`,
+    /// with addresses (Go's `kRandomNodes`, HEAD version: exhaustive for
+    /// small tables).
     pub(super) fn random_nodes(
         &mut self,
         k: usize,
         keep: impl Fn(&NodeRecord) -> bool,
     ) -> Vec<(Arc<str>, SocketAddr)> {
         let n = self.table.len();
+        // Positions, not names, identify picks: this runs several times a
+        // second and comparing names would dominate it.
+        let local = self.table.position(&self.config.name);
+        let mut picked: Vec<usize> = Vec::with_capacity(k);
         let mut chosen: Vec<(Arc<str>, SocketAddr)> = Vec::with_capacity(k);
-        let consider = |i: usize, chosen: &mut Vec<(Arc<str>, SocketAddr)>| {
-            let Some(node) = self.table.at(i) else {
-                return;
-            };
-            if !keep(node) || chosen.iter().any(|(name, _)| *name == node.name) {
+        let mut consider = |i: usize, chosen: &mut Vec<(Arc<str>, SocketAddr)>| {
+            if Some(i) == local || picked.contains(&i) {
                 return;
             }
+            let Some(node) = self.table.at(i).filter(|node| keep(node)) else {
+                return;
+            };
             if let Some(addr) = node.socket_addr() {
+                picked.push(i);
                 chosen.push((node.name.clone(), addr));
             }
         };

@@ -953,23 +953,19 @@ impl Membership {
     /// How many nodes this node holds in each state (alive, suspect, dead,
     /// left), itself included.
     pub fn count_by_state(&self) -> [(NodeState, usize); 4] {
-        let mut counts = [
-            (NodeState::Alive, 0),
-            (NodeState::Suspect, 0),
-            (NodeState::Dead, 0),
-            (NodeState::Left, 0),
-        ];
-        for node in self.table.iter() {
-            if let Some(slot) = counts.iter_mut().find(|(s, _)| *s == node.state) {
-                slot.1 += 1;
-            }
-        }
-        counts
+        let [alive, suspect, dead, left] = self.table.counts();
+        [
+            (NodeState::Alive, alive),
+            (NodeState::Suspect, suspect),
+            (NodeState::Dead, dead),
+            (NodeState::Left, left),
+        ]
     }
 
     /// How many nodes are alive or suspect, this one included.
     pub fn num_members(&self) -> usize {
-        self.table.iter().filter(|n| n.is_live()).count()
+        let [alive, suspect, ..] = self.table.counts();
+        alive + suspect
     }
 
     /// This node as others see it.

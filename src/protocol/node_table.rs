@@ -25,6 +25,7 @@ pub(crate) struct NodeRecord {
     pub(crate) port: u16,
     pub(crate) meta: Vec<u8>,
     pub(crate) incarnation: u32,
+    /// Changed only through [`NodeTable::set_state`], which keeps counts.
     pub(crate) state: NodeState,
     /// When `state` last changed (the epoch for a placeholder).
     pub(crate) state_change: Instant,
@@ -111,6 +112,20 @@ pub(crate) struct NodeTable {
     /// Go's `numNodes`: grows with every insertion and is only recomputed
     /// when dead entries are reaped, so it estimates the cluster size.
     estimate: usize,
+    /// How many entries are in each state, indexed by [`state_slot`]: kept
+    /// as states change, so that counting members costs nothing however
+    /// often a host asks.
+    counts: [usize; 4],
+}
+
+/// A state's place in [`NodeTable`]'s counts.
+fn state_slot(state: NodeState) -> usize {
+    match state {
+        NodeState::Alive => 0,
+        NodeState::Suspect => 1,
+        NodeState::Dead => 2,
+        NodeState::Left => 3,
+    }
 }
 
 impl NodeTable {
@@ -122,8 +137,31 @@ impl NodeTable {
         self.estimate
     }
 
+    /// How many entries are alive, suspect, dead and left, in that order.
+    pub(crate) fn counts(&self) -> [usize; 4] {
+        self.counts
+    }
+
+    /// Moves `name` to `state`, as of `now` (entries change state only
+    /// here, so that the counts stay true).
+    pub(crate) fn set_state(&mut self, name: &str, state: NodeState, now: Instant) {
+        let Some(&i) = self.index.get(name) else {
+            return;
+        };
+        let record = &mut self.nodes[i];
+        self.counts[state_slot(record.state)] -= 1;
+        self.counts[state_slot(state)] += 1;
+        record.state = state;
+        record.state_change = now;
+    }
+
     pub(crate) fn get(&self, name: &str) -> Option<&NodeRecord> {
         self.index.get(name).map(|&i| &self.nodes[i])
+    }
+
+    /// Where `name` stands in probe order.
+    pub(crate) fn position(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
     }
 
     pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut NodeRecord> {
@@ -151,6 +189,7 @@ impl NodeTable {
 
     pub(crate) fn insert(&mut self, record: NodeRecord, rng: &mut impl Rng) {
         let last = self.nodes.len();
+        self.counts[state_slot(record.state)] += 1;
         self.index.insert(record.name.clone(), last);
         self.nodes.push(record);
         let j = rng.random_range(0..=last);
@@ -198,6 +237,10 @@ impl NodeTable {
             .map(|(i, n)| (n.name.clone(), i))
             .collect();
         self.estimate = self.nodes.len();
+        self.counts = [0; 4];
+        for n in &self.nodes {
+            self.counts[state_slot(n.state)] += 1;
+        }
         gone
     }
 }
@@ -255,6 +298,34 @@ mod tests {
             assert_eq!(&*t.get(n).unwrap().name, n);
         }
         assert!(t.get("b").is_none());
+    }
+
+    #[test]
+    fn counts_follow_every_change_of_state() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let mut t = NodeTable::default();
+        let recount = |t: &NodeTable| {
+            let mut c = [0; 4];
+            for n in t.iter() {
+                c[state_slot(n.state)] += 1;
+            }
+            c
+        };
+        for i in 0..20 {
+            t.insert(record(&format!("n{i}"), NodeState::Alive, 0), &mut rng);
+        }
+        t.set_state("n1", NodeState::Suspect, Instant::from_nanos(1));
+        t.set_state("n2", NodeState::Dead, Instant::ZERO);
+        t.set_state("n3", NodeState::Left, Instant::ZERO);
+        t.set_state("n1", NodeState::Alive, Instant::from_nanos(2));
+        t.set_state("unknown", NodeState::Dead, Instant::ZERO);
+        assert_eq!(t.counts(), [18, 0, 1, 1]);
+        assert_eq!(t.counts(), recount(&t));
+        assert_eq!(t.get("n1").unwrap().state_change, Instant::from_nanos(2));
+        let later = Instant::from_nanos(60_000_000_000);
+        t.reap_and_shuffle(later, Duration::from_secs(20), "n0", &mut rng);
+        assert_eq!(t.counts(), [18, 0, 0, 0]);
+        assert_eq!(t.counts(), recount(&t));
     }
 
     #[test]

@@ -142,9 +142,8 @@ impl Membership {
         let Some(target_socket) = node.socket_addr() else {
             return;
         };
-        let local = self.config.name.clone();
         let helpers = self.random_nodes(self.config.indirect_checks, |n| {
-            *n.name != *local && *n.name != *target && n.state == NodeState::Alive
+            *n.name != *target && n.state == NodeState::Alive
         });
         let mut expected_nacks = 0;
         for (name, addr) in helpers {

@@ -110,8 +110,7 @@ impl Membership {
         };
         let next = push_pull_scale(interval, self.table.estimate());
         self.timers.arm(now + next, Timer::PushPullTick);
-        let local = self.config.name.clone();
-        let peer = self.random_nodes(1, |n| *n.name != *local && n.state == NodeState::Alive);
+        let peer = self.random_nodes(1, |n| n.state == NodeState::Alive);
         if let Some((name, addr)) = peer.into_iter().next() {
             self.start_push_pull(now, addr, Some(&name), None);
         }

@@ -325,10 +325,11 @@ impl Membership {
             state.features = a.features;
         }
         if old_state != NodeState::Alive {
-            state.state = NodeState::Alive;
-            state.state_change = now;
+            self.table.set_state(&a.node, NodeState::Alive, now);
         }
-        let record = state.clone();
+        let Some(record) = self.table.get(&a.node).cloned() else {
+            return;
+        };
         match old_state {
             NodeState::Dead | NodeState::Left => self.emit_for(now, &record, Event::Join),
             NodeState::Suspect => {
@@ -385,9 +386,10 @@ impl Membership {
             return;
         };
         state.incarnation = s.incarnation;
-        state.state = NodeState::Suspect;
-        state.state_change = now;
-        let record = state.clone();
+        self.table.set_state(&s.node, NodeState::Suspect, now);
+        let Some(record) = self.table.get(&s.node).cloned() else {
+            return;
+        };
         self.stats.suspicions += 1;
 
         let timer = SuspicionTimer::for_cluster(
@@ -497,13 +499,15 @@ impl Membership {
         }
         self.stats.dead_applied += 1;
         state.incarnation = d.incarnation;
-        state.state = if left {
+        let new_state = if left {
             NodeState::Left
         } else {
             NodeState::Dead
         };
-        state.state_change = now;
-        let record = state.clone();
+        self.table.set_state(&d.node, new_state, now);
+        let Some(record) = self.table.get(&d.node).cloned() else {
+            return;
+        };
         let reason = if left {
             LeaveReason::Left
         } else {

@@ -59,6 +59,10 @@ impl UserBroadcasts {
         self.pending.len()
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
     /// Takes the broadcasts still due to `member` that fit in `limit` bytes
     /// (each costing `overhead` more), oldest first, and marks them sent.
     pub(crate) fn take_for(&mut self, member: &str, overhead: usize, limit: usize) -> Vec<Vec<u8>> {

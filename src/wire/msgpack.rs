@@ -446,19 +446,29 @@ pub(crate) fn read_struct<T: WireStruct>(r: &mut Reader<'_>) -> Result<T, WireEr
     match r.struct_form()? {
         StructForm::Nil => {}
         StructForm::Map(n) => {
+            // Encoders write fields in declaration order, so the field after
+            // the last one found is tried first: one comparison per key.
+            let mut next = 0;
+            let find = |key: &[u8], next: usize| -> Option<usize> {
+                match T::FIELDS.get(next) {
+                    Some(f) if f.as_bytes() == key => Some(next),
+                    _ => T::FIELDS.iter().position(|f| f.as_bytes() == key),
+                }
+            };
             for _ in 0..n {
                 let index = match r.fixstr() {
-                    Some(k) => T::FIELDS.iter().position(|f| f.as_bytes() == k),
+                    Some(k) => find(k, next),
                     None => match r.key()? {
                         RawBytes::Nil => None,
-                        RawBytes::Borrowed(k) => T::FIELDS.iter().position(|f| f.as_bytes() == k),
-                        RawBytes::Collected(k) => {
-                            T::FIELDS.iter().position(|f| f.as_bytes() == k.as_slice())
-                        }
+                        RawBytes::Borrowed(k) => find(k, next),
+                        RawBytes::Collected(k) => find(&k, next),
                     },
                 };
                 match index {
-                    Some(i) => out.read_field(i, r)?,
+                    Some(i) => {
+                        out.read_field(i, r)?;
+                        next = i + 1;
+                    }
                     None => r.skip_value()?,
                 }
             }

@@ -71,9 +71,8 @@ fn gossip_to_dead() {
     m1.alive_node(now, alive("m2", 2, PORT, 1, &vsn()), None, false);
 
     // Dead for twice GossipToTheDeadTime: no gossip.
-    let s = m1.table_mut().get_mut("m2").expect("known");
-    s.state = NodeState::Dead;
-    s.state_change = Instant::from_nanos(now.as_nanos() - ms(200).as_nanos() as u64);
+    let at = Instant::from_nanos(now.as_nanos() - ms(200).as_nanos() as u64);
+    m1.table_mut().set_state("m2", NodeState::Dead, at);
     gossip_once(m1, now);
     net.run_for(ms(50));
     assert_eq!(net.sent_between(1, 2).count(), 0, "shouldn't gossip");

@@ -215,7 +215,8 @@ fn probe_node_buddy() {
     // m2 bootstrapped its own alive in `new`.
 
     // Force the state to suspect so the ping carries the accusation.
-    m1.table_mut().get_mut("m2").expect("known").state = NodeState::Suspect;
+    let changed = m1.table().get("m2").expect("known").state_change;
+    m1.table_mut().set_state("m2", NodeState::Suspect, changed);
     m1.probe_node(now, "m2");
     net.finish_probe(1);
 

@@ -36,9 +36,8 @@ fn alive_node_suspect_node() {
     // Listen only after the first join.
     go_events(&mut m);
 
-    let s = m.table_mut().get_mut("test").expect("known");
-    s.state = NodeState::Suspect;
-    s.state_change = an_hour_before(T0);
+    m.table_mut()
+        .set_state("test", NodeState::Suspect, an_hour_before(T0));
 
     // Old incarnation number: no change.
     m.alive_node(T0, a.clone(), None, false);
