@@ -89,6 +89,9 @@ pub struct Sim {
     /// Partition group of each node; nodes in different groups cannot talk.
     groups: Option<Vec<usize>>,
     pub seen: Vec<Seen>,
+    /// Which events `seen` records (all by default): a large cluster
+    /// forming sees a join per node pair.
+    pub keep_event: fn(&Event) -> bool,
     pub joins: Vec<JoinOutcome>,
     pub packets: u64,
     /// Accepted streams awaiting their reply.
@@ -136,6 +139,7 @@ impl Sim {
             delay: (Duration::from_micros(200), Duration::from_millis(2)),
             groups: None,
             seen: Vec::new(),
+            keep_event: |_| true,
             joins: Vec::new(),
             packets: 0,
             open: HashMap::new(),
@@ -295,6 +299,9 @@ impl Sim {
         // The simulated nodes have no delegate to tell.
         while self.nodes[i].m.poll_notification().is_some() {}
         while let Some(event) = self.nodes[i].m.poll_event() {
+            if !(self.keep_event)(&event) {
+                continue;
+            }
             self.seen.push(Seen {
                 at: self.now,
                 node: i,
