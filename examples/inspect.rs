@@ -326,6 +326,7 @@ fn decode_stream(
         layers: decoded.layers,
         messages: vec![Ok(decoded.message)],
         message_sizes: vec![decoded.consumed],
+        news_ages: vec![None],
     })
 }
 

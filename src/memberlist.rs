@@ -420,7 +420,7 @@ impl Builder {
             .map_err(Error::Protocol)?;
         machine.set_seeds(seeds.all());
         // Timings and sizes are measured only when published.
-        machine.record_samples(cfg!(feature = "metrics"));
+        machine.record_samples(runtime.now(), cfg!(feature = "metrics"));
         // Unbounded, capped by count when sending: a bounded channel would
         // allocate all its slots up front, ~390 KiB per node by default.
         let (events_tx, events_rx) = crossbeam_channel::unbounded();

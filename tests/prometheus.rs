@@ -86,9 +86,17 @@ fn check(scraped: &BTreeMap<String, f64>) -> Result<(), String> {
     let timed = scraped
         .keys()
         .any(|k| k.starts_with("memberlist_pushPullNode_count"));
-    timed
-        .then_some(())
-        .ok_or_else(|| "no memberlist_pushPullNode".to_owned())
+    if !timed {
+        return Err("no memberlist_pushPullNode".to_owned());
+    }
+    // prom-0's news reached the others stamped with its age.
+    for node in ["prom-1", "prom-2"] {
+        let key = format!("swimlist_news_age_seconds_count{{node=\"{node}\",news=\"alive\"}}");
+        if scraped.get(&key).copied().unwrap_or(0.0) < 1.0 {
+            return Err(format!("{node}: no {key}"));
+        }
+    }
+    Ok(())
 }
 
 #[test]

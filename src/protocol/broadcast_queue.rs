@@ -45,6 +45,9 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use super::time::Instant;
+use crate::wire::news_age::{stamp_news_age, NEWS_AGE_LEN};
+
 /// How many times a broadcast is sent in a cluster of `cluster_size`
 /// members: `retransmit_mult × ceil(log10(cluster_size + 1))` (0 members →
 /// 0, 1–9 → `retransmit_mult`, 10–99 → twice that, …), saturating.
@@ -89,6 +92,8 @@ struct QueuedBroadcast {
     message: Box<[u8]>,
     invalidation: Invalidation,
     notify: Option<u64>,
+    /// When the news was made, for broadcasts stamped with their age.
+    born: Option<Instant>,
 }
 
 /// A queue of broadcasts waiting to be piggybacked on gossip, each sent a
@@ -122,13 +127,31 @@ impl BroadcastQueue {
         message: Vec<u8>,
         notify: Option<u64>,
     ) {
-        self.enqueue(Invalidation::Named(name.into()), message, notify, 0);
+        self.enqueue(Invalidation::Named(name.into()), message, notify, 0, None);
+    }
+
+    /// As [`BroadcastQueue::queue_named`], for membership news made at
+    /// `born`: sends asked to stamp ages stamp it with its age then.
+    pub fn queue_news(
+        &mut self,
+        name: impl Into<Arc<str>>,
+        message: Vec<u8>,
+        born: Instant,
+        notify: Option<u64>,
+    ) {
+        self.enqueue(
+            Invalidation::Named(name.into()),
+            message,
+            notify,
+            0,
+            Some(born),
+        );
     }
 
     /// Enqueues a `message` known to be unique: no queued broadcast is
     /// invalidated by it, and no plain broadcast will ever invalidate it.
     pub fn queue_unique(&mut self, message: Vec<u8>, notify: Option<u64>) {
-        self.enqueue(Invalidation::Unique, message, notify, 0);
+        self.enqueue(Invalidation::Unique, message, notify, 0, None);
     }
 
     /// Enqueues a plain `message`, first finishing every queued plain
@@ -153,7 +176,7 @@ impl BroadcastQueue {
         for key in invalidated {
             self.finish(key);
         }
-        self.enqueue(Invalidation::Plain, message, notify, 0);
+        self.enqueue(Invalidation::Plain, message, notify, 0, None);
     }
 
     /// Takes broadcasts to piggyback on one packet, spending at most `limit`
@@ -173,7 +196,7 @@ impl BroadcastQueue {
         limit: usize,
         transmit_limit: u32,
     ) -> Vec<Vec<u8>> {
-        self.get_broadcasts_notifying(overhead, limit, transmit_limit, transmit_limit)
+        self.get_broadcasts_notifying(overhead, limit, transmit_limit, transmit_limit, None)
     }
 
     /// As [`BroadcastQueue::get_broadcasts`], but reports a broadcast's
@@ -181,13 +204,24 @@ impl BroadcastQueue {
     /// (at most `transmit_limit`), while it keeps being sent until
     /// `transmit_limit`: a caller waiting for news to go out waits as long
     /// as Go would, however often the news is then repeated.
+    ///
+    /// With `stamp_at`, news queued with [`BroadcastQueue::queue_news`] is
+    /// stamped with its age at that instant (see [`crate::wire::news_age`]);
+    /// the stamp counts against `limit`.
     pub fn get_broadcasts_notifying(
         &mut self,
         overhead: usize,
         limit: usize,
         transmit_limit: u32,
         notify_limit: u32,
+        stamp_at: Option<Instant>,
     ) -> Vec<Vec<u8>> {
+        // Room for a stamp is kept for every message, stamped or not: a
+        // gossip packet carries news almost only.
+        let overhead = match stamp_at {
+            Some(_) => overhead.saturating_add(NEWS_AGE_LEN),
+            None => overhead,
+        };
         let mut messages = Vec::new();
         let mut requeue = Vec::new();
         let mut used = 0usize;
@@ -224,11 +258,17 @@ impl BroadcastQueue {
             if transmits >= notify_limit.min(transmit_limit) {
                 self.finished.extend(item.notify.take());
             }
-            if transmits >= transmit_limit {
+            let mut message = if transmits >= transmit_limit {
                 self.forget(key, &item.invalidation);
-                messages.push(item.message.into_vec());
+                std::mem::take(&mut item.message).into_vec()
             } else {
-                messages.push(item.message.to_vec());
+                item.message.to_vec()
+            };
+            if let (Some(now), Some(born)) = (stamp_at, item.born) {
+                stamp_news_age(&mut message, now.saturating_duration_since(born));
+            }
+            messages.push(message);
+            if transmits < transmit_limit {
                 requeue.push((key, item));
             }
         }
@@ -296,14 +336,16 @@ impl BroadcastQueue {
         self.finished.drain(..)
     }
 
-    /// Enqueues a new broadcast with `transmits` previous transmissions,
-    /// replacing a named broadcast with the same name.
+    /// Enqueues a new broadcast with `transmits` previous transmissions
+    /// (news made at `born`, if it is stamped), replacing a named broadcast
+    /// with the same name.
     fn enqueue(
         &mut self,
         invalidation: Invalidation,
         message: Vec<u8>,
         notify: Option<u64>,
         transmits: u32,
+        born: Option<Instant>,
     ) {
         // Encoding grows a buffer by doubling; a queued message keeps only
         // its bytes (it may wait in every node's queue for a while).
@@ -327,6 +369,7 @@ impl BroadcastQueue {
                 message,
                 invalidation,
                 notify,
+                born,
             },
         );
     }
@@ -522,7 +565,7 @@ mod tests {
         let mut queue = BroadcastQueue::new();
         queue.queue_named("leave", b"dead".to_vec(), Some(7));
         for sent in 1..=6 {
-            let got = queue.get_broadcasts_notifying(2, 1400, 6, 2);
+            let got = queue.get_broadcasts_notifying(2, 1400, 6, 2, None);
             assert_eq!(got, [b"dead".to_vec()], "send {sent}");
             let done = finished(&mut queue);
             assert_eq!(
@@ -561,6 +604,7 @@ mod tests {
                 name.as_bytes().to_vec(),
                 Some(0),
                 transmits,
+                None,
             );
         }
         let transmits: Vec<u32> = reversed_view(&queue).into_iter().map(|(_, t)| t).collect();
@@ -702,6 +746,7 @@ mod tests {
                     message: message.into(),
                     invalidation,
                     notify,
+                    born: None,
                 },
             ));
         }

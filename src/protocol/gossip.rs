@@ -24,7 +24,7 @@ use super::time::Instant;
 use super::timers::Timer;
 use crate::node::NodeState;
 use crate::wire::packet::{COMPOUND_HEADER_OVERHEAD, COMPOUND_OVERHEAD_PER_PART};
-use crate::wire::{Context, Message};
+use crate::wire::{Context, Features, Message};
 
 impl Membership {
     /// One gossip round: queued broadcasts to `gossip_nodes` random peers
@@ -53,7 +53,7 @@ impl Membership {
         // Unlike Go, an empty result does not end the round: application
         // broadcasts are due per member.
         for (name, addr) in peers {
-            let messages = self.take_broadcasts(COMPOUND_OVERHEAD_PER_PART, budget, &name);
+            let messages = self.take_broadcasts(now, COMPOUND_OVERHEAD_PER_PART, budget, &name);
             if !messages.is_empty() {
                 self.transmit_compounds(addr, &name, messages);
             }
@@ -104,6 +104,7 @@ impl Membership {
     /// broadcasts, then whatever space is left to both and the host's.
     pub(super) fn take_broadcasts(
         &mut self,
+        now: Instant,
         overhead: usize,
         limit: usize,
         dest: &str,
@@ -125,11 +126,17 @@ impl Membership {
             limit / 2
         };
         let mut out = self.user_broadcasts.take_for(dest, overhead, user_share);
+        let stamp_at = self
+            .table
+            .get(dest)
+            .is_some_and(|peer| peer.features.contains(Features::NEWS_AGE))
+            .then_some(now);
         let membership = self.broadcasts.get_broadcasts_notifying(
             overhead,
             limit - size(&out),
             transmits,
             go_transmits,
+            stamp_at,
         );
         out.extend(membership);
         let more = self
@@ -242,7 +249,7 @@ mod tests {
         m.queue_broadcast(Instant::ZERO, &news, None)
             .expect("fits a packet");
         let budget = 1400 - 2;
-        let first = m.take_broadcasts(2, budget, "node-0042");
+        let first = m.take_broadcasts(Instant::ZERO, 2, budget, "node-0042");
         let user: Vec<_> = first.iter().filter(|b| b[0] == 8).collect();
         assert_eq!(
             user.len(),

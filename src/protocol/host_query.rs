@@ -29,6 +29,7 @@ use super::dial_error::JoinError;
 use super::membership::Membership;
 use super::output::{JoinId, StreamId};
 use super::push_pull::Merged;
+use super::state::NewsOrigin;
 use super::time::Instant;
 use crate::node::Node;
 use crate::wire::{Alive, PushPull};
@@ -195,7 +196,7 @@ pub(super) enum Parked {
         join: Option<(JoinId, SocketAddr)>,
     },
     /// The newest alive news about a node, to apply once admitted.
-    Alive(Alive),
+    Alive(Alive, NewsOrigin),
     Broadcasts,
     AckPayload,
 }
@@ -232,7 +233,7 @@ impl Queries {
         let id = QueryId(self.next);
         self.next += 1;
         match &parked {
-            Parked::Alive(a) => {
+            Parked::Alive(a, _) => {
                 self.alive.insert(a.node.clone(), id);
                 if let Some(watched) = &mut self.watched {
                     watched.push(id);
@@ -253,16 +254,17 @@ impl Queries {
 
     /// Keeps only the newest alive news for a node already waiting for its
     /// verdict; false when none is waiting.
-    pub(super) fn replace_waiting_alive(&mut self, a: &Alive) -> bool {
+    pub(super) fn replace_waiting_alive(&mut self, a: &Alive, origin: NewsOrigin) -> bool {
         let Some(id) = self.alive.get(&a.node) else {
             return false;
         };
         if let Some(watched) = &mut self.watched {
             watched.push(*id);
         }
-        if let Some(Parked::Alive(waiting)) = self.parked.get_mut(id) {
+        if let Some(Parked::Alive(waiting, waiting_origin)) = self.parked.get_mut(id) {
             if a.incarnation >= waiting.incarnation {
                 *waiting = a.clone();
+                *waiting_origin = origin;
             }
         }
         true
@@ -330,7 +332,7 @@ impl Queries {
     fn take(&mut self, id: QueryId) -> Option<Parked> {
         let parked = self.parked.remove(&id)?;
         match &parked {
-            Parked::Alive(a) => {
+            Parked::Alive(a, _) => {
                 self.alive.remove(&a.node);
             }
             Parked::Broadcasts => self.broadcasts_asked = false,
@@ -388,12 +390,12 @@ impl Membership {
                     self.join_progress(join, addr, outcome);
                 }
             }
-            Parked::Alive(a) => {
+            Parked::Alive(a, origin) => {
                 match answer {
                     Answer::Verdict(Err(reason)) => {
                         log::debug!("{}: {} not admitted: {reason}", self.config.name, a.node);
                     }
-                    _ => self.alive_node_admitted(now, a, None, false),
+                    _ => self.alive_node_admitted(now, a, origin),
                 }
                 for (join, addr) in self.queries.admitted(id) {
                     self.join_progress(join, addr, Ok(()));

@@ -28,6 +28,7 @@ use super::notification::Notification;
 use super::output::{Completion, DialId, JoinId, NotifyToken, StreamId, Transmit};
 use super::readiness::Readiness;
 use super::samples::{Sample, Samples};
+use super::state::NewsOrigin;
 use super::stats::Stats;
 use super::suspicion::SuspicionTimer;
 use super::time::Instant;
@@ -325,7 +326,10 @@ impl Membership {
             port: self.local_addr.port(),
             meta: (!meta.is_empty()).then_some(meta),
             vsn: self.config.vsn().to_vec(),
-            features: Features::LZ4,
+            features: match self.samples.enabled() {
+                true => Features::LZ4.with(Features::NEWS_AGE),
+                false => Features::LZ4,
+            },
         }
     }
 
@@ -454,8 +458,29 @@ impl Membership {
 
     /// Starts (or stops) recording [`Sample`]s for metrics; off by
     /// default, so a host without metrics pays nothing.
-    pub fn record_samples(&mut self, on: bool) {
+    ///
+    /// Call it before joining: a recording node asks its peers (in its
+    /// alive message) to stamp the news they send it with its age, for
+    /// [`Sample::NewsAge`], and peers learn that with the node.
+    pub fn record_samples(&mut self, now: Instant, on: bool) {
+        if self.samples.enabled() == on {
+            return;
+        }
         self.samples.enable(on);
+        let name = self.config.name.clone();
+        let Some(local) = self.table.get(&name) else {
+            return;
+        };
+        if self.leaving {
+            return;
+        }
+        let alive = self.local_alive(local.incarnation, local.meta.clone());
+        if let Some(local) = self.table.get_mut(&name) {
+            local.features = alive.features;
+        }
+        let mut encoded = Vec::new();
+        Message::Alive(alive).encode(Context::Packet, &mut encoded);
+        self.broadcasts.queue_news(name, encoded, now, None);
     }
 
     /// The next measurement, once [`Membership::record_samples`] is on.
@@ -484,7 +509,7 @@ impl Membership {
                 Timer::SettleCheck => self.settle_check(now),
                 Timer::ProbeTimeout(seq) => self.probe_timeout(now, seq),
                 Timer::ProbeDeadline(seq) => self.probe_deadline(now, seq),
-                Timer::RelayExpiry(seq) => self.relay_expiry(seq),
+                Timer::RelayExpiry(seq) => self.relay_expiry(now, seq),
                 Timer::Suspicion(name) => self.suspicion_timeout(now, &name),
                 Timer::DialExpiry(id) if self.dials.contains_key(&id) => {
                     // The result may be waiting in a lagging host's queue.
@@ -521,12 +546,15 @@ impl Membership {
         for layer in &decoded.layers {
             *self.stats.layers_in.entry(layer_name(layer)).or_default() += 1;
         }
-        for (message, size) in decoded.messages.into_iter().zip(decoded.message_sizes) {
+        let ages = decoded.news_ages.into_iter();
+        let sized = decoded.messages.into_iter().zip(decoded.message_sizes);
+        for ((message, size), age) in sized.zip(ages) {
             match message {
                 Ok(m) => {
                     let name = m.message_type().name();
                     self.stats.messages_in.entry(name).or_default().add(size);
-                    self.handle_message(now, from, m);
+                    let origin = NewsOrigin::arrived(now, age);
+                    self.handle_message(now, from, m, origin);
                 }
                 Err(e) => {
                     log::debug!("{}: dropping message from {from}: {e}", self.config.name);
@@ -537,7 +565,14 @@ impl Membership {
         self.flush_finished();
     }
 
-    fn handle_message(&mut self, now: Instant, from: SocketAddr, message: Message) {
+    /// Handles one message of a packet; `origin` says how old news is.
+    fn handle_message(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        message: Message,
+        origin: NewsOrigin,
+    ) {
         match message {
             Message::Ping(p) => self.handle_ping(now, from, p),
             Message::IndirectPing(p) => self.handle_indirect_ping(now, from, p),
@@ -545,13 +580,13 @@ impl Membership {
             Message::Nack(n) => self.handle_nack(n.seq_no),
             Message::Alive(a) => {
                 if self.alive_packet_allowed(&a) {
-                    self.alive_node(now, a, None, false);
+                    self.alive_heard(now, a, origin);
                 } else {
                     self.drop_for("address not allowed");
                 }
             }
-            Message::Suspect(s) => self.suspect_node(now, s),
-            Message::Dead(d) => self.dead_node(now, d, None),
+            Message::Suspect(s) => self.suspect_heard(now, s, origin),
+            Message::Dead(d) => self.dead_heard(now, d, origin),
             Message::User(payload) => self.notify(Notification::Message(payload)),
             // Stream-only types never come out of the packet decoder.
             Message::PushPull(_) | Message::Err(_) => {}
@@ -636,6 +671,7 @@ impl Membership {
     /// `dest` (empty if unknown), piggybacking queued broadcasts if asked.
     pub(super) fn send_message(
         &mut self,
+        now: Instant,
         to: SocketAddr,
         dest: &str,
         msg: Vec<u8>,
@@ -648,7 +684,7 @@ impl Membership {
             let budget = self.config.udp_buffer_size.saturating_sub(
                 msg.len() + 2 + self.packet_overhead(self.config.gossip_verify_outgoing),
             );
-            self.take_broadcasts(2, budget, dest)
+            self.take_broadcasts(now, 2, budget, dest)
         } else {
             Vec::new()
         };

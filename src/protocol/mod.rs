@@ -37,7 +37,7 @@ pub use notification::Notification;
 pub use output::{Completion, DialId, JoinId, NotifyToken, StreamId, Transmit};
 pub use push_pull::{push_pull_scale, JoinTarget};
 pub use readiness::SETTLE_ROUNDS;
-pub use samples::Sample;
+pub use samples::{News, Sample};
 pub use state::INCARNATION_LEAP;
 pub(crate) use stats::worth_logging;
 pub use stats::{Stats, Traffic};

@@ -107,7 +107,7 @@ impl Membership {
         let mut ping = Vec::new();
         Message::Ping(self.local_ping(seq, target)).encode(Context::Packet, &mut ping);
         if state == NodeState::Alive {
-            self.send_message(to, target, ping, true);
+            self.send_message(now, to, target, ping, true);
         } else {
             // A suspect gets the accusation with the ping, so it can refute
             // at once (Lifeguard's "buddy system").
@@ -161,7 +161,7 @@ impl Membership {
                 source_node: self.config.name.clone(),
             })
             .encode(Context::Packet, &mut msg);
-            self.send_message(addr, &name, msg, true);
+            self.send_message(now, addr, &name, msg, true);
         }
         if let Some(p) = self.probe.as_mut() {
             p.expected_nacks = expected_nacks;
@@ -242,7 +242,7 @@ impl Membership {
         }
     }
 
-    pub(super) fn handle_ping(&mut self, _now: Instant, from: SocketAddr, p: Ping) {
+    pub(super) fn handle_ping(&mut self, now: Instant, from: SocketAddr, p: Ping) {
         if !p.node.is_empty() && p.node != self.config.name {
             self.drop_for("ping for another node");
             return;
@@ -258,7 +258,7 @@ impl Membership {
         let to = reply_address(&p.source_addr, p.source_port).unwrap_or(from);
         let mut msg = Vec::new();
         Message::Ack(ack).encode(Context::Packet, &mut msg);
-        self.send_message(to, &p.source_node, msg, true);
+        self.send_message(now, to, &p.source_node, msg, true);
     }
 
     pub(super) fn handle_indirect_ping(
@@ -291,11 +291,11 @@ impl Membership {
             .arm(now + self.config.probe_timeout, Timer::RelayExpiry(seq));
         let mut ping = Vec::new();
         Message::Ping(self.local_ping(seq, &req.node)).encode(Context::Packet, &mut ping);
-        self.send_message(SocketAddr::new(target_ip, port), &req.node, ping, true);
+        self.send_message(now, SocketAddr::new(target_ip, port), &req.node, ping, true);
     }
 
     /// No ack came for a relayed ping: tell the requester if it asked.
-    pub(super) fn relay_expiry(&mut self, seq: u32) {
+    pub(super) fn relay_expiry(&mut self, now: Instant, seq: u32) {
         if let Some(AckHandler::Relay {
             to,
             name,
@@ -308,7 +308,7 @@ impl Membership {
                 seq_no: requester_seq,
             })
             .encode(Context::Packet, &mut msg);
-            self.send_message(to, &name, msg, true);
+            self.send_message(now, to, &name, msg, true);
         }
     }
 
@@ -336,7 +336,7 @@ impl Membership {
                     payload: None,
                 })
                 .encode(Context::Packet, &mut msg);
-                self.send_message(to, &name, msg, true);
+                self.send_message(now, to, &name, msg, true);
             }
             None => self.drop_for("ack for unknown sequence number"),
         }

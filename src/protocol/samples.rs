@@ -32,6 +32,39 @@ pub enum Sample {
     /// From this node suspecting a member to holding it failed, by its own
     /// suspicion running out or by a peer's word (not in Go).
     Detection(Duration),
+    /// How old membership news that changed this node's view was when it
+    /// arrived, as stamped by the peer that sent it (not in Go; see
+    /// [`crate::wire::news_age`]). Only peers told that this node records
+    /// samples stamp news, so switch recording on before joining.
+    NewsAge {
+        /// What the news said.
+        news: News,
+        /// Its age on arrival (short of the last hop's transit time).
+        age: Duration,
+    },
+}
+
+/// Membership news, by what it says about a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum News {
+    /// It is alive (joined, came back, refuted, or changed its metadata).
+    Alive,
+    /// It is suspected of having failed.
+    Suspect,
+    /// It failed or left.
+    Dead,
+}
+
+impl News {
+    /// A lower-case name, for metric labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            News::Alive => "alive",
+            News::Suspect => "suspect",
+            News::Dead => "dead",
+        }
+    }
 }
 
 /// The samples waiting for the host.
@@ -47,6 +80,10 @@ impl Samples {
         if !enabled {
             self.waiting = VecDeque::new();
         }
+    }
+
+    pub(super) fn enabled(&self) -> bool {
+        self.enabled
     }
 
     pub(super) fn record(&mut self, sample: Sample) {

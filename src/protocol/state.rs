@@ -36,7 +36,7 @@ use super::host_query::{Parked, Query};
 use super::membership::{Membership, Suspicion};
 use super::node_table::{NodeRecord, WireIp};
 use super::notification::Notification;
-use super::samples::Sample;
+use super::samples::{News, Sample};
 use super::suspicion::SuspicionTimer;
 use super::time::Instant;
 use super::timers::Timer;
@@ -63,6 +63,40 @@ fn alive_as_node(a: &Alive) -> Option<Node> {
 
 /// The largest believable rise of a node's incarnation in one accusation.
 pub const INCARNATION_LEAP: u32 = 1 << 16;
+
+/// Where a piece of membership news comes from, which says how old it is
+/// (see [`crate::wire::news_age`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum NewsOrigin {
+    /// Made by this node, now.
+    Here,
+    /// From a peer that stamped its age: `age` old on arrival, so made at
+    /// about `born`.
+    Heard { age: Duration, born: Instant },
+    /// From a peer that did not stamp it (Go, or a push/pull record).
+    Unstamped,
+}
+
+impl NewsOrigin {
+    /// The origin of news that arrived at `now`, stamped with `age` or not.
+    pub(super) fn arrived(now: Instant, age: Option<Duration>) -> Self {
+        match age {
+            Some(age) => NewsOrigin::Heard {
+                age,
+                born: now - age,
+            },
+            None => NewsOrigin::Unstamped,
+        }
+    }
+
+    /// News this node makes is its own; anything else came unstamped.
+    fn made_here_if(here: bool) -> Self {
+        match here {
+            true => NewsOrigin::Here,
+            false => NewsOrigin::Unstamped,
+        }
+    }
+}
 
 impl Membership {
     /// Whether an accusation at `accused` about a node known at `known` is
@@ -114,7 +148,34 @@ impl Membership {
         }
         let mut msg = Vec::new();
         accusation.encode(Context::Packet, &mut msg);
-        self.send_message(to, &a.node, msg, false);
+        self.send_message(now, to, &a.node, msg, false);
+    }
+
+    /// Queues `encoded` news about `node` for gossip, remembering when it
+    /// was made if known.
+    fn queue_news(
+        &mut self,
+        now: Instant,
+        node: &str,
+        encoded: Vec<u8>,
+        origin: NewsOrigin,
+        notify: Option<u64>,
+    ) {
+        let name = self.shared_name(node);
+        match origin {
+            NewsOrigin::Here => self.broadcasts.queue_news(name, encoded, now, notify),
+            NewsOrigin::Heard { born, .. } => {
+                self.broadcasts.queue_news(name, encoded, born, notify)
+            }
+            NewsOrigin::Unstamped => self.broadcasts.queue_named(name, encoded, notify),
+        }
+    }
+
+    /// Records how old news that changed this node's view was on arrival.
+    fn record_news_age(&mut self, news: News, origin: NewsOrigin) {
+        if let NewsOrigin::Heard { age, .. } = origin {
+            self.samples.record(Sample::NewsAge { news, age });
+        }
     }
 
     /// A node's name as the table holds it, so that a broadcast about a
@@ -135,18 +196,18 @@ impl Membership {
         notify: Option<u64>,
         bootstrap: bool,
     ) {
-        self.apply_alive(now, a, notify, bootstrap, false);
+        let origin = NewsOrigin::made_here_if(a.node == self.config.name);
+        self.apply_alive(now, a, notify, bootstrap, false, origin);
     }
 
-    /// As [`Membership::alive_node`], for news the host admitted.
-    pub(super) fn alive_node_admitted(
-        &mut self,
-        now: Instant,
-        a: Alive,
-        notify: Option<u64>,
-        bootstrap: bool,
-    ) {
-        self.apply_alive(now, a, notify, bootstrap, true);
+    /// As [`Membership::alive_node`], for news that came from `origin`.
+    pub(super) fn alive_heard(&mut self, now: Instant, a: Alive, origin: NewsOrigin) {
+        self.apply_alive(now, a, None, false, false, origin);
+    }
+
+    /// As [`Membership::alive_heard`], for news the host admitted.
+    pub(super) fn alive_node_admitted(&mut self, now: Instant, a: Alive, origin: NewsOrigin) {
+        self.apply_alive(now, a, None, false, true, origin);
     }
 
     fn apply_alive(
@@ -156,6 +217,7 @@ impl Membership {
         notify: Option<u64>,
         bootstrap: bool,
         admitted: bool,
+        origin: NewsOrigin,
     ) {
         let is_local = a.node == self.config.name;
         if self.leaving && is_local {
@@ -193,7 +255,7 @@ impl Membership {
         };
         // Other nodes wait for the host's admission; this one needs none.
         if !admitted && !is_local && self.queries.asks.alive {
-            if self.queries.replace_waiting_alive(&a) {
+            if self.queries.replace_waiting_alive(&a, origin) {
                 return;
             }
             if !self.queries.admission_room() {
@@ -201,7 +263,7 @@ impl Membership {
                 return;
             }
             self.queries
-                .ask(Query::Alive { node: candidate }, Parked::Alive(a));
+                .ask(Query::Alive { node: candidate }, Parked::Alive(a, origin));
             return;
         }
 
@@ -295,14 +357,14 @@ impl Membership {
             if a.incarnation == state.incarnation && same_meta && same_vsn {
                 return;
             }
-            self.refute(a.incarnation);
+            self.refute(now, a.incarnation);
             return;
         }
 
         let mut encoded = Vec::new();
         Message::Alive(a.clone()).encode(Context::Packet, &mut encoded);
-        let name = self.shared_name(&a.node);
-        self.broadcasts.queue_named(name, encoded, notify);
+        self.queue_news(now, &a.node, encoded, origin, notify);
+        self.record_news_age(News::Alive, origin);
         self.stats.alive_applied += 1;
 
         let Some(state) = self.table.get_mut(&a.node) else {
@@ -345,6 +407,12 @@ impl Membership {
 
     /// Applies a suspect message.
     pub(super) fn suspect_node(&mut self, now: Instant, s: Suspect) {
+        let origin = NewsOrigin::made_here_if(s.from == self.config.name);
+        self.suspect_heard(now, s, origin);
+    }
+
+    /// As [`Membership::suspect_node`], for news that came from `origin`.
+    pub(super) fn suspect_heard(&mut self, now: Instant, s: Suspect, origin: NewsOrigin) {
         let Some(state) = self.table.get(&s.node) else {
             return;
         };
@@ -364,8 +432,7 @@ impl Membership {
                 self.timers.arm(deadline, Timer::Suspicion(s.node.clone()));
                 let mut encoded = Vec::new();
                 Message::Suspect(s.clone()).encode(Context::Packet, &mut encoded);
-                let name = self.shared_name(&s.node);
-                self.broadcasts.queue_named(name, encoded, None);
+                self.queue_news(now, &s.node, encoded, origin, None);
             }
             return;
         }
@@ -373,14 +440,14 @@ impl Membership {
             return;
         }
         if s.node == self.config.name {
-            self.refute(s.incarnation);
+            self.refute(now, s.incarnation);
             return;
         }
 
         let mut encoded = Vec::new();
         Message::Suspect(s.clone()).encode(Context::Packet, &mut encoded);
-        let name = self.shared_name(&s.node);
-        self.broadcasts.queue_named(name, encoded, None);
+        self.queue_news(now, &s.node, encoded, origin, None);
+        self.record_news_age(News::Suspect, origin);
 
         let Some(state) = self.table.get_mut(&s.node) else {
             return;
@@ -463,6 +530,16 @@ impl Membership {
 
     /// Applies a dead message (`from == node` means a graceful leave).
     pub(super) fn dead_node(&mut self, now: Instant, d: Dead, notify: Option<u64>) {
+        let origin = NewsOrigin::made_here_if(d.from == self.config.name);
+        self.apply_dead(now, d, notify, origin);
+    }
+
+    /// As [`Membership::dead_node`], for news that came from `origin`.
+    pub(super) fn dead_heard(&mut self, now: Instant, d: Dead, origin: NewsOrigin) {
+        self.apply_dead(now, d, None, origin);
+    }
+
+    fn apply_dead(&mut self, now: Instant, d: Dead, notify: Option<u64>, origin: NewsOrigin) {
         let Some(state) = self.table.get(&d.node) else {
             return;
         };
@@ -481,13 +558,13 @@ impl Membership {
             return;
         }
         if d.node == self.config.name && !self.leaving {
-            self.refute(d.incarnation);
+            self.refute(now, d.incarnation);
             return;
         }
         let mut encoded = Vec::new();
         Message::Dead(d.clone()).encode(Context::Packet, &mut encoded);
-        let name = self.shared_name(&d.node);
-        self.broadcasts.queue_named(name, encoded, notify);
+        self.queue_news(now, &d.node, encoded, origin, notify);
+        self.record_news_age(News::Dead, origin);
 
         let Some(state) = self.table.get_mut(&d.node) else {
             return;
@@ -517,7 +594,7 @@ impl Membership {
     }
 
     /// Answers an accusation about this node with a higher incarnation.
-    pub(super) fn refute(&mut self, accused: u32) {
+    pub(super) fn refute(&mut self, now: Instant, accused: u32) {
         // Saturating: a wrapped incarnation would lose to every view.
         let inc = self
             .incarnation
@@ -543,7 +620,7 @@ impl Membership {
         let alive = self.local_alive(inc, meta);
         let mut encoded = Vec::new();
         Message::Alive(alive).encode(Context::Packet, &mut encoded);
-        self.broadcasts.queue_named(name, encoded, None);
+        self.broadcasts.queue_news(name, encoded, now, None);
     }
 
     /// Applies the node records of a push/pull (Go's `mergeState`): a remote

@@ -44,6 +44,15 @@ impl Add<Duration> for Instant {
     }
 }
 
+impl Sub<Duration> for Instant {
+    type Output = Instant;
+    /// The instant `d` earlier, saturating at the epoch.
+    fn sub(self, d: Duration) -> Instant {
+        let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        Instant(self.0.saturating_sub(nanos))
+    }
+}
+
 impl Sub<Instant> for Instant {
     type Output = Duration;
     fn sub(self, earlier: Instant) -> Duration {
@@ -61,6 +70,11 @@ mod tests {
         assert_eq!(t.as_nanos(), 1_500_000_000);
         assert_eq!(t - Instant::ZERO, Duration::from_millis(1500));
         assert_eq!(Instant::ZERO - t, Duration::ZERO);
+        assert_eq!(
+            t - Duration::from_millis(500),
+            Instant::from_nanos(1_000_000_000)
+        );
+        assert_eq!(t - Duration::from_secs(2), Instant::ZERO);
         assert_eq!(
             Instant::from_nanos(u64::MAX) + Duration::from_secs(1),
             Instant::from_nanos(u64::MAX)

@@ -102,6 +102,10 @@ pub(crate) fn record(node: &str, samples: impl IntoIterator<Item = Sample>) {
             Sample::Detection(d) => {
                 metrics::histogram!("swimlist_detection_seconds", &label).record(d.as_secs_f64());
             }
+            Sample::NewsAge { news, age } => {
+                let labels = [("node", node.to_owned()), ("news", news.name().to_owned())];
+                metrics::histogram!("swimlist_news_age_seconds", &labels).record(age.as_secs_f64());
+            }
         }
     }
 }

@@ -108,6 +108,14 @@ impl Features {
     /// Reads compress wrappers with `Algo = 1` (LZ4 block, see
     /// [`crate::wire::compress`]).
     pub const LZ4: Features = Features(1);
+    /// Wants membership news stamped with its age (see
+    /// [`crate::wire::news_age`]).
+    pub const NEWS_AGE: Features = Features(2);
+
+    /// These capabilities and those of `other`.
+    pub fn with(self, other: Features) -> Features {
+        Features(self.0 | other.0)
+    }
 
     /// Whether every bit of `other` is set.
     pub fn contains(self, other: Features) -> bool {

@@ -18,6 +18,8 @@
 //!   message ends as bytes arrive, [`read_stream`] decodes it.
 //! * [`Keyring`] — AES-GCM envelopes (versions 0 and 1) and key rotation.
 //! * [`label`] — the label header that keeps clusters apart.
+//! * [`news_age`] — the age stamp swimlist adds to membership news for
+//!   peers that ask for it.
 //!
 //! Decoding never panics and never allocates more than the remaining input
 //! justifies (or the fixed limits below); every rejection is a typed
@@ -41,6 +43,7 @@ mod keyring;
 pub mod label;
 mod message;
 mod msgpack;
+pub mod news_age;
 pub mod packet;
 pub mod stream;
 

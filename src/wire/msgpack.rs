@@ -446,29 +446,25 @@ pub(crate) fn read_struct<T: WireStruct>(r: &mut Reader<'_>) -> Result<T, WireEr
     match r.struct_form()? {
         StructForm::Nil => {}
         StructForm::Map(n) => {
-            // Encoders write fields in declaration order, so the field after
-            // the last one found is tried first: one comparison per key.
-            let mut next = 0;
-            let find = |key: &[u8], next: usize| -> Option<usize> {
-                match T::FIELDS.get(next) {
-                    Some(f) if f.as_bytes() == key => Some(next),
-                    _ => T::FIELDS.iter().position(|f| f.as_bytes() == key),
-                }
+            // Length and first byte rule out most fields without a call to
+            // compare bytes: a packet of gossip holds dozens of keys.
+            let find = |key: &[u8]| -> Option<usize> {
+                T::FIELDS.iter().position(|f| {
+                    let f = f.as_bytes();
+                    f.len() == key.len() && f.first() == key.first() && f == key
+                })
             };
             for _ in 0..n {
                 let index = match r.fixstr() {
-                    Some(k) => find(k, next),
+                    Some(k) => find(k),
                     None => match r.key()? {
                         RawBytes::Nil => None,
-                        RawBytes::Borrowed(k) => find(k, next),
-                        RawBytes::Collected(k) => find(&k, next),
+                        RawBytes::Borrowed(k) => find(k),
+                        RawBytes::Collected(k) => find(&k),
                     },
                 };
                 match index {
-                    Some(i) => {
-                        out.read_field(i, r)?;
-                        next = i + 1;
-                    }
+                    Some(i) => out.read_field(i, r)?,
                     None => r.skip_value()?,
                 }
             }

@@ -7,6 +7,7 @@
 //! on nesting depth and on total decompressed bytes.
 
 use std::borrow::Cow;
+use std::time::Duration;
 
 use super::compress::{encode_compressed, read_compressed, Compression};
 use super::error::{Context, WireError};
@@ -14,6 +15,7 @@ use super::keyring::{EncryptionVersion, Keyring, NONCE_SIZE};
 use super::label::{check_label, put_label_header, split_label};
 use super::message::{Message, MessageType};
 use super::msgpack::Reader;
+use super::news_age::news_age;
 use super::MAX_DECOMPRESSED_BYTES;
 
 /// Most parts one compound can hold (the count is one byte).
@@ -201,12 +203,16 @@ pub struct DecodedPacket {
     /// The size in bytes of each entry of `messages` as it arrived (after
     /// decompression), type byte included.
     pub message_sizes: Vec<usize>,
+    /// The age a swimlist sender stamped on each entry of `messages` (see
+    /// [`crate::wire::news_age`]); `None` for all but stamped news.
+    pub news_ages: Vec<Option<Duration>>,
 }
 
 impl DecodedPacket {
-    fn push(&mut self, message: Result<Message, WireError>, size: usize) {
+    fn push(&mut self, message: Result<Message, WireError>, bytes: &[u8]) {
         self.messages.push(message);
-        self.message_sizes.push(size);
+        self.message_sizes.push(bytes.len());
+        self.news_ages.push(news_age(bytes));
     }
 }
 
@@ -275,6 +281,7 @@ pub fn decode_packet(datagram: &[u8], cfg: &Inbound<'_>) -> Result<DecodedPacket
         layers: Vec::new(),
         messages: Vec::new(),
         message_sizes: Vec::new(),
+        news_ages: Vec::new(),
     };
     let payload = open_packet(datagram, cfg, &mut out.layers)?;
     let mut budget = MAX_DECOMPRESSED_BYTES;
@@ -286,7 +293,7 @@ pub fn decode_packet(datagram: &[u8], cfg: &Inbound<'_>) -> Result<DecodedPacket
 /// error) is appended to `out.messages`.
 fn walk(msg: &[u8], depth: usize, budget: &mut usize, out: &mut DecodedPacket) {
     let Some(&ty) = msg.first() else {
-        out.push(Err(WireError::EmptyMessage), 0);
+        out.push(Err(WireError::EmptyMessage), msg);
         return;
     };
     let is_container = ty == MessageType::Compound as u8 || ty == MessageType::Compress as u8;
@@ -295,7 +302,7 @@ fn walk(msg: &[u8], depth: usize, budget: &mut usize, out: &mut DecodedPacket) {
             Err(WireError::NestingTooDeep {
                 limit: MAX_NESTING_DEPTH,
             }),
-            msg.len(),
+            msg,
         );
         return;
     }
@@ -310,7 +317,7 @@ fn walk(msg: &[u8], depth: usize, budget: &mut usize, out: &mut DecodedPacket) {
                     walk(part, depth + 1, budget, out);
                 }
             }
-            Err(e) => out.push(Err(e), msg.len()),
+            Err(e) => out.push(Err(e), msg),
         }
     } else if ty == MessageType::Compress as u8 {
         let mut r = Reader::new(&msg[1..], "compress");
@@ -324,10 +331,10 @@ fn walk(msg: &[u8], depth: usize, budget: &mut usize, out: &mut DecodedPacket) {
                 });
                 walk(&d.message, depth + 1, budget, out);
             }
-            Err(e) => out.push(Err(e), msg.len()),
+            Err(e) => out.push(Err(e), msg),
         }
     } else {
-        out.push(Message::decode(msg, Context::Packet), msg.len());
+        out.push(Message::decode(msg, Context::Packet), msg);
     }
 }
 
