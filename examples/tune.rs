@@ -7,13 +7,15 @@
 //! ```text
 //! cargo run --release --example tune -- --nodes 100 [--config lan]
 //!     [--set gossip_nodes=4 --set probe_interval=500ms ...]
-//!     [--file tune.toml] [--joins chain|burst] [--delay 1ms] [--jitter 1ms]
+//!     [--file tune.toml] [--joins chain|burst] [--join-every 10ms]
+//!     [--delay 1ms] [--jitter 1ms]
 //!     [--loss 0.01]
 //!     [--partition 60s] [--minutes 2] [--kill 3] [--seed 1]
 //!     [--compare wan [--compare-set key=value ...]] [--svg FILE]
 //! ```
 //!
-//! The run: every node joins the one before it (`--joins burst`: all at
+//! The run: every node joins the one before it, one every `--join-every`
+//! (`--joins burst`: all at
 //! once, each through a random earlier node, as `examples/cluster` does);
 //! once all see everyone,
 //! node 0 updates its metadata (the news whose spread is timed), `--kill`
@@ -49,7 +51,7 @@ use swimlist::protocol::Instant;
 use swimlist::{Config, Event, LeaveReason};
 
 const USAGE: &str = "usage: tune --nodes N [--config lan|wan|local] [--set KEY=VALUE]... \
-[--file TOML] [--joins chain|burst] [--delay D] [--jitter D] [--loss P] [--partition D] [--minutes M] [--kill K] [--seed S] \
+[--file TOML] [--joins chain|burst] [--join-every D] [--delay D] [--jitter D] [--loss P] [--partition D] [--minutes M] [--kill K] [--seed S] \
 [--compare PRESET] [--compare-set KEY=VALUE]... [--svg FILE]";
 
 struct Scenario {
@@ -65,6 +67,8 @@ struct Network {
     partition: Option<Duration>,
     /// Join all at once, each through a random earlier node.
     burst: bool,
+    /// Time between chained joins.
+    join_every: Duration,
     minutes: f64,
     kill: usize,
     seed: u64,
@@ -184,7 +188,7 @@ fn run(scenario: &Scenario, net: &Network) -> Result<Report, String> {
     } else {
         for i in 1..n {
             sim.join(i, &[i - 1]);
-            let t = sim.now + Duration::from_millis(10);
+            let t = sim.now + net.join_every;
             sim.run_until(t);
         }
     }
@@ -413,6 +417,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         loss: 0.0,
         partition: None,
         burst: false,
+        join_every: Duration::from_millis(10),
         minutes: 2.0,
         kill: 3,
         seed: 1,
@@ -441,6 +446,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     _ => return Err("--joins takes chain or burst".into()),
                 }
             }
+            "--join-every" => net.join_every = parse_duration(value)?,
             "--delay" => net.delay = parse_duration(value)?,
             "--jitter" => net.jitter = parse_duration(value)?,
             "--loss" => net.loss = value.parse()?,

@@ -458,10 +458,8 @@ impl Sim {
 
     /// Runs the network until `end`.
     pub fn run_until(&mut self, end: Instant) {
-        // Tests may have called a machine directly since the last run.
-        for i in 0..self.nodes.len() {
-            self.schedule_timer(i);
-        }
+        // Every call into a machine (`act`, `join`, deliveries, timers)
+        // queues its next timer, so the heap is current here.
         loop {
             let delivery = self.queue.keys().next().map(|&(at, _)| at);
             let timer = self.next_timer();
