@@ -371,9 +371,15 @@ fn render(decoded: &DecodedPacket, in_clear: bool) -> Value {
     let messages: Vec<Value> = decoded
         .messages
         .iter()
-        .map(|m| match m {
-            Ok(m) => message_json(m),
-            Err(e) => json!({ "error": e.to_string() }),
+        .zip(&decoded.news_ages)
+        .map(|(m, age)| match (m, age) {
+            (Ok(m), Some(age)) => {
+                let mut v = message_json(m);
+                v["news_age_ms"] = json!(age.as_millis());
+                v
+            }
+            (Ok(m), None) => message_json(m),
+            (Err(e), _) => json!({ "error": e.to_string() }),
         })
         .collect();
     json!({ "layers": layers, "messages": messages })

@@ -488,6 +488,21 @@ fn a_bad_message_in_a_compound_is_reported_with_the_others() {
 }
 
 #[test]
+fn the_age_swimlist_stamps_on_news_is_shown() {
+    // dead {Incarnation 1, Node "a", From "b", SwimlistAge 300 ms}
+    let out = inspect(
+        &[],
+        Some(
+            b"0584ab496e6361726e6174696f6e01a44e6f6465a161a446726f6da162\
+              ab5377696d6c697374416765ce0000012c",
+        ),
+    );
+    let decoded = parse_output(&out).expect("a stamped message decodes");
+    assert_eq!(decoded["messages"][0]["type"], json!("dead"));
+    assert_eq!(decoded["messages"][0]["news_age_ms"], json!(300));
+}
+
+#[test]
 fn bad_arguments_and_input_fail_cleanly() {
     let bad_args: [(&[&str], &str); 7] = [
         (&["--key", "not base64!"], "not valid base64"),
