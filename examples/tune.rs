@@ -7,7 +7,7 @@
 //! ```text
 //! cargo run --release --example tune -- --nodes 100 [--config lan]
 //!     [--set gossip_nodes=4 --set probe_interval=500ms ...]
-//!     [--file tune.toml] [--joins chain|burst] [--join-every 10ms]
+//!     [--file tune.toml] [--joins chain|random] [--join-every 10ms]
 //!     [--delay 1ms] [--jitter 1ms]
 //!     [--loss 0.01]
 //!     [--partition 60s] [--minutes 2] [--kill 3] [--seed 1]
@@ -15,10 +15,9 @@
 //! ```
 //!
 //! The run: every node joins the one before it, one every `--join-every`
-//! (`--joins burst`: all at
-//! once, each through a random earlier node, as `examples/cluster` does);
-//! once all see everyone,
-//! node 0 updates its metadata (the news whose spread is timed), `--kill`
+//! (`--joins random`: each through a random earlier node, as soon as the
+//! join before it is done, as `examples/cluster` does); once all see
+//! everyone, node 0 updates its metadata (the news whose spread is timed), `--kill`
 //! nodes crash one after another (detection is timed from each crash to
 //! each survivor's verdict), with `--partition` the cluster is split in
 //! halves for that long and healed (the time until every node sees every
@@ -51,7 +50,7 @@ use swimlist::protocol::Instant;
 use swimlist::{Config, Event, LeaveReason};
 
 const USAGE: &str = "usage: tune --nodes N [--config lan|wan|local] [--set KEY=VALUE]... \
-[--file TOML] [--joins chain|burst] [--join-every D] [--delay D] [--jitter D] [--loss P] [--partition D] [--minutes M] [--kill K] [--seed S] \
+[--file TOML] [--joins chain|random] [--join-every D] [--delay D] [--jitter D] [--loss P] [--partition D] [--minutes M] [--kill K] [--seed S] \
 [--compare PRESET] [--compare-set KEY=VALUE]... [--svg FILE]";
 
 struct Scenario {
@@ -65,8 +64,8 @@ struct Network {
     jitter: Duration,
     loss: f64,
     partition: Option<Duration>,
-    /// Join all at once, each through a random earlier node.
-    burst: bool,
+    /// Join one after another, each through a random earlier node.
+    random_joins: bool,
     /// Time between chained joins.
     join_every: Duration,
     minutes: f64,
@@ -178,12 +177,15 @@ fn run(scenario: &Scenario, net: &Network) -> Result<Report, String> {
     sim.keep_event = |event| !matches!(event, Event::Join(_) | Event::Alive(_));
     sim.delay = (net.delay.saturating_sub(net.jitter), net.delay + net.jitter);
     sim.add_nodes(n, &scenario.config);
-    if net.burst {
+    if net.random_joins {
         // As examples/cluster joins: each node through a random earlier
-        // one, all at once.
+        // one, as soon as the join before it is done.
         let mut rng = StdRng::seed_from_u64(net.seed);
         for i in 1..n {
             sim.join(i, &[rng.random_range(0..i)]);
+            let limit = sim.now + Duration::from_secs(30);
+            let step = Duration::from_micros(100);
+            sim.run_until_true(limit, step, |sim| sim.joins.len() >= i);
         }
     } else {
         for i in 1..n {
@@ -315,8 +317,8 @@ fn print(reports: &[Report], net: &Network) {
         net.seed
     );
     row("configuration", &|r| r.label.clone());
-    let joins = match net.burst {
-        true => "formed (burst of joins)",
+    let joins = match net.random_joins {
+        true => "formed (random joins)",
         false => "formed (chain of joins)",
     };
     row(joins, &|r| format!("{:.2} s", r.formed_s));
@@ -416,7 +418,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         jitter: Duration::from_micros(300),
         loss: 0.0,
         partition: None,
-        burst: false,
+        random_joins: false,
         join_every: Duration::from_millis(10),
         minutes: 2.0,
         kill: 3,
@@ -440,10 +442,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             "--partition" => net.partition = Some(parse_duration(value)?),
             "--joins" => {
-                net.burst = match value.as_str() {
+                net.random_joins = match value.as_str() {
                     "chain" => false,
-                    "burst" => true,
-                    _ => return Err("--joins takes chain or burst".into()),
+                    "random" => true,
+                    _ => return Err("--joins takes chain or random".into()),
                 }
             }
             "--join-every" => net.join_every = parse_duration(value)?,

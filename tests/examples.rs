@@ -182,6 +182,72 @@ fn chat_between_two_processes() {
     assert!(status.success(), "ann's chat failed ({status})");
 }
 
+/// The cells of `tune`'s row `name`, one per configuration.
+fn tune_row(out: &str, name: &str) -> Vec<String> {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with(name))
+        .unwrap_or_else(|| panic!("no {name:?} row:\n{out}"));
+    line[34..]
+        .split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A `tune` cell such as `5.91 s`, in seconds.
+fn seconds(cell: &str) -> f64 {
+    cell.trim_end_matches(" s")
+        .parse()
+        .unwrap_or_else(|_| panic!("not seconds: {cell}"))
+}
+
+/// `tune` runs the protocol in virtual time; its figures must be those of a
+/// real cluster on sockets (`examples/cluster`, the same joins and
+/// crashes): 20 `local` nodes converge within half a second of each other
+/// and detect crashes within 20% (real: about 0.5 s and 5.8 s).
+#[test]
+fn tune_agrees_with_a_real_cluster() {
+    let real = run(
+        "cluster",
+        &[
+            "--nodes", "20", "--kill", "2", "--config", "local", "--seed", "1",
+        ],
+    );
+    let last = real.lines().last().unwrap_or_default();
+    let summary: serde_json::Value =
+        serde_json::from_str(last).unwrap_or_else(|e| panic!("not JSON ({e}): {last:?}\n{real}"));
+    let real_converged = summary["converged_ms"].as_f64().expect("converged_ms") / 1000.0;
+    let real_detection = summary["detect_ms_p50"].as_f64().expect("detect_ms_p50") / 1000.0;
+
+    let simulated = run(
+        "tune",
+        &[
+            "--nodes",
+            "20",
+            "--config",
+            "local",
+            "--joins",
+            "random",
+            "--kill",
+            "2",
+            "--minutes",
+            "0.5",
+        ],
+    );
+    let converged = seconds(&tune_row(&simulated, "formed (random joins)")[0]);
+    let detection = seconds(&tune_row(&simulated, "detection p50")[0]);
+    assert!(
+        (converged - real_converged).abs() <= 0.5,
+        "converged: simulated {converged} s, real {real_converged} s\n{simulated}\n{real}"
+    );
+    assert!(
+        (detection / real_detection - 1.0).abs() <= 0.2,
+        "detection p50: simulated {detection} s, real {real_detection} s\n{simulated}\n{real}"
+    );
+}
+
 /// `tune` (a tool, checked here so it keeps working): a small cluster under
 /// loss with a comparison, every figure present and plausible, and an SVG.
 #[test]
@@ -208,18 +274,7 @@ fn tune_reports_both_configurations_and_draws_them() {
             svg.to_str().unwrap(),
         ],
     );
-    let row = |name: &str| -> Vec<String> {
-        let line = out
-            .lines()
-            .find(|l| l.starts_with(name))
-            .unwrap_or_else(|| panic!("no {name:?} row:\n{out}"));
-        line[34..]
-            .split("  ")
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .map(str::to_owned)
-            .collect()
-    };
+    let row = |name: &str| tune_row(&out, name);
     assert_eq!(
         row("configuration"),
         ["local", "local gossip_nodes=5"],
@@ -229,10 +284,7 @@ fn tune_reports_both_configurations_and_draws_them() {
         let cells = row(name);
         assert_eq!(cells.len(), 2, "{name}: {cells:?}");
         for cell in cells {
-            let secs: f64 = cell
-                .trim_end_matches(" s")
-                .parse()
-                .unwrap_or_else(|_| panic!("{name}: {cell}"));
+            let secs = seconds(&cell);
             assert!(secs > 0.0 && secs < 60.0, "{name}: {secs}");
         }
     }
