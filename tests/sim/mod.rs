@@ -1,6 +1,8 @@
 //! A virtual-time network of `Membership` state machines: packet loss and
 //! delay, partitions, killed and paused nodes, and streams that connect,
-//! time out or are refused as TCP would. Deterministic for a given seed.
+//! time out or are refused as TCP would, and that lose segments at the
+//! datagram loss rate, each loss costing a TCP retransmission timeout.
+//! Deterministic for a given seed.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -82,7 +84,7 @@ pub struct Sim {
     queue: BTreeMap<(Instant, u64), Delivery>,
     next_seq: u64,
     rng: StdRng,
-    /// Probability that a datagram is lost.
+    /// Probability that a datagram, or a stream segment, is lost.
     pub loss: f64,
     /// One-way delay range.
     pub delay: (Duration, Duration),
@@ -264,6 +266,33 @@ impl Sim {
         lo + Duration::from_nanos(self.rng.random_range(0..(hi - lo).as_nanos() as u64))
     }
 
+    /// What TCP's retransmissions add to a stream segment under `loss`:
+    /// each loss costs a retransmission timeout of `rto`, doubling (Linux:
+    /// 1 s for a SYN, at least 200 ms for data).
+    fn retransmissions(&mut self, rto: Duration) -> Duration {
+        let mut extra = Duration::ZERO;
+        let mut timeout = rto;
+        while self.loss > 0.0 && self.rng.random_bool(self.loss) && extra < Duration::from_secs(60)
+        {
+            extra += timeout;
+            timeout *= 2;
+        }
+        extra
+    }
+
+    /// One-way time of a stream's first segments (the SYN, then data).
+    fn dial_delay(&mut self) -> Duration {
+        let syn = self.retransmissions(Duration::from_secs(1));
+        let data = self.retransmissions(Duration::from_millis(200));
+        self.delay() + syn + data
+    }
+
+    /// One-way time of a reply on an open stream.
+    fn reply_delay(&mut self) -> Duration {
+        let data = self.retransmissions(Duration::from_millis(200));
+        self.delay() + data
+    }
+
     fn schedule(&mut self, at: Instant, d: Delivery) {
         self.next_seq += 1;
         self.queue.insert((at, self.next_seq), d);
@@ -337,7 +366,7 @@ impl Sim {
                     let target = self.by_addr.get(&to).copied();
                     let refused = target.is_none_or(|j| self.nodes[j].run == Run::Killed);
                     let unreachable = target.is_some_and(|j| self.blocked(i, j));
-                    let at = self.now + self.delay();
+                    let at = self.now + self.dial_delay();
                     if unreachable {
                         let result = Err(DialError::TimedOut);
                         self.schedule(
@@ -381,7 +410,7 @@ impl Sim {
                         (true, Some(reply)) => Ok(Some(reply)),
                         (true, None) => Err(DialError::ClosedBeforeReply),
                     };
-                    let at = (self.now + self.delay()).min(open.deadline);
+                    let at = (self.now + self.reply_delay()).min(open.deadline);
                     self.schedule(
                         at,
                         Delivery::DialResult {
