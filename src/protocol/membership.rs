@@ -29,7 +29,7 @@ use super::output::{Completion, DialId, JoinId, NotifyToken, StreamId, Transmit}
 use super::readiness::Readiness;
 use super::samples::{Sample, Samples};
 use super::state::NewsOrigin;
-use super::stats::Stats;
+use super::stats::{Stats, TrafficByType};
 use super::suspicion::SuspicionTimer;
 use super::time::Instant;
 use super::timers::{Timer, TimerQueue};
@@ -237,6 +237,9 @@ pub struct Membership {
     /// When each node last had its accusation sent to it (`state.rs`).
     pub(super) reminded: HashMap<String, Instant>,
     pub(super) stats: Stats,
+    /// Messages received and sent by type (shown in `stats`).
+    messages_in: TrafficByType,
+    messages_out: TrafficByType,
 }
 
 impl std::fmt::Debug for Membership {
@@ -305,6 +308,8 @@ impl Membership {
             readiness: Readiness::default(),
             reminded: HashMap::new(),
             stats: Stats::default(),
+            messages_in: TrafficByType::default(),
+            messages_out: TrafficByType::default(),
         };
         m.incarnation = 1;
         if asks.ack_payload {
@@ -551,8 +556,7 @@ impl Membership {
         for ((message, size), age) in sized.zip(ages) {
             match message {
                 Ok(m) => {
-                    let name = m.message_type().name();
-                    self.stats.messages_in.entry(name).or_default().add(size);
+                    self.messages_in.add(m.message_type() as u8, size);
                     let origin = NewsOrigin::arrived(now, age);
                     self.handle_message(now, from, m, origin);
                 }
@@ -723,15 +727,8 @@ impl Membership {
 
     /// Counts one outgoing message by its type.
     fn count_sent(&mut self, msg: &[u8]) {
-        let name = msg
-            .first()
-            .and_then(|&t| crate::wire::MessageType::from_byte(t))
-            .map_or("unknown", |t| t.name());
-        self.stats
-            .messages_out
-            .entry(name)
-            .or_default()
-            .add(msg.len());
+        let byte = msg.first().copied().unwrap_or(u8::MAX);
+        self.messages_out.add(byte, msg.len());
     }
 
     /// Seals one packet payload (a message or compound, already counted)
@@ -1029,7 +1026,10 @@ impl Membership {
 
     /// A copy of the counters.
     pub fn stats(&self) -> Stats {
-        self.stats.clone()
+        let mut stats = self.stats.clone();
+        stats.messages_in = self.messages_in.by_name();
+        stats.messages_out = self.messages_out.by_name();
+        stats
     }
 
     /// Broadcasts waiting in the queues (membership, user).

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::wire::MessageType;
+
 /// Messages and bytes of one kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Traffic {
@@ -15,6 +17,46 @@ impl Traffic {
     pub(crate) fn add(&mut self, bytes: usize) {
         self.count += 1;
         self.bytes += bytes as u64;
+    }
+}
+
+/// Traffic by message type, as a node counts it: an array slot per type
+/// instead of a map lookup (string comparisons) for every message.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TrafficByType {
+    /// Types 0 to 13 at their value, `hasLabel` at 14, anything else at 15.
+    slots: [Traffic; 16],
+}
+
+impl TrafficByType {
+    fn slot(ty: Option<MessageType>) -> usize {
+        match ty {
+            Some(MessageType::HasLabel) => 14,
+            Some(t) => usize::from(t as u8).min(15),
+            None => 15,
+        }
+    }
+
+    /// Counts one message of `bytes` whose type byte is `byte`.
+    pub(crate) fn add(&mut self, byte: u8, bytes: usize) {
+        self.slots[Self::slot(MessageType::from_byte(byte))].add(bytes);
+    }
+
+    /// The counts by type name (`unknown` for unknown types), as
+    /// [`Stats`] shows them.
+    pub(crate) fn by_name(&self) -> BTreeMap<&'static str, Traffic> {
+        let name = |slot: usize| match slot {
+            14 => Some(MessageType::HasLabel.name()),
+            15 => Some("unknown"),
+            s => u8::try_from(s)
+                .ok()
+                .and_then(MessageType::from_byte)
+                .map(MessageType::name),
+        };
+        (0..self.slots.len())
+            .filter(|&s| self.slots[s].count > 0)
+            .filter_map(|s| Some((name(s)?, self.slots[s])))
+            .collect()
     }
 }
 
@@ -93,7 +135,27 @@ pub(crate) fn worth_logging(count: u64) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::worth_logging;
+    use super::{worth_logging, Traffic, TrafficByType};
+    use crate::wire::MessageType;
+
+    #[test]
+    fn traffic_is_shown_by_type_name() {
+        let mut t = TrafficByType::default();
+        t.add(MessageType::Alive as u8, 90);
+        t.add(MessageType::Alive as u8, 10);
+        t.add(MessageType::HasLabel as u8, 5);
+        t.add(200, 1);
+        let shown: Vec<_> = t.by_name().into_iter().collect();
+        let traffic = |count, bytes| Traffic { count, bytes };
+        assert_eq!(
+            shown,
+            [
+                ("alive", traffic(2, 100)),
+                ("hasLabel", traffic(1, 5)),
+                ("unknown", traffic(1, 1)),
+            ]
+        );
+    }
 
     #[test]
     fn drops_are_logged_at_powers_of_ten() {
