@@ -75,7 +75,7 @@ impl Membership {
             .table
             .iter()
             .map(|n| PushNodeState {
-                name: n.name.to_string(),
+                name: String::from(&*n.name),
                 addr: n.addr.to_vec(),
                 port: n.port,
                 meta: (!n.meta.is_empty()).then(|| n.meta.clone()),
