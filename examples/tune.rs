@@ -192,6 +192,15 @@ fn run(scenario: &Scenario, net: &Network) -> Result<Report, String> {
             sim.join(i, &[i - 1]);
             let t = sim.now + net.join_every;
             sim.run_until(t);
+            // Large runs take minutes to form: show they are moving.
+            if n >= 2000 && (i + 1) % (n / 10) == 0 {
+                eprintln!(
+                    "  {} of {n} nodes joined: {:.0} s simulated, {:.0} s wall",
+                    i + 1,
+                    secs_since(sim.now, Instant::ZERO),
+                    began.elapsed().as_secs_f64()
+                );
+            }
         }
     }
     let limit = sim.now + Duration::from_secs(600);
