@@ -259,6 +259,15 @@ impl Membership {
         let mut msg = Vec::new();
         Message::Ack(ack).encode(Context::Packet, &mut msg);
         self.send_message(now, to, &p.source_node, msg, true);
+        // A node that pings is running: if it is held suspect or dead, it
+        // is told, so that it refutes now (see state.rs).
+        let accused = self
+            .table
+            .get(&p.source_node)
+            .is_some_and(|n| matches!(n.state, NodeState::Suspect | NodeState::Dead));
+        if accused {
+            self.remind_accused(now, &p.source_node);
+        }
     }
 
     pub(super) fn handle_indirect_ping(

@@ -21,13 +21,16 @@
 //! process starts at 1 and is admitted once peers forget the old entry) is
 //! the way back.
 //!
-//! **A restarted node hears what it is accused of** (hashicorp/memberlist#311):
+//! **A running node hears what it is accused of** (hashicorp/memberlist#311):
 //! a node that holds another as dead, suspect or left at some incarnation
 //! and receives its alive at that incarnation or a lower one — it may have
 //! restarted, starting again at 1 — sends the accusation straight to it (at
 //! most once a probe interval), so it refutes at once if it is running. Go drops such an alive silently, and the restarted
 //! node stays dead in that view until a push/pull happens to carry the
-//! accusation to it; in a mass restart that can take long.
+//! accusation to it; in a mass restart that can take long. Likewise a
+//! suspect or dead node that pings this node is told (`probe.rs`): a node
+//! whose link flaps hears of its suspicion in the moments the link is up,
+//! even after the suspicion's gossip has run out during an outage.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -115,32 +118,34 @@ impl Membership {
         true
     }
 
-    /// Sends the accusation held against a node to the node itself, which
-    /// announced itself alive at a lower incarnation (see the module docs).
-    fn remind_accused(&mut self, now: Instant, a: &Alive) {
-        let Some(state) = self.table.get(&a.node) else {
+    /// Sends the accusation held against `node` to the node itself, which
+    /// showed it is running without knowing it is accused: it announced
+    /// itself alive at a lower incarnation, or pinged this node (see the
+    /// module docs). At most once a probe interval per node.
+    pub(super) fn remind_accused(&mut self, now: Instant, node: &str) {
+        let Some(state) = self.table.get(node) else {
             return;
         };
         let Some(to) = state.socket_addr() else {
             return;
         };
-        let last = self.reminded.get(&a.node).copied();
+        let last = self.reminded.get(node).copied();
         if last.is_some_and(|t| now.saturating_duration_since(t) < self.config.probe_interval) {
             return;
         }
         let accusation = match state.state {
             NodeState::Suspect => Message::Suspect(Suspect {
                 incarnation: state.incarnation,
-                node: a.node.clone(),
+                node: node.to_owned(),
                 from: self.config.name.clone(),
             }),
             _ => Message::Dead(Dead {
                 incarnation: state.incarnation,
-                node: a.node.clone(),
+                node: node.to_owned(),
                 from: self.config.name.clone(),
             }),
         };
-        self.reminded.insert(a.node.clone(), now);
+        self.reminded.insert(node.to_owned(), now);
         if self.reminded.len() > self.table.len() {
             let window = self.config.probe_interval;
             self.reminded
@@ -148,7 +153,7 @@ impl Membership {
         }
         let mut msg = Vec::new();
         accusation.encode(Context::Packet, &mut msg);
-        self.send_message(now, to, &a.node, msg, false);
+        self.send_message(now, to, node, msg, false);
     }
 
     /// Queues `encoded` news about `node` for gossip, remembering when it
@@ -241,7 +246,7 @@ impl Membership {
                     && a.incarnation <= known.incarnation
                 {
                     if known.state != NodeState::Alive {
-                        self.remind_accused(now, &a);
+                        self.remind_accused(now, &a.node);
                     }
                     return;
                 }

@@ -4,7 +4,7 @@
 use super::*;
 use crate::node::LeaveReason;
 use crate::protocol::INCARNATION_LEAP;
-use crate::wire::MessageType;
+use crate::wire::{MessageType, Ping};
 
 // TestMemberList_AliveNode_NewNode
 #[test]
@@ -491,4 +491,59 @@ fn an_early_claim_on_a_dead_name_is_applied_at_the_reclaim_time() {
     m.alive_node(T0 + ms(20), alive("test", 3, 7000, 5, &vsn()), None, false);
     advance(&mut m, T0 + ms(100));
     assert_eq!(state(&m, "test").port, 9000);
+}
+
+// Not in Go: a suspect that pings this node is told of the suspicion (at
+// most once a probe interval), so a node whose link flaps refutes while it
+// is up, even once the suspicion's gossip ran out during the outage.
+#[test]
+fn a_suspect_that_pings_is_told_what_it_is_accused_of() {
+    let mut m = standalone(test_config("local"));
+    m.alive_node(T0, alive("test", 2, 0, 1, &vsn()), None, false);
+    m.alive_node(T0, alive("other", 3, 0, 1, &vsn()), None, false);
+    m.suspect_node(T0, suspect("test", 1, "peer"));
+    m.broadcasts_mut().reset();
+    discard_output(&mut m);
+    let ping = |from: &str| {
+        let mut bytes = Vec::new();
+        Message::Ping(Ping {
+            seq_no: 7,
+            node: "local".to_owned(),
+            source_node: from.to_owned(),
+            ..Ping::default()
+        })
+        .encode(crate::wire::Context::Packet, &mut bytes);
+        bytes
+    };
+    let told = |m: &mut Membership| -> Vec<(SocketAddr, Message)> {
+        datagrams(m)
+            .into_iter()
+            .flat_map(|(to, d)| {
+                let messages = decode_packet(&d, &Inbound::default())
+                    .expect("decodable")
+                    .messages;
+                messages
+                    .into_iter()
+                    .map(move |msg| (to, msg.expect("valid")))
+            })
+            .filter(|(_, msg)| !matches!(msg, Message::Ack(_)))
+            .collect()
+    };
+    m.handle_packet(T0 + ms(1), addr(2), &ping("test"));
+    let accusation = Message::Suspect(suspect("test", 1, "local"));
+    assert_eq!(told(&mut m), [(addr(2), accusation.clone())]);
+    m.handle_packet(T0 + ms(2), addr(2), &ping("test"));
+    assert_eq!(told(&mut m), [], "once a probe interval");
+    let later = T0 + ms(2) + m.config().probe_interval;
+    m.handle_packet(later, addr(2), &ping("test"));
+    assert_eq!(told(&mut m), [(addr(2), accusation)]);
+    // A live member's ping is only answered.
+    m.handle_packet(later, addr(3), &ping("other"));
+    assert_eq!(told(&mut m), []);
+    // The accused refutes what it is told.
+    let mut accused = standalone(test_config("test"));
+    let mut bytes = Vec::new();
+    Message::Suspect(suspect("test", 1, "local")).encode(crate::wire::Context::Packet, &mut bytes);
+    accused.handle_packet(later, addr(1), &bytes);
+    assert_eq!(state(&accused, "test").incarnation, 2);
 }
