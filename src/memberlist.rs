@@ -324,7 +324,7 @@ impl Builder {
     /// Resolves the DNS SRV names among [`Config::seeds`]
     /// (`_service._proto.name` → the addresses its records point to) with
     /// `resolver`, instead of the built-in stub resolver of the `dns-srv`
-    /// feature ([`StubResolver`](crate::runtime::StubResolver), asking the
+    /// feature (`runtime::StubResolver`, asking the
     /// nameservers of `/etc/resolv.conf`); without that feature, SRV seeds
     /// need this. At start and every [`Config::seed_refresh_interval`], off
     /// the protocol worker, each lookup limited to `tcp_timeout`.
