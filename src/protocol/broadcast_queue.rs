@@ -258,17 +258,23 @@ impl BroadcastQueue {
             if transmits >= notify_limit.min(transmit_limit) {
                 self.finished.extend(item.notify.take());
             }
-            let mut message = if transmits >= transmit_limit {
+            let last = transmits >= transmit_limit;
+            if last {
                 self.forget(key, &item.invalidation);
-                std::mem::take(&mut item.message).into_vec()
-            } else {
-                item.message.to_vec()
-            };
-            if let (Some(now), Some(born)) = (stamp_at, item.born) {
-                stamp_news_age(&mut message, now.saturating_duration_since(born));
             }
+            let message = match (stamp_at, item.born) {
+                (Some(now), Some(born)) => {
+                    // Allocated once at its stamped size.
+                    let mut stamped = Vec::with_capacity(item.message.len() + NEWS_AGE_LEN);
+                    stamped.extend_from_slice(&item.message);
+                    stamp_news_age(&mut stamped, now.saturating_duration_since(born));
+                    stamped
+                }
+                _ if last => std::mem::take(&mut item.message).into_vec(),
+                _ => item.message.to_vec(),
+            };
             messages.push(message);
-            if transmits < transmit_limit {
+            if !last {
                 requeue.push((key, item));
             }
         }

@@ -126,11 +126,14 @@ impl Membership {
             limit / 2
         };
         let mut out = self.user_broadcasts.take_for(dest, overhead, user_share);
-        let stamp_at = self
-            .table
-            .get(dest)
-            .is_some_and(|peer| peer.features.contains(Features::NEWS_AGE))
-            .then_some(now);
+        // Looked up only when there is news to stamp: this runs for every
+        // packet sent.
+        let stamp_at = (!self.broadcasts.is_empty()
+            && self
+                .table
+                .get(dest)
+                .is_some_and(|peer| peer.features.contains(Features::NEWS_AGE)))
+        .then_some(now);
         let membership = self.broadcasts.get_broadcasts_notifying(
             overhead,
             limit - size(&out),

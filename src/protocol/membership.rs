@@ -472,6 +472,8 @@ impl Membership {
             return;
         }
         self.samples.enable(on);
+        // Not through alive_node: this is no news, and must not count as
+        // an applied alive (Go's memberlist.msg.alive).
         let name = self.config.name.clone();
         let Some(local) = self.table.get(&name) else {
             return;

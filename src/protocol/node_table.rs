@@ -143,16 +143,20 @@ impl NodeTable {
     }
 
     /// Moves `name` to `state`, as of `now` (entries change state only
-    /// here, so that the counts stay true).
-    pub(crate) fn set_state(&mut self, name: &str, state: NodeState, now: Instant) {
-        let Some(&i) = self.index.get(name) else {
-            return;
-        };
+    /// here, so that the counts stay true), and returns its entry.
+    pub(crate) fn set_state(
+        &mut self,
+        name: &str,
+        state: NodeState,
+        now: Instant,
+    ) -> Option<&NodeRecord> {
+        let &i = self.index.get(name)?;
         let record = &mut self.nodes[i];
         self.counts[state_slot(record.state)] -= 1;
         self.counts[state_slot(state)] += 1;
         record.state = state;
         record.state_change = now;
+        Some(record)
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<&NodeRecord> {

@@ -458,8 +458,11 @@ impl Membership {
             return;
         };
         state.incarnation = s.incarnation;
-        self.table.set_state(&s.node, NodeState::Suspect, now);
-        let Some(record) = self.table.get(&s.node).cloned() else {
+        let Some(record) = self
+            .table
+            .set_state(&s.node, NodeState::Suspect, now)
+            .cloned()
+        else {
             return;
         };
         self.stats.suspicions += 1;
@@ -586,8 +589,7 @@ impl Membership {
         } else {
             NodeState::Dead
         };
-        self.table.set_state(&d.node, new_state, now);
-        let Some(record) = self.table.get(&d.node).cloned() else {
+        let Some(record) = self.table.set_state(&d.node, new_state, now).cloned() else {
             return;
         };
         let reason = if left {
