@@ -25,6 +25,8 @@ type Srv = (u16, u16, u16, &'static str, Option<Ipv4Addr>);
 struct Zone {
     records: HashMap<String, Vec<Srv>>,
     truncate_udp: Vec<String>,
+    /// Answer over TCP one byte every 50 ms, never finishing.
+    trickle_tcp: bool,
     udp_questions: usize,
     tcp_questions: usize,
 }
@@ -64,6 +66,15 @@ impl DnsServer {
                     continue;
                 }
                 let reply = answer(&z, &query, false);
+                if z.lock().unwrap().trickle_tcp {
+                    thread::spawn(move || {
+                        let _ = stream.write_all(&u16::MAX.to_be_bytes());
+                        while stream.write_all(&[0]).is_ok() {
+                            thread::sleep(Duration::from_millis(50));
+                        }
+                    });
+                    continue;
+                }
                 let _ = stream.write_all(&(reply.len() as u16).to_be_bytes());
                 let _ = stream.write_all(&reply);
             }
@@ -202,6 +213,29 @@ fn an_unanswered_question_fails_within_the_timeout() {
             .contains(&silent.local_addr().unwrap().to_string()),
         "{err}"
     );
+}
+
+#[test]
+fn a_trickling_tcp_answer_fails_within_the_timeout() {
+    let dns = DnsServer::start();
+    let name = "_slow._tcp.cluster.test";
+    dns.set(name, vec![(10, 0, 7001, "a.cluster.test", None)]);
+    {
+        let mut zone = dns.zone.lock().unwrap();
+        zone.truncate_udp.push(name.into());
+        zone.trickle_tcp = true;
+    }
+    let resolver = StubResolver::new(vec![dns.addr], Duration::from_millis(300));
+    let began = Instant::now();
+    let err = resolver.lookup_srv(name).unwrap_err();
+    // Within the UDP and the TCP exchange's timeouts, not one per byte.
+    assert!(
+        began.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        began.elapsed()
+    );
+    assert_eq!(err.kind(), std::io::ErrorKind::TimedOut, "{err}");
+    assert_eq!(dns.zone.lock().unwrap().tcp_questions, 1);
 }
 
 #[test]

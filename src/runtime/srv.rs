@@ -6,14 +6,15 @@
 //! given) one question over UDP, with EDNS(0) room for 4 KiB answers, and
 //! asks again over TCP when the answer comes back truncated. Targets are
 //! taken from the answer's own address records when it carries them (as
-//! both publish them), else resolved by the system resolver. Every
-//! exchange is bounded by the resolver's timeout. Messages are encoded and
+//! both publish them), else resolved by the system resolver for as long as
+//! the timeout allows. Every exchange, UDP or TCP, is bounded by the
+//! timeout as a whole. Messages are encoded and
 //! decoded by `hickory-proto`, which needs no async runtime.
 
 use std::collections::BTreeSet;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Edns, Message, MessageType, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
@@ -65,7 +66,7 @@ impl StubResolver {
         let mut last = io::Error::new(io::ErrorKind::NotFound, "no nameserver");
         for &server in &self.nameservers {
             match self.ask(server, &qname) {
-                Ok(answer) => return targets(&answer),
+                Ok(answer) => return targets(&answer, Instant::now() + self.timeout),
                 Err(e) => last = io::Error::new(e.kind(), format!("{server}: {e}")),
             }
         }
@@ -92,10 +93,10 @@ impl StubResolver {
         socket.send(&bytes)?;
         // One deadline for the exchange: stray datagrams must not keep
         // extending it.
-        let deadline = std::time::Instant::now() + self.timeout;
+        let deadline = Instant::now() + self.timeout;
         let mut buf = vec![0; usize::from(UDP_PAYLOAD)];
         let answer = loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(io::Error::new(io::ErrorKind::TimedOut, "no answer"));
             }
@@ -114,16 +115,18 @@ impl StubResolver {
         if !answer.metadata.truncation {
             return Ok(answer);
         }
+        // One deadline for the TCP exchange too: a server that trickles
+        // its answer must not hold the lookup a timeout per byte.
+        let deadline = Instant::now() + self.timeout;
         let mut stream = TcpStream::connect_timeout(&server, self.timeout)?;
-        stream.set_read_timeout(Some(self.timeout))?;
         stream.set_write_timeout(Some(self.timeout))?;
         let len = u16::try_from(bytes.len()).map_err(invalid)?;
         stream.write_all(&len.to_be_bytes())?;
         stream.write_all(&bytes)?;
         let mut len = [0; 2];
-        stream.read_exact(&mut len)?;
+        read_exact_by(&mut stream, &mut len, deadline)?;
         let mut buf = vec![0; usize::from(u16::from_be_bytes(len))];
-        stream.read_exact(&mut buf)?;
+        read_exact_by(&mut stream, &mut buf, deadline)?;
         let answer = Message::from_vec(&buf).map_err(invalid)?;
         if answer.metadata.id != id {
             return Err(invalid("answer to another question"));
@@ -132,8 +135,29 @@ impl StubResolver {
     }
 }
 
-/// The addresses an answer's SRV records point to.
-fn targets(answer: &Message) -> io::Result<Vec<SocketAddr>> {
+/// Fills `buf` from `stream`, failing once `deadline` has passed.
+fn read_exact_by(stream: &mut TcpStream, buf: &mut [u8], deadline: Instant) -> io::Result<()> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "answer too slow"));
+        }
+        stream.set_read_timeout(Some(left))?;
+        match stream.read(&mut buf[filled..]) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The addresses an answer's SRV records point to. Targets the answer
+/// gives no address for are resolved by the system resolver until
+/// `deadline`; the rest are skipped (an answer may name hundreds).
+fn targets(answer: &Message, deadline: Instant) -> io::Result<Vec<SocketAddr>> {
     match answer.metadata.response_code {
         ResponseCode::NoError | ResponseCode::NXDomain => {}
         code => {
@@ -169,6 +193,10 @@ fn targets(answer: &Message) -> io::Result<Vec<SocketAddr>> {
             .collect();
         let found: Vec<SocketAddr> = if given.is_empty() {
             let host = target.to_ascii();
+            if Instant::now() >= deadline {
+                log::warn!("SRV target {host}: out of time to resolve it");
+                continue;
+            }
             match (host.trim_end_matches('.'), port).to_socket_addrs() {
                 Ok(resolved) => resolved.collect(),
                 Err(e) => {
