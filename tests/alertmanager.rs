@@ -287,9 +287,15 @@ impl Alertmanager {
                 name: String::new(),
             };
             let deadline = Instant::now() + WAIT;
+            // Ask its API only once it listens: until then the port may
+            // be another process's (a parallel test's cluster port, which
+            // would log our GET as an invalid message type).
+            let listening = format!("msg=\"Listening on\" address={web}");
             let status = loop {
-                if let Ok((200, status)) = am.get("/api/v2/status") {
-                    break Some(status);
+                if am.log_text().contains(&listening) {
+                    if let Ok((200, status)) = am.get("/api/v2/status") {
+                        break Some(status);
+                    }
                 }
                 if let Some(exit) = am.child.try_wait().expect("try_wait") {
                     let log = am.log_text();
