@@ -17,10 +17,10 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use swimlist::wire::packet::encode_compound;
 use swimlist::wire::{
-    decode_packet, read_stream, seal_packet, seal_stream, stream_message_len, Ack, Alive,
-    Compression, Context, Dead, Encryption, EncryptionVersion, ErrResp, Features, Inbound,
-    IndirectPing, IntEncoding, Keyring, Layer, Message, Nack, Outbound, Ping, PushNodeState,
-    PushPull, StreamOutbound, Suspect, WireError, NONCE_SIZE,
+    decode_packet, encode_push_pull, read_stream, seal_packet, seal_stream, stream_message_len,
+    Ack, Alive, Compression, Context, Dead, Encryption, EncryptionVersion, ErrResp, Features,
+    Inbound, IndirectPing, IntEncoding, Keyring, Layer, Message, Nack, Outbound, Ping,
+    PushNodeState, PushPull, StreamOutbound, Suspect, WireError, NONCE_SIZE,
 };
 
 /// Cases per property: enough to hit every branch of the generators, small
@@ -578,6 +578,19 @@ proptest! {
                 Message::decode(&default, Context::Packet),
                 Err(WireError::UnexpectedMessageType { ty: default[0], context: Context::Packet })
             );
+        }
+    }
+
+    /// A push/pull encoded from borrowed records is byte for byte the one
+    /// `Message::PushPull` encodes.
+    #[test]
+    fn push_pull_from_borrowed_records_is_the_same_bytes(pp in push_pull()) {
+        for ints in [IntEncoding::Signed, IntEncoding::Unsigned] {
+            let mut borrowed = Vec::new();
+            let nodes = pp.nodes.iter().map(PushNodeState::as_ref);
+            encode_push_pull(pp.join, nodes, &pp.user_state, ints, &mut borrowed);
+            let owned = encoded(&Message::PushPull(pp.clone()), Context::Stream, ints);
+            prop_assert_eq!(borrowed, owned);
         }
     }
 

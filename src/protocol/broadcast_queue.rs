@@ -42,8 +42,10 @@
 //! only when the queue is empty at the end of an operation.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+
+use hashbrown::HashMap;
 
 use super::time::Instant;
 use crate::wire::news_age::{stamp_news_age, NEWS_AGE_LEN};

@@ -26,6 +26,7 @@ use super::host_query::{HostQueries, Parked, Queries, Query};
 use super::node_table::{NodeRecord, NodeTable};
 use super::notification::Notification;
 use super::output::{Completion, DialId, JoinId, NotifyToken, StreamId, Transmit};
+use super::push_pull::HealContact;
 use super::readiness::Readiness;
 use super::samples::{Sample, Samples};
 use super::state::NewsOrigin;
@@ -37,10 +38,10 @@ use super::user_broadcasts::UserBroadcasts;
 use crate::config::{CompressionMode, Config, ConfigError};
 use crate::node::{ip_to_wire, Event, Node, NodeState};
 use crate::wire::{
-    decode_packet, label::label_overhead, packet::encode_compound, read_stream, seal_packet,
-    seal_stream, Alive, Compression, Context, DecodedStream, Encryption, EncryptionVersion,
-    Features, Inbound, Message, Outbound, StreamOutbound, WireError, MAX_USER_MSG_BYTES,
-    META_MAX_SIZE,
+    decode_packet, label::label_overhead, packet::encode_compound, read_stream,
+    seal_encoded_stream, seal_packet, Alive, Compression, Context, DecodedStream, Encryption,
+    EncryptionVersion, Features, Inbound, Message, Outbound, StreamOutbound, WireError,
+    MAX_USER_MSG_BYTES, META_MAX_SIZE,
 };
 
 /// Why an API call could not be carried out.
@@ -216,7 +217,7 @@ pub struct Membership {
     pub(super) next_id: u64,
     /// Dead members forgotten by the table, remembered a while longer so a
     /// healed partition can still be bridged.
-    pub(super) heal_memory: VecDeque<(String, SocketAddr, Instant)>,
+    pub(super) heal_memory: VecDeque<HealContact>,
     pub(super) seeds: Vec<SocketAddr>,
     pub(super) transmits: VecDeque<Transmit>,
     pub(super) events: VecDeque<Event>,
@@ -647,11 +648,11 @@ impl Membership {
 
     /// Compression for a message to `peer` (if known): LZ4 only to peers
     /// that advertised reading it.
-    fn compression_for(&self, peer: Option<&NodeRecord>) -> Option<Compression> {
+    fn compression_for(&self, peer: Option<Features>) -> Option<Compression> {
         match self.config.compression {
             CompressionMode::None => None,
             CompressionMode::Lzw => Some(Compression::Lzw),
-            CompressionMode::Lz4 if peer.is_some_and(|p| p.features.contains(Features::LZ4)) => {
+            CompressionMode::Lz4 if peer.is_some_and(|f| f.contains(Features::LZ4)) => {
                 Some(Compression::Lz4)
             }
             CompressionMode::Lz4 => Some(Compression::Lzw),
@@ -752,7 +753,7 @@ impl Membership {
     fn seal(&mut self, dest: &str, payload: &[u8]) -> Result<Vec<u8>, WireError> {
         let peer = self.table.get(dest);
         let crc = peer.is_some_and(|p| p.protocol_max() >= 5);
-        let compression = self.compression_for(peer);
+        let compression = self.compression_for(peer.map(|p| p.features));
         let nonce = self.nonce();
         let version = self.encryption_version();
         let outbound = Outbound {
@@ -774,19 +775,19 @@ impl Membership {
     /// adds the label header.
     pub(super) fn seal_stream_message(
         &mut self,
-        msg: &Message,
+        plain: Vec<u8>,
         peer: Option<&str>,
         dialer: bool,
     ) -> Result<Vec<u8>, ProtocolError> {
-        let compression = self.compression_for(peer.and_then(|p| self.table.get(p)));
-        self.seal_stream_compressed(msg, compression, dialer)
+        let compression = self.compression_for(peer.and_then(|p| self.features_of(p)));
+        self.seal_stream_compressed(plain, compression, dialer)
     }
 
     /// Frames the reply to an accepted stream: LZ4 when the request came
     /// so (and LZ4 is on), else as to an unknown peer.
     pub(super) fn seal_reply(
         &mut self,
-        msg: &Message,
+        plain: Vec<u8>,
         stream: StreamId,
     ) -> Result<Vec<u8>, ProtocolError> {
         let lz4 =
@@ -796,12 +797,12 @@ impl Membership {
         } else {
             self.compression_for(None)
         };
-        self.seal_stream_compressed(msg, compression, false)
+        self.seal_stream_compressed(plain, compression, false)
     }
 
     fn seal_stream_compressed(
         &mut self,
-        msg: &Message,
+        plain: Vec<u8>,
         compression: Option<Compression>,
         dialer: bool,
     ) -> Result<Vec<u8>, ProtocolError> {
@@ -819,7 +820,7 @@ impl Membership {
             ints: crate::wire::IntEncoding::Signed,
         };
         let mut bytes = Vec::new();
-        seal_stream(msg, &outbound, &mut bytes).map_err(ProtocolError::Wire)?;
+        seal_encoded_stream(plain, &outbound, &mut bytes).map_err(ProtocolError::Wire)?;
         Ok(bytes)
     }
 
@@ -829,14 +830,14 @@ impl Membership {
         now: Instant,
         to: SocketAddr,
         peer: Option<&str>,
-        msg: &Message,
+        plain: Vec<u8>,
         purpose: Dial,
         deadline: Option<Instant>,
     ) -> Result<DialId, ProtocolError> {
         if !self.name_ok(peer.unwrap_or_default()) {
             return Err(ProtocolError::NodeNameRequired);
         }
-        let bytes = self.seal_stream_message(msg, peer, true)?;
+        let bytes = self.seal_stream_message(plain, peer, true)?;
         self.stats.stream_bytes_out += bytes.len() as u64;
         if let Dial::PushPull { .. } = purpose {
             self.samples.record(Sample::LocalStateSize(bytes.len()));
@@ -956,7 +957,8 @@ impl Membership {
         let reply = Message::Err(crate::wire::ErrResp {
             error: error.to_string(),
         });
-        self.seal_stream_message(&reply, None, false).ok()
+        self.seal_stream_message(stream_form(&reply), None, false)
+            .ok()
     }
 
     // ---- queries ---------------------------------------------------------
@@ -1092,9 +1094,9 @@ impl Membership {
                 limit: MAX_USER_MSG_BYTES,
             });
         }
-        let msg = Message::User(payload.to_vec());
+        let msg = stream_form(&Message::User(payload.to_vec()));
         let deadline = now + stream_time_limit(self.config.tcp_timeout, payload.len());
-        self.dial(now, to, Some(name), &msg, Dial::UserMessage, Some(deadline))
+        self.dial(now, to, Some(name), msg, Dial::UserMessage, Some(deadline))
     }
 
     /// Queues an application broadcast for every member alive now; it
@@ -1196,6 +1198,18 @@ const OUTPUT_ROOM: usize = 32;
 
 /// Takes the front of an output queue, giving back the room a burst left
 /// once it is empty.
+/// `msg` encoded as a stream carries it (what [`Membership::dial`] and the
+/// stream sealers take).
+pub(super) fn stream_form(msg: &Message) -> Vec<u8> {
+    let mut plain = Vec::new();
+    msg.encode_with(
+        Context::Stream,
+        crate::wire::IntEncoding::Signed,
+        &mut plain,
+    );
+    plain
+}
+
 pub(super) fn pop_shrinking<T>(queue: &mut VecDeque<T>) -> Option<T> {
     let next = queue.pop_front();
     if next.is_none() && queue.capacity() > OUTPUT_ROOM {

@@ -4,11 +4,17 @@
 //! inserted at a random position and the whole list is reshuffled after
 //! every full probe round, so every node is probed once per round in an
 //! order nobody can predict. A name index gives O(1) lookups.
+//!
+//! The index holds only positions, hashed by the name at that position:
+//! every node keeps an entry for every member, so in a large cluster the
+//! index's size per entry (4 bytes here, against 24 for a map from name
+//! to position) is much of the memory a node uses.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use hashbrown::{DefaultHashBuilder, HashTable};
 use rand::Rng;
 
 use super::time::Instant;
@@ -18,7 +24,7 @@ use crate::wire::Features;
 /// What this node knows about one member.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct NodeRecord {
-    /// Shared with the table's index and the broadcasts about the node.
+    /// Shared with the broadcasts about the node.
     pub(crate) name: Arc<str>,
     /// IP address as received (compared byte-wise, as Go does).
     pub(crate) addr: WireIp,
@@ -108,7 +114,11 @@ impl NodeRecord {
 #[derive(Debug, Default)]
 pub(crate) struct NodeTable {
     nodes: Vec<NodeRecord>,
-    index: HashMap<Arc<str>, usize>,
+    /// Each entry's position in `nodes`, hashed by its name with `hasher`.
+    index: HashTable<u32>,
+    /// Seeded at random per table (foldhash, as hashbrown's default), so
+    /// that names a peer picks cannot be made to collide in every node.
+    hasher: DefaultHashBuilder,
     /// Go's `numNodes`: grows with every insertion and is only recomputed
     /// when dead entries are reaped, so it estimates the cluster size.
     estimate: usize,
@@ -150,7 +160,7 @@ impl NodeTable {
         state: NodeState,
         now: Instant,
     ) -> Option<&NodeRecord> {
-        let &i = self.index.get(name)?;
+        let i = self.position(name)?;
         let record = &mut self.nodes[i];
         self.counts[state_slot(record.state)] -= 1;
         self.counts[state_slot(state)] += 1;
@@ -160,23 +170,26 @@ impl NodeTable {
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<&NodeRecord> {
-        self.index.get(name).map(|&i| &self.nodes[i])
+        self.position(name).map(|i| &self.nodes[i])
     }
 
     /// Where `name` stands in probe order.
     pub(crate) fn position(&self, name: &str) -> Option<usize> {
-        self.index.get(name).copied()
+        let hash = self.hasher.hash_one(name);
+        self.index
+            .find(hash, |&i| *self.nodes[i as usize].name == *name)
+            .map(|&i| i as usize)
     }
 
     pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut NodeRecord> {
-        self.index.get(name).map(|&i| &mut self.nodes[i])
+        self.position(name).map(|i| &mut self.nodes[i])
     }
 
     pub(crate) fn at(&self, i: usize) -> Option<&NodeRecord> {
         self.nodes.get(i)
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &NodeRecord> {
+    pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = &NodeRecord> {
         self.nodes.iter()
     }
 
@@ -188,29 +201,51 @@ impl NodeTable {
         // Exactly: the cluster is about this size, and a doubled table
         // would hold a quarter of it empty, in every node.
         self.nodes.reserve_exact(additional);
-        self.index.reserve(additional);
+        let (nodes, hasher) = (&self.nodes, &self.hasher);
+        self.index
+            .reserve(additional, |&i| hasher.hash_one(&*nodes[i as usize].name));
     }
 
     pub(crate) fn insert(&mut self, record: NodeRecord, rng: &mut impl Rng) {
         let last = self.nodes.len();
         self.counts[state_slot(record.state)] += 1;
-        self.index.insert(record.name.clone(), last);
         self.nodes.push(record);
+        self.index_at(last);
         let j = rng.random_range(0..=last);
         self.swap(j, last);
         self.estimate += 1;
+    }
+
+    /// Indexes the entry at `i` (not indexed yet).
+    fn index_at(&mut self, i: usize) {
+        let (nodes, hasher) = (&self.nodes, &self.hasher);
+        let hash = hasher.hash_one(&*nodes[i].name);
+        // Positions fit: a table of 2³² records would not fit in memory.
+        self.index.insert_unique(hash, i as u32, |&p| {
+            hasher.hash_one(&*nodes[p as usize].name)
+        });
+    }
+
+    /// Drops the index entry of the entry at `i` (indexed at `i`).
+    fn unindex_at(&mut self, i: usize) {
+        let hash = self.hasher.hash_one(&*self.nodes[i].name);
+        if let Ok(entry) = self.index.find_entry(hash, |&p| p as usize == i) {
+            entry.remove();
+        }
     }
 
     fn swap(&mut self, i: usize, j: usize) {
         if i == j {
             return;
         }
+        // Re-indexed rather than updated in place: between the two updates
+        // two entries would hold the same position, and a lookup by
+        // position could then find the wrong one.
+        self.unindex_at(i);
+        self.unindex_at(j);
         self.nodes.swap(i, j);
-        for k in [i, j] {
-            if let Some(slot) = self.index.get_mut(&self.nodes[k].name) {
-                *slot = k;
-            }
-        }
+        self.index_at(i);
+        self.index_at(j);
     }
 
     /// Removes every dead or left entry whose state is older than `keep`
@@ -234,12 +269,10 @@ impl NodeTable {
             let j = rng.random_range(0..=i);
             self.nodes.swap(i, j);
         }
-        self.index = self
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.name.clone(), i))
-            .collect();
+        self.index.clear();
+        for i in 0..self.nodes.len() {
+            self.index_at(i);
+        }
         self.estimate = self.nodes.len();
         self.counts = [0; 4];
         for n in &self.nodes {

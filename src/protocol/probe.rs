@@ -12,8 +12,9 @@
 use std::net::SocketAddr;
 
 use super::host_query::{Parked, Query};
-use super::membership::{AckHandler, Dial, Membership, Probe};
+use super::membership::{stream_form, AckHandler, Dial, Membership, Probe};
 use super::notification::Notification;
+use super::push_pull::HealContact;
 use super::samples::Sample;
 use super::time::Instant;
 use super::timers::Timer;
@@ -73,7 +74,11 @@ impl Membership {
             self.suspicions.remove(&*node.name);
             if node.state == NodeState::Dead && self.config.partition_healing {
                 if let Some(addr) = node.socket_addr() {
-                    self.remember_for_healing(node.name.to_string(), addr, now);
+                    self.remember_for_healing(HealContact {
+                        name: node.name.to_string(),
+                        addr,
+                        features: node.features,
+                    });
                 }
             }
         }
@@ -173,12 +178,12 @@ impl Membership {
                 .as_ref()
                 .is_some_and(|skip| skip(&target));
         if !tcp_disabled && target_pmax >= 3 {
-            let ping = Message::Ping(self.local_ping(seq, &target));
+            let ping = stream_form(&Message::Ping(self.local_ping(seq, &target)));
             let dialed = self.dial(
                 now,
                 target_socket,
                 Some(&target),
-                &ping,
+                ping,
                 Dial::TcpPing { seq },
                 Some(deadline),
             );

@@ -19,14 +19,17 @@ use rand::Rng;
 
 use super::dial_error::{DialError, JoinError};
 use super::host_query::{Parked, Query};
-use super::membership::{Dial, JoinProgress, Membership};
+use super::membership::{stream_form, Dial, JoinProgress, Membership};
 use super::notification::Notification;
 use super::output::{Completion, DialId, JoinId, StreamId};
 use super::samples::Sample;
 use super::time::Instant;
 use super::timers::Timer;
 use crate::node::{ip_from_wire, ip_to_wire, Node, NodeState};
-use crate::wire::{Ack, Message, PushNodeState, PushPull, MAX_PUSH_STATE_BYTES};
+use crate::wire::{
+    encode_push_pull, Ack, Features, IntEncoding, Message, PushNodeState, PushNodeStateRef,
+    PushPull, MAX_PUSH_STATE_BYTES,
+};
 
 /// Whether a merge is done or waits for the host (its verdict, or the
 /// admission of the members it brought); a waiting join attempt is then
@@ -34,6 +37,15 @@ use crate::wire::{Ack, Message, PushNodeState, PushPull, MAX_PUSH_STATE_BYTES};
 pub(super) enum Merged {
     Done,
     Waiting,
+}
+
+/// A dead node reaped from the table, still tried by partition healing.
+#[derive(Debug)]
+pub(super) struct HealContact {
+    pub(super) name: String,
+    pub(super) addr: SocketAddr,
+    /// What it advertised, for the compression of push/pulls to it.
+    pub(super) features: Features,
 }
 
 /// Most reaped dead nodes remembered for partition healing.
@@ -70,21 +82,9 @@ impl From<SocketAddr> for JoinTarget {
 impl Membership {
     /// This node's full state, as sent in a push/pull, with the host's
     /// `user_state`.
-    pub(super) fn local_state(&mut self, join: bool, mut user_state: Vec<u8>) -> Message {
-        let nodes = self
-            .table
-            .iter()
-            .map(|n| PushNodeState {
-                name: String::from(&*n.name),
-                addr: n.addr.to_vec(),
-                port: n.port,
-                meta: (!n.meta.is_empty()).then(|| n.meta.clone()),
-                incarnation: n.incarnation,
-                state: n.state.wire_value(),
-                vsn: n.vsn.to_vec(),
-                features: n.features,
-            })
-            .collect();
+    /// This node's push/pull message, encoded straight from the node table
+    /// (a copy of every record first would cost more than the encoding).
+    pub(super) fn local_state(&mut self, join: bool, mut user_state: Vec<u8>) -> Vec<u8> {
         // Peers (Go v0.6+ and swimlist) refuse a whole exchange whose
         // application state is over the limit: leave it out, so that
         // membership still syncs, and say so.
@@ -97,11 +97,19 @@ impl Membership {
             self.drop_for("local state too large");
             user_state = Vec::new();
         }
-        Message::PushPull(PushPull {
-            join,
-            nodes,
-            user_state,
-        })
+        let nodes = self.table.iter().map(|n| PushNodeStateRef {
+            name: &n.name,
+            addr: &n.addr,
+            port: n.port,
+            meta: (!n.meta.is_empty()).then_some(&n.meta[..]),
+            incarnation: n.incarnation,
+            state: n.state.wire_value(),
+            vsn: &n.vsn,
+            features: n.features,
+        });
+        let mut plain = Vec::new();
+        encode_push_pull(join, nodes, &user_state, IntEncoding::Signed, &mut plain);
+        plain
     }
 
     pub(super) fn push_pull_tick(&mut self, now: Instant) {
@@ -156,7 +164,7 @@ impl Membership {
             addr,
             started: now,
         };
-        if let Err(e) = self.dial(now, addr, name, &state, purpose, None) {
+        if let Err(e) = self.dial(now, addr, name, state, purpose, None) {
             log::warn!(
                 "{}: push/pull with {addr} not started: {e}",
                 self.config.name
@@ -211,7 +219,8 @@ impl Membership {
                     seq_no: p.seq_no,
                     payload: None,
                 });
-                self.seal_stream_message(&ack, None, false).ok()
+                self.seal_stream_message(stream_form(&ack), None, false)
+                    .ok()
             }
             Message::PushPull(remote) => {
                 if self.queries.asks.local_state {
@@ -246,7 +255,7 @@ impl Membership {
     ) {
         let join = remote.join;
         let state = self.local_state(join, user_state);
-        let bytes = self.seal_reply(&state, stream).ok();
+        let bytes = self.seal_reply(state, stream).ok();
         if let Some(b) = &bytes {
             self.samples.record(Sample::LocalStateSize(b.len()));
         }
@@ -491,12 +500,27 @@ impl Membership {
     }
 
     /// Remembers a reaped dead node as a partition-healing contact.
-    pub(super) fn remember_for_healing(&mut self, name: String, addr: SocketAddr, now: Instant) {
-        self.heal_memory.retain(|(n, _, _)| *n != name);
+    pub(super) fn remember_for_healing(&mut self, contact: HealContact) {
+        self.heal_memory.retain(|c| c.name != contact.name);
         if self.heal_memory.len() >= HEAL_MEMORY {
             self.heal_memory.pop_front();
         }
-        self.heal_memory.push_back((name, addr, now));
+        self.heal_memory.push_back(contact);
+    }
+
+    /// What `name` advertised, as a member or as a remembered healing
+    /// contact: a node reaped from the table still gets LZ4, which costs
+    /// far less than LZW to compress a whole state with, every healing
+    /// interval, in every node that remembers it.
+    pub(super) fn features_of(&self, name: &str) -> Option<Features> {
+        match self.table.get(name) {
+            Some(record) => Some(record.features),
+            None => self
+                .heal_memory
+                .iter()
+                .find(|c| c.name == name)
+                .map(|c| c.features),
+        }
     }
 
     /// Push/pulls with one node held as dead, or a seed that is not a live
@@ -516,7 +540,7 @@ impl Membership {
             .filter_map(|n| n.socket_addr())
             .collect();
         self.heal_memory
-            .retain(|(name, _, _)| !self.table.get(name).is_some_and(|n| n.is_live()));
+            .retain(|c| !self.table.get(&c.name).is_some_and(|n| n.is_live()));
         let mut candidates: Vec<(Option<String>, SocketAddr)> = self
             .table
             .iter()
@@ -526,7 +550,7 @@ impl Membership {
         candidates.extend(
             self.heal_memory
                 .iter()
-                .map(|(name, addr, _)| (Some(name.clone()), *addr)),
+                .map(|c| (Some(c.name.clone()), c.addr)),
         );
         candidates.extend(
             self.seeds

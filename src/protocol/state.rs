@@ -78,6 +78,10 @@ pub(super) enum NewsOrigin {
     Heard { age: Duration, born: Instant },
     /// From a peer that did not stamp it (Go, or a push/pull record).
     Unstamped,
+    /// From the push/pull through which a node that knew no one else (a
+    /// joiner) learned the cluster: everyone it could tell knows already,
+    /// so the news is applied but not gossiped.
+    Seeded,
 }
 
 impl NewsOrigin {
@@ -173,6 +177,9 @@ impl Membership {
                 self.broadcasts.queue_news(name, encoded, born, notify)
             }
             NewsOrigin::Unstamped => self.broadcasts.queue_named(name, encoded, notify),
+            // Only merges make it, and they wait on no broadcast; the queue
+            // of a node that knew no one holds no older news to replace.
+            NewsOrigin::Seeded => {}
         }
     }
 
@@ -633,6 +640,16 @@ impl Membership {
     /// Applies the node records of a push/pull (Go's `mergeState`): a remote
     /// "dead" is only believed as a suspicion raised by this node.
     pub(super) fn merge_state(&mut self, now: Instant, records: Vec<PushNodeState>) {
+        // A node that knows no one else (a joiner) learns the whole cluster
+        // here, and everyone it could tell knew it already (accusations
+        // about nodes it does not know are ignored anyway). Go gossips it
+        // all the same: a joiner of an n-node cluster queues n alive
+        // messages, sends each up to the retransmit limit, and every member
+        // decodes and discards them.
+        let origin = match self.table.len() <= 1 {
+            true => Some(NewsOrigin::Seeded),
+            false => None,
+        };
         // At least this many are new when the peer knows more than we do
         // (a join); counted without a lookup per record.
         self.table
@@ -649,7 +666,10 @@ impl Membership {
                         vsn: r.vsn,
                         features: r.features,
                     };
-                    self.alive_node(now, alive, None, false);
+                    match origin {
+                        Some(origin) => self.alive_heard(now, alive, origin),
+                        None => self.alive_node(now, alive, None, false),
+                    }
                 }
                 Some(NodeState::Left) => {
                     let dead = Dead {

@@ -325,7 +325,10 @@ impl Message {
             Self::Suspect(m) => encode_accusation(m.incarnation, &m.node, &m.from, buf),
             Self::Dead(m) => encode_accusation(m.incarnation, &m.node, &m.from, buf),
             Self::Alive(m) => m.encode_body(buf),
-            Self::PushPull(m) => m.encode_body(ints, buf),
+            Self::PushPull(m) => {
+                let nodes = m.nodes.iter().map(PushNodeState::as_ref);
+                put_push_pull_body(m.join, nodes, &m.user_state, ints, buf);
+            }
             Self::User(payload) => match context {
                 Context::Packet => buf.extend_from_slice(payload),
                 Context::Stream => {
@@ -541,16 +544,58 @@ impl Alive {
     }
 }
 
+/// One node record of a push/pull to send, borrowed from wherever the
+/// sender keeps it: a node's whole state is encoded without first being
+/// copied into [`PushNodeState`]s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PushNodeStateRef<'a> {
+    /// Node name.
+    pub name: &'a str,
+    /// IP address.
+    pub addr: &'a [u8],
+    /// Port.
+    pub port: u16,
+    /// Metadata; `None` is written as nil.
+    pub meta: Option<&'a [u8]>,
+    /// Incarnation number.
+    pub incarnation: u32,
+    /// Node state number (see [`PushNodeState::state`]).
+    pub state: i64,
+    /// Protocol versions.
+    pub vsn: &'a [u8],
+    /// swimlist capabilities (see [`Features`]).
+    pub features: Features,
+}
+
 impl PushNodeState {
+    /// This record, borrowed for encoding.
+    pub fn as_ref(&self) -> PushNodeStateRef<'_> {
+        PushNodeStateRef {
+            name: &self.name,
+            addr: &self.addr,
+            port: self.port,
+            meta: self.meta.as_deref(),
+            incarnation: self.incarnation,
+            state: self.state,
+            vsn: &self.vsn,
+            features: self.features,
+        }
+    }
+}
+
+impl PushNodeStateRef<'_> {
     fn encode_body(&self, ints: IntEncoding, buf: &mut Vec<u8>) {
         let has_features = self.features != Features::NONE;
         put_map_len(buf, 7 + usize::from(has_features));
         put_key(buf, "Addr");
-        put_bytes_or_nil(buf, &self.addr);
+        put_bytes_or_nil(buf, self.addr);
         put_key(buf, "Incarnation");
         put_uint(buf, u64::from(self.incarnation));
         put_key(buf, "Meta");
-        put_optional_bytes(buf, &self.meta);
+        match self.meta {
+            Some(b) => put_str(buf, b),
+            None => put_nil(buf),
+        }
         put_key(buf, "Name");
         put_str(buf, self.name.as_bytes());
         put_key(buf, "Port");
@@ -562,25 +607,44 @@ impl PushNodeState {
             put_uint(buf, u64::from(self.features.0));
         }
         put_key(buf, "Vsn");
-        put_bytes_or_nil(buf, &self.vsn);
+        put_bytes_or_nil(buf, self.vsn);
     }
 }
 
-impl PushPull {
-    fn encode_body(&self, ints: IntEncoding, buf: &mut Vec<u8>) {
-        put_map_len(buf, 3);
-        put_key(buf, "Join");
-        put_bool(buf, self.join);
-        put_key(buf, "Nodes");
-        put_int(buf, len_as_int(self.nodes.len()), ints);
-        put_key(buf, "UserStateLen");
-        put_int(buf, len_as_int(self.user_state.len()), ints);
-        for node in &self.nodes {
-            node.encode_body(ints, buf);
-        }
-        buf.extend_from_slice(&self.user_state);
-    }
+/// Appends a push/pull message, type byte included, exactly as
+/// [`Message::encode_with`] writes a [`PushPull`] with these records.
+pub fn encode_push_pull<'a>(
+    join: bool,
+    nodes: impl ExactSizeIterator<Item = PushNodeStateRef<'a>>,
+    user_state: &[u8],
+    ints: IntEncoding,
+    buf: &mut Vec<u8>,
+) {
+    buf.push(MessageType::PushPull as u8);
+    put_push_pull_body(join, nodes, user_state, ints, buf);
+}
 
+fn put_push_pull_body<'a>(
+    join: bool,
+    nodes: impl ExactSizeIterator<Item = PushNodeStateRef<'a>>,
+    user_state: &[u8],
+    ints: IntEncoding,
+    buf: &mut Vec<u8>,
+) {
+    put_map_len(buf, 3);
+    put_key(buf, "Join");
+    put_bool(buf, join);
+    put_key(buf, "Nodes");
+    put_int(buf, len_as_int(nodes.len()), ints);
+    put_key(buf, "UserStateLen");
+    put_int(buf, len_as_int(user_state.len()), ints);
+    for node in nodes {
+        node.encode_body(ints, buf);
+    }
+    buf.extend_from_slice(user_state);
+}
+
+impl PushPull {
     /// Reads the header, the records and the user state, enforcing Go HEAD's
     /// limits; a short input is [`WireError::Truncated`] or a msgpack
     /// truncation.

@@ -51,12 +51,15 @@ pub use compress::Compression;
 pub use error::{Context, MsgpackErrorKind, WireError};
 pub use keyring::{EncryptionVersion, Keyring, KeyringError, NONCE_SIZE, TAG_SIZE};
 pub use message::{
-    Ack, Alive, Dead, ErrResp, Features, IndirectPing, Message, MessageType, Nack, Ping,
-    PushNodeState, PushPull, Suspect, FEATURES_KEY,
+    encode_push_pull, Ack, Alive, Dead, ErrResp, Features, IndirectPing, Message, MessageType,
+    Nack, Ping, PushNodeState, PushNodeStateRef, PushPull, Suspect, FEATURES_KEY,
 };
 pub use msgpack::IntEncoding;
 pub use packet::{decode_packet, seal_packet, DecodedPacket, Encryption, Inbound, Layer, Outbound};
-pub use stream::{read_stream, seal_stream, stream_message_len, DecodedStream, StreamOutbound};
+pub use stream::{
+    read_stream, seal_encoded_stream, seal_stream, stream_message_len, DecodedStream,
+    StreamOutbound,
+};
 
 /// Largest encrypted stream frame and push/pull user state (20 MiB).
 pub const MAX_PUSH_STATE_BYTES: usize = 20 * 1024 * 1024;

@@ -43,11 +43,22 @@ pub fn seal_stream(
     cfg: &StreamOutbound<'_>,
     out: &mut Vec<u8>,
 ) -> Result<(), WireError> {
+    let mut plain = Vec::new();
+    msg.encode_with(Context::Stream, cfg.ints, &mut plain);
+    seal_encoded_stream(plain, cfg, out)
+}
+
+/// As [`seal_stream`], for a message already encoded (type byte and body,
+/// in its stream form, with `cfg.ints`), such as one written by
+/// [`encode_push_pull`](super::encode_push_pull).
+pub fn seal_encoded_stream(
+    mut plain: Vec<u8>,
+    cfg: &StreamOutbound<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), WireError> {
     if cfg.dialer {
         put_label_header(cfg.label, out)?;
     }
-    let mut plain = Vec::new();
-    msg.encode_with(Context::Stream, cfg.ints, &mut plain);
     if let Some(algorithm) = cfg.compression {
         let mut wrapped = Vec::new();
         encode_compressed(algorithm, &plain, &mut wrapped);

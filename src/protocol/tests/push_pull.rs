@@ -536,3 +536,53 @@ fn a_push_pull_reply_is_lz4_only_to_an_lz4_request() {
         assert_eq!(m.lz4_streams_open(), 0, "forgotten once answered");
     }
 }
+
+// Beyond Go: partition healing keeps push/pulling with dead nodes after the
+// table forgets them. One that advertised LZ4 still gets LZ4: each attempt
+// carries the whole state, in every node that remembers the dead one, and
+// LZW costs several times more to compress it.
+#[test]
+fn a_reaped_node_is_healed_with_the_compression_it_advertised() {
+    use crate::wire::{Compression, Layer};
+    let mut c = test_config("local");
+    c.partition_healing = true;
+    c.gossip_to_the_dead_time = Duration::from_secs(1);
+    let mut m = standalone(c);
+    for (name, host, features) in [("lz4", 2, Features::LZ4), ("plain", 3, Features::NONE)] {
+        m.alive_node(
+            T0,
+            Alive {
+                features,
+                ..alive(name, host, 0, 1, &vsn())
+            },
+            None,
+            false,
+        );
+        m.dead_node(T0, dead(name, 1, "local"), None);
+    }
+    discard_output(&mut m);
+    let later = T0 + Duration::from_secs(5);
+    // The first tick finds no one to probe; the next ends the round.
+    m.probe_tick(later);
+    m.probe_tick(later);
+    assert!(m.table().get("lz4").is_none(), "reaped at the round's end");
+    let mut used = std::collections::HashMap::new();
+    for _ in 0..50 {
+        m.heal_tick(later);
+        for t in std::iter::from_fn(|| m.poll_transmit()) {
+            let Transmit::Dial { to, bytes, .. } = t else {
+                continue;
+            };
+            let decoded = crate::wire::read_stream(&bytes, &Inbound::default(), true)
+                .expect("decodable")
+                .expect("whole");
+            let algorithm = decoded.layers.iter().find_map(|l| match l {
+                Layer::Compression { algorithm, .. } => Some(*algorithm),
+                _ => None,
+            });
+            used.insert(to, algorithm);
+        }
+    }
+    assert_eq!(used.get(&addr(2)), Some(&Some(Compression::Lz4)));
+    assert_eq!(used.get(&addr(3)), Some(&Some(Compression::Lzw)));
+}

@@ -392,6 +392,34 @@ fn merge_state() {
     );
 }
 
+// Not in Go: a node that knew no one else (a joiner) gossips none of what
+// the push/pull taught it; everyone it could tell knew it already. Go
+// queues the whole cluster, and each member would receive every record
+// again, up to the retransmit limit. A node with other members still
+// passes news on, as in Go.
+#[test]
+fn a_joiner_does_not_gossip_the_cluster_it_learned() {
+    let cluster = || {
+        vec![
+            record("test1", 1, 2, NodeState::Alive),
+            record("test2", 2, 1, NodeState::Alive),
+        ]
+    };
+    let mut joiner = standalone(test_config("local"));
+    joiner.merge_state(T0, cluster());
+    assert_eq!(state(&joiner, "test1").state, NodeState::Alive);
+    assert_eq!(state(&joiner, "test2").incarnation, 1);
+    assert!(queued_types(&joiner).is_empty(), "nothing to tell anyone");
+    let events = go_events(&mut joiner);
+    assert_eq!(joined_names(&events), ["test1", "test2"]);
+
+    let mut member = standalone(test_config("local"));
+    member.alive_node(T0, alive("peer", 9, 0, 1, &vsn()), None, false);
+    member.broadcasts_mut().reset();
+    member.merge_state(T0, cluster());
+    assert_eq!(queued_types(&member), [MessageType::Alive as u8; 2]);
+}
+
 // Not in Go (hashicorp/memberlist#358): one accusation at an incarnation no
 // node could have reached evicts a live node for good there.
 #[test]
