@@ -43,9 +43,9 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use hashbrown::HashMap;
+use smol_str::SmolStr;
 
 use super::time::Instant;
 use crate::wire::news_age::{stamp_news_age, NEWS_AGE_LEN};
@@ -82,7 +82,7 @@ struct QueueKey {
 enum Invalidation {
     /// Replaces, and is replaced by, the broadcast with the same name
     /// (shared with `keys_by_name`: requeueing clones no string).
-    Named(Arc<str>),
+    Named(SmolStr),
     /// Never scanned for.
     Unique,
     /// Removed when a later plain broadcast's predicate matches it.
@@ -104,7 +104,7 @@ struct QueuedBroadcast {
 pub struct BroadcastQueue {
     items: BTreeMap<QueueKey, QueuedBroadcast>,
     /// The key of each named item.
-    keys_by_name: HashMap<Arc<str>, QueueKey>,
+    keys_by_name: HashMap<SmolStr, QueueKey>,
     /// The keys of the plain items, the only ones invalidation scans.
     plain_keys: BTreeSet<QueueKey>,
     /// The id of the last enqueued item; 0 after the queue empties.
@@ -123,26 +123,27 @@ impl BroadcastQueue {
     /// broadcast with the same name. `notify` is reported by
     /// [`drain_finished`](Self::drain_finished) once this broadcast is
     /// finished.
-    pub fn queue_named(
-        &mut self,
-        name: impl Into<Arc<str>>,
-        message: Vec<u8>,
-        notify: Option<u64>,
-    ) {
-        self.enqueue(Invalidation::Named(name.into()), message, notify, 0, None);
+    pub fn queue_named(&mut self, name: impl AsRef<str>, message: Vec<u8>, notify: Option<u64>) {
+        self.enqueue(
+            Invalidation::Named(SmolStr::new(name)),
+            message,
+            notify,
+            0,
+            None,
+        );
     }
 
     /// As [`BroadcastQueue::queue_named`], for membership news made at
     /// `born`: sends asked to stamp ages stamp it with its age then.
     pub fn queue_news(
         &mut self,
-        name: impl Into<Arc<str>>,
+        name: impl AsRef<str>,
         message: Vec<u8>,
         born: Instant,
         notify: Option<u64>,
     ) {
         self.enqueue(
-            Invalidation::Named(name.into()),
+            Invalidation::Named(SmolStr::new(name)),
             message,
             notify,
             0,
@@ -608,7 +609,7 @@ mod tests {
             ("node4", 7),
         ] {
             queue.enqueue(
-                Invalidation::Named(name.into()),
+                Invalidation::Named(SmolStr::new(name)),
                 name.as_bytes().to_vec(),
                 Some(0),
                 transmits,
@@ -858,7 +859,7 @@ mod tests {
                         model.finish_where(|item| {
                             matches!(&item.invalidation, Invalidation::Named(n) if **n == *name)
                         });
-                        model.push(message(len), Invalidation::Named(name.into()), Some(token));
+                        model.push(message(len), Invalidation::Named(SmolStr::new(name)), Some(token));
                     }
                     Op::Unique(len) => {
                         queue.queue_unique(message(len), Some(token));

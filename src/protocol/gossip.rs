@@ -11,10 +11,10 @@
 //! budget whenever the other has something to send.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use rand::seq::SliceRandom;
 use rand::Rng;
+use smol_str::SmolStr;
 
 use super::broadcast_queue::retransmit_limit;
 use super::host_query::{Parked, Query};
@@ -168,14 +168,14 @@ impl Membership {
         &mut self,
         k: usize,
         keep: impl Fn(&NodeRecord) -> bool,
-    ) -> Vec<(Arc<str>, SocketAddr)> {
+    ) -> Vec<(SmolStr, SocketAddr)> {
         let n = self.table.len();
         // Positions, not names, identify picks: this runs several times a
         // second and comparing names would dominate it.
         let local = self.table.position(&self.config.name);
         let mut picked: Vec<usize> = Vec::with_capacity(k);
-        let mut chosen: Vec<(Arc<str>, SocketAddr)> = Vec::with_capacity(k);
-        let mut consider = |i: usize, chosen: &mut Vec<(Arc<str>, SocketAddr)>| {
+        let mut chosen: Vec<(SmolStr, SocketAddr)> = Vec::with_capacity(k);
+        let mut consider = |i: usize, chosen: &mut Vec<(SmolStr, SocketAddr)>| {
             if Some(i) == local || picked.contains(&i) {
                 return;
             }

@@ -12,10 +12,10 @@
 
 use std::hash::BuildHasher;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 use rand::Rng;
+use smol_str::SmolStr;
 
 use super::time::Instant;
 use crate::node::{ip_from_wire, Node, NodeState};
@@ -24,8 +24,10 @@ use crate::wire::Features;
 /// What this node knows about one member.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct NodeRecord {
-    /// Shared with the broadcasts about the node.
-    pub(crate) name: Arc<str>,
+    /// Held inline up to 23 bytes: every node keeps a record of every
+    /// member, and a name on the heap costs an allocation each and a cache
+    /// miss on every lookup and every push/pull.
+    pub(crate) name: SmolStr,
     /// IP address as received (compared byte-wise, as Go does).
     pub(crate) addr: WireIp,
     pub(crate) port: u16,

@@ -32,7 +32,6 @@
 //! whose link flaps hears of its suspicion in the moments the link is up,
 //! even after the suspicion's gossip has run out during an outage.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::host_query::{Parked, Query};
@@ -170,13 +169,12 @@ impl Membership {
         origin: NewsOrigin,
         notify: Option<u64>,
     ) {
-        let name = self.shared_name(node);
         match origin {
-            NewsOrigin::Here => self.broadcasts.queue_news(name, encoded, now, notify),
+            NewsOrigin::Here => self.broadcasts.queue_news(node, encoded, now, notify),
             NewsOrigin::Heard { born, .. } => {
-                self.broadcasts.queue_news(name, encoded, born, notify)
+                self.broadcasts.queue_news(node, encoded, born, notify)
             }
-            NewsOrigin::Unstamped => self.broadcasts.queue_named(name, encoded, notify),
+            NewsOrigin::Unstamped => self.broadcasts.queue_named(node, encoded, notify),
             // Only merges make it, and they wait on no broadcast; the queue
             // of a node that knew no one holds no older news to replace.
             NewsOrigin::Seeded => {}
@@ -188,14 +186,6 @@ impl Membership {
         if let NewsOrigin::Heard { age, .. } = origin {
             self.samples.record(Sample::NewsAge { news, age });
         }
-    }
-
-    /// A node's name as the table holds it, so that a broadcast about a
-    /// known node shares the table's copy.
-    fn shared_name(&self, name: &str) -> Arc<str> {
-        self.table
-            .get(name)
-            .map_or_else(|| Arc::from(name), |n| Arc::clone(&n.name))
     }
 
     /// Applies an alive message. `bootstrap` marks this node's own
