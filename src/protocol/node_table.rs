@@ -210,6 +210,12 @@ impl NodeTable {
 
     pub(crate) fn insert(&mut self, record: NodeRecord, rng: &mut impl Rng) {
         let last = self.nodes.len();
+        if last == self.nodes.capacity() {
+            // Grown by an eighth, not doubled: a table that has reached a
+            // cluster's size grows one member at a time, and a doubled one
+            // would stay about half empty, in every node.
+            self.nodes.reserve_exact((last / 8).max(4));
+        }
         self.counts[state_slot(record.state)] += 1;
         self.nodes.push(record);
         self.index_at(last);
