@@ -177,6 +177,13 @@ pub(super) enum Dial {
     TcpPing {
         seq: u32,
     },
+    /// Partition healing asks `addr` (`name`, if known) whether anyone is
+    /// there before it push/pulls.
+    HealPing {
+        seq: u32,
+        addr: SocketAddr,
+        name: Option<String>,
+    },
     UserMessage,
 }
 

@@ -7,10 +7,13 @@
 //! declared each other dead they never talk again. Every
 //! `partition_healing_interval` a node here picks one node it holds as dead
 //! (or remembers as recently reaped) or one configured seed not currently a
-//! member, and push/pulls with it. Exchanging state makes each side learn
-//! it was declared dead and refute, and the next exchange brings the
-//! refreshed incarnations across. It is an ordinary push/pull on the wire,
-//! so Go peers take part unchanged.
+//! member, pings it over a stream, and push/pulls with it once it answers.
+//! Exchanging state makes each side learn it was declared dead and refute,
+//! and the next exchange brings the refreshed incarnations across. The ping
+//! first matters because most such nodes are truly dead: a push/pull
+//! carries this node's whole state, encoded and compressed before the
+//! dial, and every node would pay for it every interval. Both are ordinary
+//! stream messages, so Go peers take part unchanged.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -27,7 +30,7 @@ use super::time::Instant;
 use super::timers::Timer;
 use crate::node::{ip_from_wire, ip_to_wire, Node, NodeState};
 use crate::wire::{
-    encode_push_pull, Ack, Features, IntEncoding, Message, PushNodeState, PushNodeStateRef,
+    encode_push_pull, Ack, Features, IntEncoding, Message, Ping, PushNodeState, PushNodeStateRef,
     PushPull, MAX_PUSH_STATE_BYTES,
 };
 
@@ -332,6 +335,17 @@ impl Membership {
                 Ok(other) => log::debug!("{}: bad TCP ping reply: {other:?}", self.config.name),
                 Err(e) => log::debug!("{}: TCP ping failed: {e}", self.config.name),
             },
+            Dial::HealPing { seq, addr, name } => match result {
+                Ok(Some(Message::Ack(ack))) if ack.seq_no == seq => {
+                    log::debug!(
+                        "{}: partition healing: push/pull with {addr}",
+                        self.config.name
+                    );
+                    self.start_push_pull(now, addr, name.as_deref(), None);
+                }
+                Ok(other) => log::debug!("{}: bad healing ping reply: {other:?}", self.config.name),
+                Err(e) => log::debug!("{}: healing ping to {addr} failed: {e}", self.config.name),
+            },
             Dial::UserMessage => {
                 if let Err(e) = result {
                     log::debug!("{}: reliable message not delivered: {e}", self.config.name);
@@ -562,11 +576,29 @@ impl Membership {
             return;
         }
         let (name, addr) = candidates.swap_remove(self.rng.random_range(0..candidates.len()));
-        log::debug!(
-            "{}: partition healing: push/pull with {addr}",
-            self.config.name
-        );
-        self.start_push_pull(now, addr, name.as_deref(), None);
+        log::debug!("{}: partition healing: pinging {addr}", self.config.name);
+        // Any node at the address will do to bridge a partition: the ping
+        // names none, so whoever answers is asked for its state.
+        let seq = self.next_seq();
+        let ping = Message::Ping(Ping {
+            seq_no: seq,
+            node: String::new(),
+            source_addr: ip_to_wire(self.local_addr.ip()),
+            source_port: self.local_addr.port(),
+            source_node: self.config.name.clone(),
+        });
+        let peer = name.clone();
+        let purpose = Dial::HealPing { seq, addr, name };
+        if let Err(e) = self.dial(
+            now,
+            addr,
+            peer.as_deref(),
+            stream_form(&ping),
+            purpose,
+            None,
+        ) {
+            log::debug!("{}: no healing ping to {addr}: {e}", self.config.name);
+        }
     }
 }
 

@@ -569,20 +569,89 @@ fn a_reaped_node_is_healed_with_the_compression_it_advertised() {
     let mut used = std::collections::HashMap::new();
     for _ in 0..50 {
         m.heal_tick(later);
-        for t in std::iter::from_fn(|| m.poll_transmit()) {
-            let Transmit::Dial { to, bytes, .. } = t else {
+        while let Some(t) = m.poll_transmit() {
+            let Transmit::Dial { id, to, bytes, .. } = t else {
                 continue;
             };
             let decoded = crate::wire::read_stream(&bytes, &Inbound::default(), true)
                 .expect("decodable")
                 .expect("whole");
-            let algorithm = decoded.layers.iter().find_map(|l| match l {
-                Layer::Compression { algorithm, .. } => Some(*algorithm),
-                _ => None,
-            });
-            used.insert(to, algorithm);
+            match decoded.message {
+                // Healing asks whether anyone is there first.
+                Message::Ping(ping) => {
+                    let ack = Message::Ack(crate::wire::Ack {
+                        seq_no: ping.seq_no,
+                        payload: None,
+                    });
+                    let mut reply = Vec::new();
+                    crate::wire::seal_stream(&ack, &Default::default(), &mut reply)
+                        .expect("framed");
+                    m.handle_dial_reply(later, id, Ok(Some(reply)));
+                }
+                _ => {
+                    let algorithm = decoded.layers.iter().find_map(|l| match l {
+                        Layer::Compression { algorithm, .. } => Some(*algorithm),
+                        _ => None,
+                    });
+                    used.insert(to, algorithm);
+                }
+            }
         }
     }
     assert_eq!(used.get(&addr(2)), Some(&Some(Compression::Lz4)));
     assert_eq!(used.get(&addr(3)), Some(&Some(Compression::Lzw)));
+}
+
+// Beyond Go: healing pings before it push/pulls. Most nodes it tries are
+// truly dead, and a push/pull carries this node's whole state, encoded and
+// compressed before the dial; only a node that answers is sent it.
+#[test]
+fn healing_sends_state_only_to_a_node_that_answers_its_ping() {
+    use crate::protocol::DialError;
+    let mut c = test_config("local");
+    c.partition_healing = true;
+    let mut m = standalone(c);
+    m.alive_node(T0, alive("gone", 2, 0, 1, &vsn()), None, false);
+    m.dead_node(T0, dead("gone", 1, "local"), None);
+    discard_output(&mut m);
+    let dials = |m: &mut Membership| -> Vec<(DialId, Message)> {
+        std::iter::from_fn(|| m.poll_transmit())
+            .filter_map(|t| match t {
+                Transmit::Dial { id, bytes, .. } => {
+                    let decoded = crate::wire::read_stream(&bytes, &Inbound::default(), true)
+                        .expect("decodable")
+                        .expect("whole");
+                    Some((id, decoded.message))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    m.heal_tick(T0);
+    let sent = dials(&mut m);
+    let [(id, Message::Ping(ping))] = &sent[..] else {
+        panic!("expected one ping: {sent:?}");
+    };
+    assert!(ping.node.is_empty(), "whoever is there may answer");
+    let refused = DialError::Connect(std::io::ErrorKind::ConnectionRefused);
+    m.handle_dial_reply(T0, *id, Err(refused));
+    assert!(dials(&mut m).is_empty(), "no state for a dead node");
+
+    m.heal_tick(T0);
+    let sent = dials(&mut m);
+    let [(id, Message::Ping(ping))] = &sent[..] else {
+        panic!("expected one ping: {sent:?}");
+    };
+    let ack = Message::Ack(crate::wire::Ack {
+        seq_no: ping.seq_no,
+        payload: None,
+    });
+    let mut reply = Vec::new();
+    crate::wire::seal_stream(&ack, &Default::default(), &mut reply).expect("framed");
+    m.handle_dial_reply(T0, *id, Ok(Some(reply)));
+    let sent = dials(&mut m);
+    assert!(
+        matches!(&sent[..], [(_, Message::PushPull(p))] if !p.join),
+        "a push/pull once answered: {sent:?}"
+    );
 }
