@@ -61,6 +61,10 @@ fn check(scraped: &BTreeMap<String, f64>) -> Result<(), String> {
                 value("memberlist_probeNode_count") > 0.0,
             ),
             (
+                "memberlist_gossip_count",
+                value("memberlist_gossip_count") > 0.0,
+            ),
+            (
                 "memberlist_size_local_count",
                 value("memberlist_size_local_count") > 0.0,
             ),

@@ -33,7 +33,7 @@ use super::state::NewsOrigin;
 use super::stats::{Stats, TrafficByType};
 use super::suspicion::SuspicionTimer;
 use super::time::Instant;
-use super::timers::{Timer, TimerQueue};
+use super::timers::{Timer, TimerQueue, TimerRun};
 use super::user_broadcasts::UserBroadcasts;
 use crate::config::{CompressionMode, Config, ConfigError};
 use crate::node::{ip_to_wire, Event, Node, NodeState};
@@ -513,32 +513,46 @@ impl Membership {
 
     /// Runs every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(timer) = self.timers.pop_due(now) {
-            match timer {
-                Timer::ProbeTick => self.probe_tick(now),
-                Timer::GossipTick => self.gossip_tick(now),
-                Timer::PushPullTick => self.push_pull_tick(now),
-                Timer::CatchUp => self.catch_up_tick(now),
-                Timer::HealTick => self.heal_tick(now),
-                Timer::Reclaim(name) => self.reclaim_due(now, &name),
-                Timer::SettleCheck => self.settle_check(now),
-                Timer::ProbeTimeout(seq) => self.probe_timeout(now, seq),
-                Timer::ProbeDeadline(seq) => self.probe_deadline(now, seq),
-                Timer::RelayExpiry(seq) => self.relay_expiry(now, seq),
-                Timer::Suspicion(name) => self.suspicion_timeout(now, &name),
-                Timer::DialExpiry(id) if self.dials.contains_key(&id) => {
-                    // The result may be waiting in a lagging host's queue.
-                    if self.lagging() {
-                        let later = now + self.local_lag.max(Duration::from_secs(1));
-                        self.timers.arm(later, Timer::DialExpiry(id));
-                    } else {
-                        self.handle_dial_result(now, id, Err(DialError::Lost));
-                    }
+        while self.handle_due_timer(now).is_some() {}
+    }
+
+    /// Runs the earliest timer due at `now`, if any, and says what it was;
+    /// calling it until it returns `None` is
+    /// [`handle_timeout`](Self::handle_timeout). A host that times each
+    /// step (Go's `memberlist.gossip` timer) calls this instead. Call
+    /// `poll_*` afterwards, as after `handle_timeout`.
+    #[must_use]
+    pub fn handle_due_timer(&mut self, now: Instant) -> Option<TimerRun> {
+        let timer = self.timers.pop_due(now)?;
+        let run = match timer {
+            Timer::GossipTick => TimerRun::GossipRound,
+            _ => TimerRun::Other,
+        };
+        match timer {
+            Timer::ProbeTick => self.probe_tick(now),
+            Timer::GossipTick => self.gossip_tick(now),
+            Timer::PushPullTick => self.push_pull_tick(now),
+            Timer::CatchUp => self.catch_up_tick(now),
+            Timer::HealTick => self.heal_tick(now),
+            Timer::Reclaim(name) => self.reclaim_due(now, &name),
+            Timer::SettleCheck => self.settle_check(now),
+            Timer::ProbeTimeout(seq) => self.probe_timeout(now, seq),
+            Timer::ProbeDeadline(seq) => self.probe_deadline(now, seq),
+            Timer::RelayExpiry(seq) => self.relay_expiry(now, seq),
+            Timer::Suspicion(name) => self.suspicion_timeout(now, &name),
+            Timer::DialExpiry(id) if self.dials.contains_key(&id) => {
+                // The result may be waiting in a lagging host's queue.
+                if self.lagging() {
+                    let later = now + self.local_lag.max(Duration::from_secs(1));
+                    self.timers.arm(later, Timer::DialExpiry(id));
+                } else {
+                    self.handle_dial_result(now, id, Err(DialError::Lost));
                 }
-                Timer::DialExpiry(_) => {}
             }
+            Timer::DialExpiry(_) => {}
         }
         self.flush_finished();
+        Some(run)
     }
 
     /// Processes one received datagram.

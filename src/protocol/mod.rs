@@ -43,3 +43,4 @@ pub(crate) use stats::worth_logging;
 pub use stats::{Stats, Traffic};
 pub use suspicion::{suspicion_timeout, SuspicionTimer};
 pub use time::Instant;
+pub use timers::TimerRun;

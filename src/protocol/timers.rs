@@ -8,6 +8,20 @@ use std::collections::BTreeMap;
 
 use super::time::Instant;
 
+/// What a due timer that [`Membership::handle_due_timer`] ran was, for a
+/// host that times the protocol's periodic work.
+///
+/// [`Membership::handle_due_timer`]: super::Membership::handle_due_timer
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimerRun {
+    /// A gossip round: choosing peers and packing and sealing their
+    /// packets (what Go times as `memberlist.gossip`, less the sending).
+    GossipRound,
+    /// Any other timer.
+    Other,
+}
+
 /// What a timer does when it fires.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Timer {

@@ -8,8 +8,10 @@
 //! the protocol worker; timings and sizes are histograms, recorded as the
 //! protocol measures them (in seconds and bytes).
 
+use std::time::Duration;
+
 use crate::node::NodeState;
-use crate::protocol::Sample;
+use crate::protocol::{Instant, Membership, Sample, TimerRun};
 
 use super::running_node::NodeStats;
 
@@ -107,5 +109,32 @@ pub(crate) fn record(node: &str, samples: impl IntoIterator<Item = Sample>) {
                 metrics::histogram!("swimlist_news_age_seconds", &labels).record(age.as_secs_f64());
             }
         }
+    }
+}
+
+/// Runs `m`'s timers due at `now`, one at a time, and returns how long
+/// each gossip round among them took.
+pub(crate) fn run_timers_timing_gossip(m: &mut Membership, now: Instant) -> Vec<Duration> {
+    let mut rounds = Vec::new();
+    loop {
+        let began = std::time::Instant::now();
+        match m.handle_due_timer(now) {
+            None => return rounds,
+            Some(TimerRun::GossipRound) => rounds.push(began.elapsed()),
+            Some(_) => {}
+        }
+    }
+}
+
+/// Records how long each gossip round took the protocol worker (Go's
+/// `memberlist.gossip` timer; the datagrams are sent afterwards, so their
+/// sending is not counted, as it is in Go).
+pub(crate) fn record_gossip_rounds(node: &str, rounds: Vec<Duration>) {
+    if rounds.is_empty() {
+        return;
+    }
+    let label = [("node", node.to_owned())];
+    for took in rounds {
+        metrics::histogram!("memberlist.gossip", &label).record(took.as_secs_f64());
     }
 }

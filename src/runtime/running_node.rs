@@ -466,13 +466,23 @@ impl RunningNode {
     /// Runs due timers, the worker lagging `lag` behind its datagrams;
     /// returns the next deadline (read under the same lock).
     pub(crate) fn on_timeout(&self, now: Instant, lag: Duration) -> Option<Instant> {
+        #[cfg(feature = "metrics")]
+        let mut gossip_rounds = Vec::new();
         let next = self.with_machine(|m, _| {
             m.set_local_lag(lag);
+            #[cfg(feature = "metrics")]
+            {
+                gossip_rounds = super::metrics::run_timers_timing_gossip(m, now);
+            }
+            #[cfg(not(feature = "metrics"))]
             m.handle_timeout(now);
             m.poll_timeout()
         });
         #[cfg(feature = "metrics")]
-        self.publish_metrics(now);
+        {
+            super::metrics::record_gossip_rounds(&self.name, gossip_rounds);
+            self.publish_metrics(now);
+        }
         next
     }
 

@@ -1,6 +1,7 @@
 //! Gossip rounds: what a round sends, and to which nodes.
 
 use super::*;
+use crate::protocol::TimerRun;
 
 /// One gossip round, as Go's `m.gossip()`. The tick re-arms itself; on a
 /// quiet node that next round is dropped, so exactly one happens.
@@ -89,4 +90,34 @@ fn gossip_to_dead() {
     net.run_for(ms(3));
     assert_eq!(alives_sent(&net, 1, 2), ["m1", "m2"]);
     assert_eq!(joined_names(&net.go_events(2)), ["m1"]);
+}
+
+// A host that times the protocol's periodic work runs due timers one at a
+// time and is told which were gossip rounds (Go's `memberlist.gossip`).
+#[test]
+fn due_timers_run_one_at_a_time_and_say_which_gossiped() {
+    let mut m = Membership::new(
+        test_config("local"),
+        Vec::new(),
+        HostQueries::none(),
+        addr(1),
+        [1; 32],
+        T0,
+    )
+    .expect("valid config");
+    let interval = m.config().gossip_interval;
+    let end = T0 + interval * 10;
+    let mut runs = Vec::new();
+    while let Some(at) = m.poll_timeout().filter(|at| *at <= end) {
+        let run = m.handle_due_timer(at).expect("a timer was due");
+        runs.push(run);
+    }
+    let rounds = runs.iter().filter(|r| **r == TimerRun::GossipRound).count();
+    // Timers start staggered, so the first round may fall after T0.
+    assert!(
+        (9..=10).contains(&rounds),
+        "one round per interval: {runs:?}"
+    );
+    assert!(runs.len() > rounds, "other timers ran too: {runs:?}");
+    assert!(m.handle_due_timer(end).is_none(), "nothing left due");
 }
