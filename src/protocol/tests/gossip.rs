@@ -96,15 +96,7 @@ fn gossip_to_dead() {
 // time and is told which were gossip rounds (Go's `memberlist.gossip`).
 #[test]
 fn due_timers_run_one_at_a_time_and_say_which_gossiped() {
-    let mut m = Membership::new(
-        test_config("local"),
-        Vec::new(),
-        HostQueries::none(),
-        addr(1),
-        [1; 32],
-        T0,
-    )
-    .expect("valid config");
+    let mut m = started(test_config("local"));
     let interval = m.config().gossip_interval;
     let end = T0 + interval * 10;
     let mut runs = Vec::new();

@@ -249,10 +249,9 @@ impl Delegate for Recorder {
     }
 }
 
-/// Go's `GetMemberlist`: node "local" at 127.0.0.1:7946 with no periodic
-/// tasks, nothing pending and an empty broadcast queue.
-fn standalone(config: Config) -> Membership {
-    let mut m = Membership::new(
+/// A node at 127.0.0.1:7946 as created at `T0`, its periodic tasks armed.
+fn started(config: Config) -> Membership {
+    Membership::new(
         config,
         Vec::new(),
         HostQueries::none(),
@@ -260,7 +259,13 @@ fn standalone(config: Config) -> Membership {
         [1; 32],
         T0,
     )
-    .expect("valid config");
+    .expect("valid config")
+}
+
+/// Go's `GetMemberlist`: node "local" at 127.0.0.1:7946 with no periodic
+/// tasks, nothing pending and an empty broadcast queue.
+fn standalone(config: Config) -> Membership {
+    let mut m = started(config);
     quieten(&mut m);
     m
 }
