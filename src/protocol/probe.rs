@@ -22,7 +22,8 @@ use crate::node::{ip_from_wire, ip_to_wire, NodeState};
 use crate::wire::{Ack, Context, IndirectPing, Message, Nack, Ping, Suspect};
 
 impl Membership {
-    fn local_ping(&self, seq_no: u32, target: &str) -> Ping {
+    /// A ping from this node to `target` (empty: whoever answers).
+    pub(super) fn local_ping(&self, seq_no: u32, target: &str) -> Ping {
         Ping {
             seq_no,
             node: target.to_owned(),

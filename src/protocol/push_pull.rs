@@ -30,7 +30,7 @@ use super::time::Instant;
 use super::timers::Timer;
 use crate::node::{ip_from_wire, ip_to_wire, Node, NodeState};
 use crate::wire::{
-    encode_push_pull, Ack, Features, IntEncoding, Message, Ping, PushNodeState, PushNodeStateRef,
+    encode_push_pull, Ack, Features, IntEncoding, Message, PushNodeState, PushNodeStateRef,
     PushPull, MAX_PUSH_STATE_BYTES,
 };
 
@@ -83,10 +83,9 @@ impl From<SocketAddr> for JoinTarget {
 }
 
 impl Membership {
-    /// This node's full state, as sent in a push/pull, with the host's
-    /// `user_state`.
-    /// This node's push/pull message, encoded straight from the node table
-    /// (a copy of every record first would cost more than the encoding).
+    /// This node's full state with the host's `user_state`, encoded as a
+    /// push/pull message straight from the node table (a copy of every
+    /// record first would cost more than the encoding).
     pub(super) fn local_state(&mut self, join: bool, mut user_state: Vec<u8>) -> Vec<u8> {
         // Peers (Go v0.6+ and swimlist) refuse a whole exchange whose
         // application state is over the limit: leave it out, so that
@@ -580,13 +579,7 @@ impl Membership {
         // Any node at the address will do to bridge a partition: the ping
         // names none, so whoever answers is asked for its state.
         let seq = self.next_seq();
-        let ping = Message::Ping(Ping {
-            seq_no: seq,
-            node: String::new(),
-            source_addr: ip_to_wire(self.local_addr.ip()),
-            source_port: self.local_addr.port(),
-            source_node: self.config.name.clone(),
-        });
+        let ping = Message::Ping(self.local_ping(seq, ""));
         let peer = name.clone();
         let purpose = Dial::HealPing { seq, addr, name };
         if let Err(e) = self.dial(
