@@ -357,7 +357,12 @@ fn print(reports: &[Report], net: &Network) {
         format!("{:.0}", r.bytes_per_node_s)
     });
     row("simulated / wall time", &|r| {
-        format!("{:.0}x", r.simulated_s / r.wall.as_secs_f64())
+        let ratio = r.simulated_s / r.wall.as_secs_f64();
+        // Large clusters run slower than real time: keep their digits.
+        match ratio < 10.0 {
+            true => format!("{ratio:.2}x"),
+            false => format!("{ratio:.0}x"),
+        }
     });
     row("wall time (forming + rest)", &|r| {
         let rest = r.wall.saturating_sub(r.forming_wall);

@@ -151,6 +151,16 @@ impl BroadcastQueue {
         );
     }
 
+    /// As [`BroadcastQueue::queue_named`], for a broadcast to send once,
+    /// after everything else: it waits behind every other broadcast, and
+    /// finishes when it first goes out.
+    pub fn queue_named_once(&mut self, name: impl AsRef<str>, message: Vec<u8>) {
+        let invalidation = Invalidation::Named(SmolStr::new(name));
+        // One short of the most transmits there can be: the last in queue
+        // order, and at any transmit limit, finished by its next send.
+        self.enqueue(invalidation, message, None, u32::MAX - 1, None);
+    }
+
     /// Enqueues a `message` known to be unique: no queued broadcast is
     /// invalidated by it, and no plain broadcast will ever invalidate it.
     pub fn queue_unique(&mut self, message: Vec<u8>, notify: Option<u64>) {

@@ -78,8 +78,8 @@ pub(super) enum NewsOrigin {
     /// From a peer that did not stamp it (Go, or a push/pull record).
     Unstamped,
     /// From the push/pull through which a node that knew no one else (a
-    /// joiner) learned the cluster: everyone it could tell knows already,
-    /// so the news is applied but not gossiped.
+    /// joiner) learned the cluster: news to almost no one, so it is sent
+    /// once, behind all other news, instead of to the retransmit limit.
     Seeded,
 }
 
@@ -175,9 +175,8 @@ impl Membership {
                 self.broadcasts.queue_news(node, encoded, born, notify)
             }
             NewsOrigin::Unstamped => self.broadcasts.queue_named(node, encoded, notify),
-            // Only merges make it, and they wait on no broadcast; the queue
-            // of a node that knew no one holds no older news to replace.
-            NewsOrigin::Seeded => {}
+            // Only merges make it, and they wait on no broadcast.
+            NewsOrigin::Seeded => self.broadcasts.queue_named_once(node, encoded),
         }
     }
 
@@ -631,11 +630,13 @@ impl Membership {
     /// "dead" is only believed as a suspicion raised by this node.
     pub(super) fn merge_state(&mut self, now: Instant, records: Vec<PushNodeState>) {
         // A node that knows no one else (a joiner) learns the whole cluster
-        // here, and everyone it could tell knew it already (accusations
-        // about nodes it does not know are ignored anyway). Go gossips it
-        // all the same: a joiner of an n-node cluster queues n alive
-        // messages, sends each up to the retransmit limit, and every member
-        // decodes and discards them.
+        // here, and almost everyone knew it already (accusations about
+        // nodes it does not know are ignored anyway). Go gossips it all to
+        // the retransmit limit: a joiner of an n-node cluster queues n
+        // alive messages, sends each up to that limit, and every member
+        // decodes and discards them. Sending each once still carries what
+        // the seed had not finished spreading (in a storm of restarts,
+        // other nodes' refutations) a step further.
         let origin = match self.table.len() <= 1 {
             true => Some(NewsOrigin::Seeded),
             false => None,
