@@ -101,7 +101,9 @@ impl StubResolver {
                 return Err(io::Error::new(io::ErrorKind::TimedOut, "no answer"));
             }
             socket.set_read_timeout(Some(left))?;
-            let n = socket.recv(&mut buf)?;
+            let n = socket
+                .recv(&mut buf)
+                .map_err(|e| timed_out(e, "no answer"))?;
             // Stray datagrams (another question's late answer) are skipped.
             match Message::from_vec(&buf[..n]) {
                 Ok(m)
@@ -148,10 +150,21 @@ fn read_exact_by(stream: &mut TcpStream, buf: &mut [u8], deadline: Instant) -> i
             Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Err(e) => return Err(timed_out(e, "answer too slow")),
         }
     }
     Ok(())
+}
+
+/// A read that ran into its timeout, as the timeout it is: Unix reports
+/// one as `WouldBlock`.
+fn timed_out(e: io::Error, what: &'static str) -> io::Error {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+            io::Error::new(io::ErrorKind::TimedOut, what)
+        }
+        _ => e,
+    }
 }
 
 /// The addresses an answer's SRV records point to. Targets the answer
