@@ -7,17 +7,20 @@
 //! ```text
 //! cargo run --release --example tune -- --nodes 100 [--config lan]
 //!     [--set gossip_nodes=4 --set probe_interval=500ms ...]
-//!     [--file tune.toml] [--joins chain|random] [--join-every 10ms]
+//!     [--file tune.toml] [--joins formed|chain|random] [--join-every 10ms]
 //!     [--delay 1ms] [--jitter 1ms]
 //!     [--loss 0.01]
 //!     [--partition 60s] [--minutes 2] [--kill 3] [--seed 1]
 //!     [--compare wan [--compare-set key=value ...]] [--svg FILE]
 //! ```
 //!
-//! The run: every node joins the one before it, one every `--join-every`
-//! (`--joins random`: each through a random earlier node, as soon as the
-//! join before it is done, as `examples/cluster` does); once all see
-//! everyone, node 0 updates its metadata (the news whose spread is timed), `--kill`
+//! The run starts from a formed cluster, as if it had run for long: every
+//! node joins through node 0, which knows all members (`--joins chain`:
+//! every node joins the one before it, one every `--join-every`, and the
+//! cluster forms from scratch, which at a thousand nodes takes most of the
+//! run's time; `--joins random`: each through a random earlier node, as
+//! soon as the join before it is done, as `examples/cluster` does). Once
+//! all see everyone, node 0 updates its metadata (the news whose spread is timed), `--kill`
 //! nodes crash one after another (detection is timed from each crash to
 //! each survivor's verdict), with `--partition` the cluster is split in
 //! halves for that long and healed (the time until every node sees every
@@ -50,7 +53,7 @@ use swimlist::protocol::Instant;
 use swimlist::{Config, Event, LeaveReason};
 
 const USAGE: &str = "usage: tune --nodes N [--config lan|wan|local] [--set KEY=VALUE]... \
-[--file TOML] [--joins chain|random] [--join-every D] [--delay D] [--jitter D] [--loss P] [--partition D] [--minutes M] [--kill K] [--seed S] \
+[--file TOML] [--joins formed|chain|random] [--join-every D] [--delay D] [--jitter D] [--loss P] [--partition D] [--minutes M] [--kill K] [--seed S] \
 [--compare PRESET] [--compare-set KEY=VALUE]... [--svg FILE]";
 
 struct Scenario {
@@ -64,8 +67,8 @@ struct Network {
     jitter: Duration,
     loss: f64,
     partition: Option<Duration>,
-    /// Join one after another, each through a random earlier node.
-    random_joins: bool,
+    /// How the cluster comes together before it is measured.
+    joins: Joins,
     /// Time between chained joins.
     join_every: Duration,
     minutes: f64,
@@ -92,6 +95,19 @@ struct Report {
     wall: Duration,
     /// Wall time spent forming the cluster (part of `wall`).
     forming_wall: Duration,
+}
+
+/// How the cluster forms.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Joins {
+    /// Every node joins a cluster that is already formed (through one
+    /// node that knows all), as after the cluster has run for long.
+    Formed,
+    /// Every node joins the one before it, one every `join_every`.
+    Chain,
+    /// Each node joins through a random earlier one, as soon as the join
+    /// before it is done.
+    Random,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -177,29 +193,37 @@ fn run(scenario: &Scenario, net: &Network) -> Result<Report, String> {
     sim.keep_event = |event| !matches!(event, Event::Join(_) | Event::Alive(_));
     sim.delay = (net.delay.saturating_sub(net.jitter), net.delay + net.jitter);
     sim.add_nodes(n, &scenario.config);
-    if net.random_joins {
-        // As examples/cluster joins: each node through a random earlier
-        // one, as soon as the join before it is done.
-        let mut rng = StdRng::seed_from_u64(net.seed);
-        for i in 1..n {
-            sim.join(i, &[rng.random_range(0..i)]);
-            let limit = sim.now + Duration::from_secs(30);
-            let step = Duration::from_micros(100);
-            sim.run_until_true(limit, step, |sim| sim.joins.len() >= i);
+    match net.joins {
+        Joins::Formed => {
+            if !sim.form_through_first(Duration::from_secs(60)) {
+                return Err(format!("{}: joins through node 0 failed", scenario.label));
+            }
         }
-    } else {
-        for i in 1..n {
-            sim.join(i, &[i - 1]);
-            let t = sim.now + net.join_every;
-            sim.run_until(t);
-            // Large runs take minutes to form: show they are moving.
-            if n >= 2000 && (i + 1) % (n / 10) == 0 {
-                eprintln!(
-                    "  {} of {n} nodes joined: {:.0} s simulated, {:.0} s wall",
-                    i + 1,
-                    secs_since(sim.now, Instant::ZERO),
-                    began.elapsed().as_secs_f64()
-                );
+        Joins::Random => {
+            // As examples/cluster joins: each node through a random earlier
+            // one, as soon as the join before it is done.
+            let mut rng = StdRng::seed_from_u64(net.seed);
+            for i in 1..n {
+                sim.join(i, &[rng.random_range(0..i)]);
+                let limit = sim.now + Duration::from_secs(30);
+                let step = Duration::from_micros(100);
+                sim.run_until_true(limit, step, |sim| sim.joins.len() >= i);
+            }
+        }
+        Joins::Chain => {
+            for i in 1..n {
+                sim.join(i, &[i - 1]);
+                let t = sim.now + net.join_every;
+                sim.run_until(t);
+                // Large runs take minutes to form: show they are moving.
+                if n >= 2000 && (i + 1) % (n / 10) == 0 {
+                    eprintln!(
+                        "  {} of {n} nodes joined: {:.0} s simulated, {:.0} s wall",
+                        i + 1,
+                        secs_since(sim.now, Instant::ZERO),
+                        began.elapsed().as_secs_f64()
+                    );
+                }
             }
         }
     }
@@ -326,9 +350,10 @@ fn print(reports: &[Report], net: &Network) {
         net.seed
     );
     row("configuration", &|r| r.label.clone());
-    let joins = match net.random_joins {
-        true => "formed (random joins)",
-        false => "formed (chain of joins)",
+    let joins = match net.joins {
+        Joins::Formed => "formed (joined a formed cluster)",
+        Joins::Chain => "formed (chain of joins)",
+        Joins::Random => "formed (random joins)",
     };
     row(joins, &|r| format!("{:.2} s", r.formed_s));
     row("news reaches 50%", &|r| s(quantile(&r.spread, 0.5)));
@@ -432,7 +457,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         jitter: Duration::from_micros(300),
         loss: 0.0,
         partition: None,
-        random_joins: false,
+        joins: Joins::Formed,
         join_every: Duration::from_millis(10),
         minutes: 2.0,
         kill: 3,
@@ -456,10 +481,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             "--partition" => net.partition = Some(parse_duration(value)?),
             "--joins" => {
-                net.random_joins = match value.as_str() {
-                    "chain" => false,
-                    "random" => true,
-                    _ => return Err("--joins takes chain or random".into()),
+                net.joins = match value.as_str() {
+                    "formed" => Joins::Formed,
+                    "chain" => Joins::Chain,
+                    "random" => Joins::Random,
+                    _ => return Err("--joins takes formed, chain or random".into()),
                 }
             }
             "--join-every" => net.join_every = parse_duration(value)?,

@@ -53,6 +53,48 @@ fn fifty_nodes_converge_from_a_chain_of_joins() {
     }
 }
 
+/// `examples/tune`'s default start: a cluster that has run for long,
+/// made by real joins, without the storm of news a cluster forming from
+/// scratch makes.
+#[test]
+fn a_cluster_started_formed_sees_everyone_at_once_and_goes_quiet() {
+    let n = 100;
+    let mut sim = Sim::new(3);
+    sim.add_nodes(n, &Config::lan());
+    assert!(
+        sim.form_through_first(secs(10)),
+        "joins through node 0 failed"
+    );
+    assert!(sim.converged(), "a node lacks a member after its join");
+    assert!(
+        sim.now < Instant::ZERO + secs(1),
+        "forming took {:?}",
+        sim.now
+    );
+    // The joiners send what they learned once; node 0 sends the news of
+    // the first joins, which nobody takes up: all queues run dry.
+    let queued = |sim: &Sim| {
+        sim.nodes
+            .iter()
+            .map(|n| n.m.queued_broadcasts().0)
+            .sum::<usize>()
+    };
+    let limit = sim.now + secs(60);
+    let dry = sim.run_until_true(limit, Duration::from_millis(100), |sim| queued(sim) == 0);
+    assert!(
+        dry.is_some(),
+        "{} broadcasts still queued after 60 s",
+        queued(&sim)
+    );
+    let doubts = sim
+        .seen
+        .iter()
+        .filter(|s| matches!(s.event, Event::Suspect(_) | Event::Leave(..)))
+        .count();
+    assert_eq!(doubts, 0, "a formed cluster suspected or lost members");
+    assert!(sim.converged());
+}
+
 #[test]
 fn killed_node_is_declared_dead_by_all_within_the_suspicion_bound() {
     let config = Config::lan();
