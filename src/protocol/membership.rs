@@ -921,7 +921,7 @@ impl Membership {
                         }
                     )
                 });
-                if lz4 {
+                if lz4 || joiner_reads_lz4(&decoded.message) {
                     self.lz4_streams.insert(stream);
                 }
                 return self.handle_stream(now, from, stream, decoded.message);
@@ -1217,8 +1217,6 @@ impl Membership {
 /// hundreds of outputs: megabytes across a few hundred nodes.
 const OUTPUT_ROOM: usize = 32;
 
-/// Takes the front of an output queue, giving back the room a burst left
-/// once it is empty.
 /// `msg` encoded as a stream carries it (what [`Membership::dial`] and the
 /// stream sealers take).
 pub(super) fn stream_form(msg: &Message) -> Vec<u8> {
@@ -1231,6 +1229,22 @@ pub(super) fn stream_form(msg: &Message) -> Vec<u8> {
     plain
 }
 
+/// Whether `msg` is a join from a node that knows only itself and reads
+/// LZ4. A joiner dials a seed whose features it cannot know, so it writes
+/// LZW, which Go reads; but its push/pull holds just its own record, which
+/// says what it reads, so the seed can answer with the whole cluster in
+/// LZ4 (several times cheaper to compress than LZW).
+fn joiner_reads_lz4(msg: &Message) -> bool {
+    match msg {
+        Message::PushPull(p) => {
+            p.join && p.nodes.len() == 1 && p.nodes[0].features.contains(Features::LZ4)
+        }
+        _ => false,
+    }
+}
+
+/// Takes the front of an output queue, giving back the room a burst left
+/// once it is empty.
 pub(super) fn pop_shrinking<T>(queue: &mut VecDeque<T>) -> Option<T> {
     let next = queue.pop_front();
     if next.is_none() && queue.capacity() > OUTPUT_ROOM {

@@ -489,12 +489,44 @@ fn local_state_beyond_the_peers_limit_is_left_out() {
     );
 }
 
+/// The compression of `m`'s reply to `request`, sent with `sent`.
+fn reply_compression(
+    m: &mut Membership,
+    request: &Message,
+    sent: crate::wire::Compression,
+) -> Option<crate::wire::Compression> {
+    use crate::wire::{Layer, StreamOutbound};
+    let outbound = StreamOutbound {
+        dialer: true,
+        compression: Some(sent),
+        ..StreamOutbound::default()
+    };
+    let mut bytes = Vec::new();
+    crate::wire::seal_stream(request, &outbound, &mut bytes).expect("framed");
+    let stream = StreamId::new(7);
+    m.handle_stream_request(T0, addr(2), stream, &bytes);
+    let reply = std::iter::from_fn(|| m.poll_transmit())
+        .find_map(|t| match t {
+            Transmit::Reply { stream: s, bytes } if s == stream => bytes,
+            _ => None,
+        })
+        .expect("a reply");
+    let decoded = crate::wire::read_stream(&reply, &Inbound::default(), false)
+        .expect("decodable")
+        .expect("whole");
+    assert_eq!(m.lz4_streams_open(), 0, "forgotten once answered");
+    decoded.layers.iter().find_map(|l| match l {
+        Layer::Compression { algorithm, .. } => Some(*algorithm),
+        _ => None,
+    })
+}
+
 // Beyond Go: a push/pull request that came LZ4-compressed (only swimlist
 // peers send LZ4) is answered with LZ4, far cheaper than LZW for a large
 // state; any other request is answered as Go would be.
 #[test]
 fn a_push_pull_reply_is_lz4_only_to_an_lz4_request() {
-    use crate::wire::{Compression, Layer, StreamOutbound};
+    use crate::wire::Compression;
     let mut m = standalone(test_config("local"));
     m.alive_node(T0, alive("peer", 2, 0, 1, &vsn()), None, false);
     discard_output(&mut m);
@@ -510,30 +542,50 @@ fn a_push_pull_reply_is_lz4_only_to_an_lz4_request() {
         (Compression::Lz4, Compression::Lz4),
         (Compression::Lzw, Compression::Lzw),
     ] {
-        let outbound = StreamOutbound {
-            dialer: true,
-            compression: Some(sent),
-            ..StreamOutbound::default()
-        };
-        let mut bytes = Vec::new();
-        crate::wire::seal_stream(&request, &outbound, &mut bytes).expect("framed");
-        let stream = StreamId::new(7);
-        m.handle_stream_request(T0, addr(2), stream, &bytes);
-        let reply = std::iter::from_fn(|| m.poll_transmit())
-            .find_map(|t| match t {
-                Transmit::Reply { stream: s, bytes } if s == stream => bytes,
-                _ => None,
-            })
-            .expect("a reply");
-        let decoded = crate::wire::read_stream(&reply, &Inbound::default(), false)
-            .expect("decodable")
-            .expect("whole");
-        let used = decoded.layers.iter().find_map(|l| match l {
-            Layer::Compression { algorithm, .. } => Some(*algorithm),
-            _ => None,
-        });
+        let used = reply_compression(&mut m, &request, sent);
         assert_eq!(used, Some(expected), "reply to a {sent:?} request");
-        assert_eq!(m.lz4_streams_open(), 0, "forgotten once answered");
+    }
+}
+
+// Beyond Go: a joiner writes LZW to a seed it knows nothing of, but its
+// join carries its own record alone, which says whether it reads LZ4; the
+// seed answers with the whole cluster in LZ4 only then. A join carrying
+// other records, or from a node that does not advertise LZ4 (every Go
+// node), is answered as Go would be.
+#[test]
+fn a_join_from_a_node_that_reads_lz4_is_answered_with_lz4() {
+    use crate::wire::Compression;
+    let joiner = |features: Features, others: usize| {
+        let mut nodes = vec![PushNodeState {
+            vsn: vsn(),
+            features,
+            ..record("joiner", 2, 1, NodeState::Alive)
+        }];
+        for k in 0..others {
+            nodes.push(PushNodeState {
+                vsn: vsn(),
+                features,
+                ..record(&format!("other-{k}"), 10 + k as u8, 1, NodeState::Alive)
+            });
+        }
+        Message::PushPull(PushPull {
+            join: true,
+            nodes,
+            user_state: Vec::new(),
+        })
+    };
+    for (request, expected, what) in [
+        (joiner(Features::LZ4, 0), Compression::Lz4, "an LZ4 joiner"),
+        (joiner(Features::NONE, 0), Compression::Lzw, "a Go joiner"),
+        (
+            joiner(Features::LZ4, 1),
+            Compression::Lzw,
+            "a joiner that knows others",
+        ),
+    ] {
+        let mut m = standalone(test_config("local"));
+        let used = reply_compression(&mut m, &request, Compression::Lzw);
+        assert_eq!(used, Some(expected), "{what}");
     }
 }
 
