@@ -233,29 +233,31 @@ impl Sim {
     /// Starts the cluster formed, as if it had run for long: every node
     /// joins through node 0 knowing only itself, and gets the whole
     /// membership in the join's push/pull, as a node joining a formed
-    /// cluster does. The nodes first join node 0 once, so that it knows
-    /// everyone, and then start afresh, so that none of them holds news
-    /// about members it learned one by one. Node 0 keeps news of the
-    /// first joins, which the others ignore, knowing those members.
-    /// Returns whether all joins succeeded within `limit`.
+    /// cluster does. Node 0 first learns everyone by joining all the
+    /// others at once (one small push/pull each), and they then start
+    /// afresh, so that none holds news of members it learned one by one.
+    /// Node 0 keeps news of its own join, which the others ignore, knowing
+    /// those members. Returns whether all joins succeeded within `limit`.
     pub fn form_through_first(&mut self, limit: Duration) -> bool {
         let n = self.nodes.len();
         let deadline = self.now + limit;
         let step = Duration::from_micros(100);
-        for round in 1..=2 {
-            let before = self.joins.len();
-            for i in 1..n {
-                match round {
-                    1 => self.join(i, &[0]),
-                    _ => self.restart(i, &[0]),
-                }
-            }
-            let done = |sim: &Sim| sim.joins.len() >= before + n - 1;
-            if self.run_until_true(deadline, step, done).is_none() {
-                return false;
-            }
+        let before = self.joins.len();
+        let others: Vec<usize> = (1..n).collect();
+        self.join(0, &others);
+        let done = |sim: &Sim| sim.joins.len() > before;
+        if self.run_until_true(deadline, step, done).is_none() {
+            return false;
         }
-        self.joins.iter().all(|(_, joined, _)| *joined == 1)
+        for i in 1..n {
+            self.restart(i, &[0]);
+        }
+        let done = |sim: &Sim| sim.joins.len() >= before + n;
+        if self.run_until_true(deadline, step, done).is_none() {
+            return false;
+        }
+        let (first, rest) = self.joins[before..].split_first().expect("joined");
+        first.1 == n - 1 && rest.iter().all(|(_, joined, _)| *joined == 1)
     }
 
     pub fn kill(&mut self, i: usize) {
