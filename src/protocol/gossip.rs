@@ -11,6 +11,7 @@
 //! budget whenever the other has something to send.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -30,18 +31,21 @@ impl Membership {
     /// One gossip round: queued broadcasts to `gossip_nodes` random peers
     /// (recently dead ones included, so they learn of it and can refute).
     pub(super) fn gossip_tick(&mut self, now: Instant) {
-        self.timers
-            .arm(now + self.config.gossip_interval, Timer::GossipTick);
+        let next = now + self.config.gossip_interval;
         self.user_broadcasts
             .prune(None, now, self.config.gossip_to_the_dead_time * 10);
-        // A settled cluster has nothing to gossip most rounds: choosing
-        // peers for nothing would be most of a round's cost.
+        // A settled cluster has nothing to gossip most rounds. Rather than
+        // wake every interval for nothing (five times a second at `lan`
+        // timings, in every member), the timer is parked until there is
+        // news; Go's ticker fires regardless, to the same effect.
         let idle = self.broadcasts.is_empty()
             && self.user_broadcasts.is_empty()
             && self.host_broadcasts.is_empty();
         if idle && !self.queries.asks.broadcasts {
+            self.gossip_parked = Some(next);
             return;
         }
+        self.timers.arm(next, Timer::GossipTick);
         let window = self.config.gossip_to_the_dead_time;
         let peers = self.random_nodes(self.config.gossip_nodes, |n| match n.state {
             NodeState::Alive | NodeState::Suspect => true,
@@ -69,6 +73,21 @@ impl Membership {
             };
             self.queries.ask(query, Parked::Broadcasts);
         }
+    }
+
+    /// Re-arms a parked gossip timer, for the first round on its schedule
+    /// at or after `now`: news goes out when it would have with the timer
+    /// never parked. Call after queueing any broadcast.
+    pub(super) fn wake_gossip(&mut self, now: Instant) {
+        let Some(due) = self.gossip_parked.take() else {
+            return;
+        };
+        let interval = self.config.gossip_interval.as_nanos().max(1);
+        let late = now.saturating_duration_since(due).as_nanos();
+        let rounds = late.div_ceil(interval);
+        let behind = u64::try_from(rounds * interval).unwrap_or(u64::MAX);
+        let at = due + Duration::from_nanos(behind);
+        self.timers.arm(at, Timer::GossipTick);
     }
 
     /// Queues the host's broadcasts, to go out once each in the packets

@@ -213,6 +213,9 @@ pub struct Membership {
     pub(super) user_broadcasts: UserBroadcasts,
     pub(super) suspicions: HashMap<String, Suspicion>,
     pub(super) timers: TimerQueue,
+    /// When the next gossip round would have been, while the gossip timer
+    /// is parked for want of anything to send (see `gossip.rs`).
+    pub(super) gossip_parked: Option<Instant>,
     pub(super) seq: u32,
     pub(super) incarnation: u32,
     pub(super) leaving: bool,
@@ -293,6 +296,7 @@ impl Membership {
             user_broadcasts: UserBroadcasts::default(),
             suspicions: HashMap::new(),
             timers: TimerQueue::default(),
+            gossip_parked: None,
             seq: 0,
             incarnation: 0,
             leaving: false,
@@ -496,6 +500,7 @@ impl Membership {
         let mut encoded = Vec::new();
         Message::Alive(alive).encode(Context::Packet, &mut encoded);
         self.broadcasts.queue_news(name, encoded, now, None);
+        self.wake_gossip(now);
     }
 
     /// The next measurement, once [`Membership::record_samples`] is on.
@@ -1148,6 +1153,7 @@ impl Membership {
             .map(|n| n.name.to_string())
             .collect();
         self.user_broadcasts.queue(name, msg, recipients, now);
+        self.wake_gossip(now);
         Ok(())
     }
 

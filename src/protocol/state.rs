@@ -178,6 +178,7 @@ impl Membership {
             // Only merges make it, and they wait on no broadcast.
             NewsOrigin::Seeded => self.broadcasts.queue_named_once(node, encoded),
         }
+        self.wake_gossip(now);
     }
 
     /// Records how old news that changed this node's view was on arrival.
@@ -624,6 +625,7 @@ impl Membership {
         let mut encoded = Vec::new();
         Message::Alive(alive).encode(Context::Packet, &mut encoded);
         self.broadcasts.queue_news(name, encoded, now, None);
+        self.wake_gossip(now);
     }
 
     /// Applies the node records of a push/pull (Go's `mergeState`): a remote

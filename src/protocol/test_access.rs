@@ -48,6 +48,12 @@ impl Membership {
     /// Disarms every timer, periodic tasks included.
     pub(super) fn clear_timers(&mut self) {
         self.timers = TimerQueue::default();
+        self.gossip_parked = None;
+    }
+
+    /// Whether the gossip timer is parked, nothing being left to send.
+    pub(super) fn gossip_parked(&self) -> bool {
+        self.gossip_parked.is_some()
     }
 
     /// The configuration, to change it after start.

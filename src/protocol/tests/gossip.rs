@@ -113,3 +113,41 @@ fn due_timers_run_one_at_a_time_and_say_which_gossiped() {
     assert!(runs.len() > rounds, "other timers ran too: {runs:?}");
     assert!(m.handle_due_timer(end).is_none(), "nothing left due");
 }
+
+/// The gossip rounds `m` runs up to `until`, each timer at its deadline.
+fn gossip_rounds(m: &mut Membership, until: Instant) -> Vec<Instant> {
+    let mut rounds = Vec::new();
+    while let Some(at) = m.poll_timeout().filter(|at| *at <= until) {
+        while let Some(run) = m.handle_due_timer(at) {
+            if run == TimerRun::GossipRound {
+                rounds.push(at);
+            }
+        }
+        discard_output(m);
+    }
+    rounds
+}
+
+// Beyond Go: with nothing to send, the gossip timer stops firing (Go's
+// ticker wakes every interval for nothing), and news wakes it for the round
+// it would have had anyway.
+#[test]
+fn an_idle_node_parks_its_gossip_timer_until_there_is_news() {
+    let mut m = started(config("m1"));
+    m.broadcasts_mut().reset();
+    discard_output(&mut m);
+    let interval = m.config().gossip_interval;
+    let idle = gossip_rounds(&mut m, T0 + interval * 10);
+    assert_eq!(idle.len(), 1, "rounds while idle: {idle:?}");
+    assert!(m.gossip_parked());
+
+    let news_at = idle[0] + interval * 3 + interval / 3;
+    m.alive_node(news_at, alive("m2", 2, PORT, 1, &vsn()), None, false);
+    assert!(!m.gossip_parked(), "news woke the timer");
+    let busy = gossip_rounds(&mut m, news_at + interval * 2);
+    assert_eq!(busy.first(), Some(&(idle[0] + interval * 4)), "on schedule");
+    assert!(
+        busy.len() >= 2,
+        "rounds go on while there is news: {busy:?}"
+    );
+}
