@@ -27,13 +27,39 @@ use crate::node::NodeState;
 use crate::wire::packet::{COMPOUND_HEADER_OVERHEAD, COMPOUND_OVERHEAD_PER_PART};
 use crate::wire::{Context, Features, Message};
 
+/// Gossip rounds in which a joiner passes on the records it learned (see
+/// `NewsOrigin::Seeded`); what has not gone out by then is dropped, and
+/// it holds no more than its gossip can carry in them. The records help
+/// while fresh: in a storm of restarts they carry refutations the seed
+/// had not finished spreading (4 s at `lan` timings; in the 500-node
+/// restart test, 10 rounds were too few for 2 of 4 seeds). Held until
+/// sent, they cost a joiner of a large cluster a queued message per
+/// member, and delayed the fresh news behind them.
+pub(super) const SEEDED_NEWS_ROUNDS: u32 = 20;
+
+/// Bytes of an alive message as gossip packs it, about (a short name, an
+/// IPv4 address, no metadata), to count what a packet carries.
+const TYPICAL_ALIVE_BYTES: usize = 64;
+
 impl Membership {
+    /// How many learned records a joiner holds to pass on at most: what
+    /// its gossip can carry in [`SEEDED_NEWS_ROUNDS`] rounds.
+    pub(super) fn seeded_news_room(&self) -> usize {
+        let per_packet = self.gossip_budget() / TYPICAL_ALIVE_BYTES;
+        let rounds = SEEDED_NEWS_ROUNDS as usize;
+        per_packet
+            .saturating_mul(self.config.gossip_nodes.max(1))
+            .saturating_mul(rounds)
+    }
+
     /// One gossip round: queued broadcasts to `gossip_nodes` random peers
     /// (recently dead ones included, so they learn of it and can refute).
     pub(super) fn gossip_tick(&mut self, now: Instant) {
         let next = now + self.config.gossip_interval;
         self.user_broadcasts
             .prune(None, now, self.config.gossip_to_the_dead_time * 10);
+        let fresh = self.config.gossip_interval * SEEDED_NEWS_ROUNDS;
+        self.broadcasts.drop_once_queued_before(now - fresh);
         // A settled cluster has nothing to gossip most rounds. Rather than
         // wake every interval for nothing (five times a second at `lan`
         // timings, in every member), the timer is parked until there is

@@ -79,7 +79,10 @@ pub(super) enum NewsOrigin {
     Unstamped,
     /// From the push/pull through which a node that knew no one else (a
     /// joiner) learned the cluster: news to almost no one, so it is sent
-    /// once, behind all other news, instead of to the retransmit limit.
+    /// once, behind all other news, instead of to the retransmit limit,
+    /// and only while fresh (see [`SEEDED_NEWS_ROUNDS`]).
+    ///
+    /// [`SEEDED_NEWS_ROUNDS`]: super::gossip::SEEDED_NEWS_ROUNDS
     Seeded,
 }
 
@@ -176,7 +179,12 @@ impl Membership {
             }
             NewsOrigin::Unstamped => self.broadcasts.queue_named(node, encoded, notify),
             // Only merges make it, and they wait on no broadcast.
-            NewsOrigin::Seeded => self.broadcasts.queue_named_once(node, encoded),
+            NewsOrigin::Seeded => {
+                let room = self.seeded_news_room();
+                if !self.broadcasts.queue_named_once(node, encoded, now, room) {
+                    return;
+                }
+            }
         }
         self.wake_gossip(now);
     }
