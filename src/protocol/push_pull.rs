@@ -546,31 +546,39 @@ impl Membership {
         if self.leaving {
             return;
         }
-        let live: Vec<SocketAddr> = self
-            .table
-            .iter()
-            .filter(|n| n.is_live())
-            .filter_map(|n| n.socket_addr())
-            .collect();
         self.heal_memory
             .retain(|c| !self.table.get(&c.name).is_some_and(|n| n.is_live()));
         let mut candidates: Vec<(Option<String>, SocketAddr)> = self
-            .table
+            .heal_memory
             .iter()
-            .filter(|n| n.state == NodeState::Dead && *n.name != *self.config.name)
-            .filter_map(|n| n.socket_addr().map(|a| (Some(n.name.to_string()), a)))
+            .map(|c| (Some(c.name.clone()), c.addr))
             .collect();
-        candidates.extend(
-            self.heal_memory
+        // The table is scanned only when it can hold a candidate: every
+        // member runs this, and in a large settled cluster a scan of every
+        // record per interval would be most of the cost of being idle.
+        let [_, _, dead, _] = self.table.counts();
+        if dead > 0 {
+            candidates.extend(
+                self.table
+                    .iter()
+                    .filter(|n| n.state == NodeState::Dead && *n.name != *self.config.name)
+                    .filter_map(|n| n.socket_addr().map(|a| (Some(n.name.to_string()), a))),
+            );
+        }
+        if !self.seeds.is_empty() {
+            let live: Vec<SocketAddr> = self
+                .table
                 .iter()
-                .map(|c| (Some(c.name.clone()), c.addr)),
-        );
-        candidates.extend(
-            self.seeds
-                .iter()
-                .filter(|s| !live.contains(s))
-                .map(|s| (None, *s)),
-        );
+                .filter(|n| n.is_live())
+                .filter_map(|n| n.socket_addr())
+                .collect();
+            candidates.extend(
+                self.seeds
+                    .iter()
+                    .filter(|s| !live.contains(s))
+                    .map(|s| (None, *s)),
+            );
+        }
         if candidates.is_empty() {
             return;
         }
