@@ -33,7 +33,7 @@ use super::state::NewsOrigin;
 use super::stats::{Stats, TrafficByType};
 use super::suspicion::SuspicionTimer;
 use super::time::Instant;
-use super::timers::{Timer, TimerQueue, TimerRun};
+use super::timers::{Timer, TimerKey, TimerQueue, TimerRun};
 use super::user_broadcasts::UserBroadcasts;
 use crate::config::{CompressionMode, Config, ConfigError};
 use crate::node::{ip_to_wire, Event, Node, NodeState};
@@ -152,6 +152,8 @@ pub(super) struct Probe {
     pub(super) deadline: Instant,
     pub(super) expected_nacks: usize,
     pub(super) nacks: usize,
+    /// Its timeout and deadline timers, disarmed when the ack comes.
+    pub(super) timers: [TimerKey; 2],
 }
 
 /// Who waits for an ack with a given sequence number.

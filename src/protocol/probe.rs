@@ -101,6 +101,11 @@ impl Membership {
         }
         let deadline = now + interval;
         self.stats.probes += 1;
+        let timeout = now + self.config.probe_timeout;
+        let timers = [
+            self.timers.arm(timeout, Timer::ProbeTimeout(seq)),
+            self.timers.arm(deadline, Timer::ProbeDeadline(seq)),
+        ];
         self.probe = Some(Probe {
             seq,
             target: target.to_owned(),
@@ -108,6 +113,7 @@ impl Membership {
             deadline,
             expected_nacks: 0,
             nacks: 0,
+            timers,
         });
         self.acks.insert(seq, AckHandler::Probe);
         let mut ping = Vec::new();
@@ -126,9 +132,6 @@ impl Membership {
             .encode(Context::Packet, &mut suspect);
             self.transmit_compounds(to, target, vec![ping, suspect]);
         }
-        self.timers
-            .arm(now + self.config.probe_timeout, Timer::ProbeTimeout(seq));
-        self.timers.arm(deadline, Timer::ProbeDeadline(seq));
     }
 
     fn probe_in_flight(&self, seq: u32) -> bool {
@@ -242,6 +245,9 @@ impl Membership {
             if let Some(probe) = self.probe.take() {
                 let took = now.saturating_duration_since(probe.sent);
                 self.samples.record(Sample::Probe(took));
+                for key in probe.timers {
+                    self.timers.cancel(key);
+                }
             }
             self.acks.remove(&seq);
             self.awareness.apply_delta(-1);

@@ -1,8 +1,10 @@
 //! The state machine's pending timers, ordered by deadline.
 //!
-//! Timers are never cancelled: each handler checks, when its timer fires,
-//! whether it still applies (a probe that already finished, a suspicion
-//! that was refuted). That keeps the queue a plain ordered map.
+//! Each handler checks, when its timer fires, whether it still applies (a
+//! probe that already finished, a suspicion that was refuted), so a timer
+//! need not be cancelled. Only a probe's two timers are, when its ack
+//! comes: they are most of a settled node's timers, and each would wake
+//! the node for nothing.
 
 use std::collections::BTreeMap;
 
@@ -52,20 +54,31 @@ pub(crate) enum Timer {
     SettleCheck,
 }
 
+/// An armed timer, to cancel it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct TimerKey(Instant, u64);
+
 #[derive(Debug, Default)]
 pub(crate) struct TimerQueue {
-    timers: BTreeMap<(Instant, u64), Timer>,
+    timers: BTreeMap<TimerKey, Timer>,
     next_id: u64,
 }
 
 impl TimerQueue {
-    pub(crate) fn arm(&mut self, at: Instant, timer: Timer) {
+    pub(crate) fn arm(&mut self, at: Instant, timer: Timer) -> TimerKey {
         self.next_id += 1;
-        self.timers.insert((at, self.next_id), timer);
+        let key = TimerKey(at, self.next_id);
+        self.timers.insert(key, timer);
+        key
+    }
+
+    /// Disarms the timer at `key`, if it has not fired.
+    pub(crate) fn cancel(&mut self, key: TimerKey) {
+        self.timers.remove(&key);
     }
 
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.timers.keys().next().map(|&(at, _)| at)
+        self.timers.keys().next().map(|key| key.0)
     }
 
     /// Removes and returns the earliest timer due at or before `now`.

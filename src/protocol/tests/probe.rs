@@ -26,6 +26,23 @@ fn probing(delegate: &dyn Delegate) -> Membership {
     m
 }
 
+// Beyond Go: an acked probe disarms its timeout and deadline, which would
+// otherwise each wake the node for nothing, twice a probe interval.
+#[test]
+fn an_acked_probe_leaves_no_timer_behind() {
+    let mut m = probing(&crate::NoDelegate);
+    assert_eq!(m.poll_timeout(), Some(T0 + m.config().probe_timeout));
+    let mut ack = Vec::new();
+    Message::Ack(Ack {
+        seq_no: 1,
+        payload: None,
+    })
+    .encode(crate::wire::Context::Packet, &mut ack);
+    m.handle_packet(T0 + ms(1), addr(2), &ack);
+    assert!(m.probe().is_none(), "the probe succeeded");
+    assert_eq!(m.poll_timeout(), None, "a timer outlived its probe");
+}
+
 // TestMemberList_setProbeChannels / TestMemberList_setAckHandler: handlers
 // exist, then are reaped when they expire. Here the probe's handler lives
 // until the (scaled) probe interval, a relayed ping's until `probe_timeout`.
