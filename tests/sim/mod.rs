@@ -117,6 +117,9 @@ struct OpenStream {
     deadline: Instant,
 }
 
+/// Nodes that join at once in [`Sim::form_through_first`].
+const FORMING_BATCH: usize = 100;
+
 pub fn addr_of(i: usize) -> SocketAddr {
     SocketAddr::new(
         IpAddr::V4(Ipv4Addr::new(10, 0, (i / 250) as u8, (i % 250 + 1) as u8)),
@@ -249,15 +252,21 @@ impl Sim {
         if self.run_until_true(deadline, step, done).is_none() {
             return false;
         }
-        for i in 1..n {
-            self.restart(i, &[0]);
-        }
-        let done = |sim: &Sim| sim.joins.len() >= before + n;
-        if self.run_until_true(deadline, step, done).is_none() {
-            return false;
+        // A batch at a time: node 0's replies, each the whole membership,
+        // would otherwise all be in flight at once (gigabytes at 10,000).
+        for batch in (1..n).collect::<Vec<_>>().chunks(FORMING_BATCH) {
+            for &i in batch {
+                self.restart(i, &[0]);
+            }
+            // Node 0's join, and one for each node restarted so far.
+            let last = batch[batch.len() - 1];
+            let done = |sim: &Sim| sim.joins.len() > before + last;
+            if self.run_until_true(deadline, step, done).is_none() {
+                return false;
+            }
         }
         let (first, rest) = self.joins[before..].split_first().expect("joined");
-        first.1 == n - 1 && rest.iter().all(|(_, joined, _)| *joined == 1)
+        first.1 == n - 1 && rest.len() == n - 1 && rest.iter().all(|(_, joined, _)| *joined == 1)
     }
 
     pub fn kill(&mut self, i: usize) {
