@@ -213,12 +213,30 @@ impl Agent {
     /// The first line at index `from` or later matching `pred`, waiting up
     /// to [`STEP`] for it.
     pub fn wait_from(&mut self, from: usize, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + self.step;
+        let step = self.step;
+        self.find_within(from, step, pred).unwrap_or_else(|| {
+            panic!(
+                "{}: timed out waiting for {what}\n{}",
+                self.name,
+                self.describe()
+            )
+        })
+    }
+
+    /// The first line at index `from` or later matching `pred`, waiting up
+    /// to `within` for it; `None` if none came by then.
+    pub fn find_within(
+        &mut self,
+        from: usize,
+        within: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Option<Value> {
+        let deadline = Instant::now() + within;
         let mut i = from;
         loop {
             while i < self.seen.len() {
                 if pred(&self.seen[i]) {
-                    return self.seen[i].clone();
+                    return Some(self.seen[i].clone());
                 }
                 i += 1;
             }
@@ -230,16 +248,10 @@ impl Agent {
                     self.name,
                     self.describe()
                 ),
-                Err(RecvTimeoutError::Timeout) => panic!(
-                    "{}: timed out waiting for {what}\n{}",
-                    self.name,
-                    self.describe()
-                ),
-                Err(RecvTimeoutError::Disconnected) => panic!(
-                    "{}: stdout closed while waiting for {what}\n{}",
-                    self.name,
-                    self.describe()
-                ),
+                Err(RecvTimeoutError::Timeout) => return None,
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("{}: stdout closed\n{}", self.name, self.describe())
+                }
             }
         }
     }
