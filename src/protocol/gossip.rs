@@ -85,7 +85,8 @@ impl Membership {
         for (name, addr) in peers {
             let messages = self.take_broadcasts(now, COMPOUND_OVERHEAD_PER_PART, budget, &name);
             if !messages.is_empty() {
-                self.transmit_compounds(addr, &name, messages);
+                let reads = self.reads_of(&name);
+                self.transmit_compounds(addr, reads, messages);
             }
         }
         if anyone

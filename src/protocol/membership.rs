@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
+use smol_str::SmolStr;
 
 use super::awareness::Awareness;
 use super::broadcast_queue::BroadcastQueue;
@@ -146,7 +147,7 @@ pub(super) struct Suspicion {
 /// The probe in flight.
 pub(super) struct Probe {
     pub(super) seq: u32,
-    pub(super) target: String,
+    pub(super) target: SmolStr,
     pub(super) sent: Instant,
     /// `sent` plus the awareness-scaled probe interval.
     pub(super) deadline: Instant,
@@ -154,6 +155,26 @@ pub(super) struct Probe {
     pub(super) nacks: usize,
     /// Its timeout and deadline timers, disarmed when the ack comes.
     pub(super) timers: [TimerKey; 2],
+}
+
+/// What a packet's destination can read, as its record says: sealing
+/// adds a CRC and picks the compression by it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct PeerReads {
+    /// It speaks protocol 5, which reads a CRC.
+    crc: bool,
+    /// Its capabilities (`None` for an unknown peer).
+    features: Option<Features>,
+}
+
+impl PeerReads {
+    /// From a member's record, or as an unknown peer without one.
+    pub(super) fn of(record: Option<&NodeRecord>) -> Self {
+        PeerReads {
+            crc: record.is_some_and(|r| r.protocol_max() >= 5),
+            features: record.map(|r| r.features),
+        }
+    }
 }
 
 /// Who waits for an ack with a given sequence number.
@@ -712,6 +733,28 @@ impl Membership {
         msg: Vec<u8>,
         piggyback: bool,
     ) {
+        let reads = self.reads_of(dest);
+        self.send_message_reading(now, to, dest, reads, msg, piggyback);
+    }
+
+    /// What the member named `dest` can read, from its record (as an
+    /// unknown peer's if there is none).
+    pub(super) fn reads_of(&self, dest: &str) -> PeerReads {
+        PeerReads::of(self.table.get(dest))
+    }
+
+    /// [`Membership::send_message`] to a destination whose record the
+    /// caller has just read: a lookup by name costs cache misses per
+    /// packet in a large table.
+    pub(super) fn send_message_reading(
+        &mut self,
+        now: Instant,
+        to: SocketAddr,
+        dest: &str,
+        reads: PeerReads,
+        msg: Vec<u8>,
+        piggyback: bool,
+    ) {
         if !self.name_ok(dest) {
             return;
         }
@@ -725,29 +768,34 @@ impl Membership {
         };
         if extra.is_empty() {
             self.count_sent(&msg);
-            self.transmit(to, dest, &msg);
+            self.transmit(to, reads, &msg);
             return;
         }
         let mut parts = Vec::with_capacity(extra.len() + 1);
         parts.push(msg);
         parts.extend(extra);
-        self.transmit_compounds(to, dest, parts);
+        self.transmit_compounds(to, reads, parts);
     }
 
     /// Sends `parts` as compound packets of at most 255 messages each (a
     /// single message goes bare).
-    pub(super) fn transmit_compounds(&mut self, to: SocketAddr, dest: &str, parts: Vec<Vec<u8>>) {
+    pub(super) fn transmit_compounds(
+        &mut self,
+        to: SocketAddr,
+        reads: PeerReads,
+        parts: Vec<Vec<u8>>,
+    ) {
         for part in &parts {
             self.count_sent(part);
         }
         for chunk in parts.chunks(crate::wire::packet::MAX_COMPOUND_PARTS) {
             if let [single] = chunk {
-                self.transmit(to, dest, single);
+                self.transmit(to, reads, single);
                 continue;
             }
             let mut compound = Vec::new();
             match encode_compound(chunk, &mut compound) {
-                Ok(()) => self.transmit(to, dest, &compound),
+                Ok(()) => self.transmit(to, reads, &compound),
                 Err(e) => {
                     log::warn!("{}: cannot frame compound: {e}", self.config.name);
                     self.drop_for("unsendable compound");
@@ -763,9 +811,9 @@ impl Membership {
     }
 
     /// Seals one packet payload (a message or compound, already counted)
-    /// for `dest` and hands it to the runtime.
-    pub(super) fn transmit(&mut self, to: SocketAddr, dest: &str, payload: &[u8]) {
-        match self.seal(dest, payload) {
+    /// for a peer that `reads` and hands it to the runtime.
+    pub(super) fn transmit(&mut self, to: SocketAddr, reads: PeerReads, payload: &[u8]) {
+        match self.seal(reads, payload) {
             Ok(bytes) => {
                 self.stats.packets_out.add(bytes.len());
                 self.transmits.push_back(Transmit::Datagram { to, bytes });
@@ -777,18 +825,18 @@ impl Membership {
         }
     }
 
-    /// Wraps one packet payload in the envelopes due to `dest`.
-    fn seal(&mut self, dest: &str, payload: &[u8]) -> Result<Vec<u8>, WireError> {
-        let peer = self.table.get(dest);
-        let crc = peer.is_some_and(|p| p.protocol_max() >= 5);
-        let compression = self.compression_for(peer.map(|p| p.features));
-        let nonce = self.nonce();
-        let version = self.encryption_version();
+    /// Wraps one packet payload in the envelopes due to a peer that
+    /// `reads`.
+    fn seal(&mut self, reads: PeerReads, payload: &[u8]) -> Result<Vec<u8>, WireError> {
+        let compression = self.compression_for(reads.features);
+        let encryption = self
+            .encrypting()
+            .then(|| (self.nonce(), self.encryption_version()));
         let outbound = Outbound {
             label: self.config.label.as_bytes(),
             compression,
-            crc,
-            encryption: self.encrypting().then_some(Encryption {
+            crc: reads.crc,
+            encryption: encryption.map(|(nonce, version)| Encryption {
                 keyring: &self.config.keyring,
                 version,
                 nonce,
@@ -1093,7 +1141,9 @@ impl Membership {
         }
         let mut msg = Vec::with_capacity(payload.len() + 1);
         Message::User(payload.to_vec()).encode(Context::Packet, &mut msg);
-        let bytes = self.seal(name, &msg).map_err(ProtocolError::Wire)?;
+        let bytes = self
+            .seal(self.reads_of(name), &msg)
+            .map_err(ProtocolError::Wire)?;
         if bytes.len() > MAX_DATAGRAM {
             return Err(ProtocolError::MessageTooLarge {
                 kind: MessageKind::BestEffort,

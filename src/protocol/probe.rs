@@ -12,7 +12,7 @@
 use std::net::SocketAddr;
 
 use super::host_query::{Parked, Query};
-use super::membership::{stream_form, AckHandler, Dial, Membership, Probe};
+use super::membership::{stream_form, AckHandler, Dial, Membership, PeerReads, Probe};
 use super::notification::Notification;
 use super::push_pull::HealContact;
 use super::samples::Sample;
@@ -57,8 +57,7 @@ impl Membership {
                 checked += 1;
                 continue;
             }
-            let target = node.name.clone();
-            self.probe_node(now, &target);
+            self.probe_at(now, self.probe_index - 1);
             return;
         }
     }
@@ -86,14 +85,27 @@ impl Membership {
     }
 
     /// Pings `target` and arms the timers of the probe's two phases.
+    #[cfg(test)]
     pub(super) fn probe_node(&mut self, now: Instant, target: &str) {
-        let Some(node) = self.table.get(target) else {
+        if let Some(i) = self.table.position(target) {
+            self.probe_at(now, i);
+        }
+    }
+
+    /// Pings the member at position `i` of the probe order and arms the
+    /// timers of the probe's two phases. Everything the probe needs of
+    /// the record is read here, once.
+    fn probe_at(&mut self, now: Instant, i: usize) {
+        let Some(node) = self.table.at(i) else {
             return;
         };
         let Some(to) = node.socket_addr() else {
             return;
         };
         let (state, incarnation) = (node.state, node.incarnation);
+        let reads = PeerReads::of(Some(node));
+        let target = node.name.clone();
+        let target = &*target;
         let seq = self.next_seq();
         let interval = self.awareness.scale_timeout(self.config.probe_interval);
         if interval > self.config.probe_interval {
@@ -108,7 +120,7 @@ impl Membership {
         ];
         self.probe = Some(Probe {
             seq,
-            target: target.to_owned(),
+            target: target.into(),
             sent: now,
             deadline,
             expected_nacks: 0,
@@ -119,7 +131,7 @@ impl Membership {
         let mut ping = Vec::new();
         Message::Ping(self.local_ping(seq, target)).encode(Context::Packet, &mut ping);
         if state == NodeState::Alive {
-            self.send_message(now, to, target, ping, true);
+            self.send_message_reading(now, to, target, reads, ping, true);
         } else {
             // A suspect gets the accusation with the ping, so it can refute
             // at once (Lifeguard's "buddy system").
@@ -130,7 +142,7 @@ impl Membership {
                 from: self.config.name.clone(),
             })
             .encode(Context::Packet, &mut suspect);
-            self.transmit_compounds(to, target, vec![ping, suspect]);
+            self.transmit_compounds(to, reads, vec![ping, suspect]);
         }
     }
 
@@ -163,7 +175,7 @@ impl Membership {
                 seq_no: seq,
                 target: target_addr.to_vec(),
                 port: target_port,
-                node: target.clone(),
+                node: target.to_string(),
                 nack,
                 source_addr: ip_to_wire(self.local_addr.ip()),
                 source_port: self.local_addr.port(),
@@ -233,7 +245,7 @@ impl Membership {
         );
         let suspect = Suspect {
             incarnation: node.incarnation,
-            node: probe.target,
+            node: probe.target.to_string(),
             from: self.config.name.clone(),
         };
         self.suspect_node(now, suspect);
