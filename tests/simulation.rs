@@ -16,6 +16,10 @@ fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
+fn ms(ms: u64) -> Duration {
+    Duration::from_millis(ms)
+}
+
 /// `n` nodes, each joining the previous one, run until all see everyone.
 fn converged_cluster(n: usize, seed: u64, config: &Config) -> Sim {
     let mut sim = Sim::new(seed);
@@ -133,18 +137,22 @@ fn paused_node_refutes_and_is_not_declared_dead() {
     let n = 20;
     let mut sim = converged_cluster(n, 3, &config);
     let sleeper = 5;
-    // Shorter than the smallest suspicion timeout, long enough to miss probes.
-    let min_suspicion = suspicion_timeout(config.suspicion_mult as u32, n, config.probe_interval);
-    let pause = secs(3);
-    assert!(pause < min_suspicion);
+    // Paused until someone suspects it (which takes a few probe intervals,
+    // depending on when it comes up in others' probe orders), then resumed
+    // at once: a whole suspicion timeout is left to refute in.
+    let longest = secs(30);
+    assert!(longest > config.probe_interval * n as u32);
     let paused_at = sim.now;
-    sim.pause(sleeper, pause);
+    sim.pause(sleeper, longest);
+    let suspected = |sim: &Sim| {
+        sim.events_about(sleeper)
+            .any(|s| matches!(s.event, Event::Suspect(_)))
+    };
+    let seen = sim.run_until_true(paused_at + longest, ms(10), suspected);
+    assert!(seen.is_some(), "the paused node was suspected");
+    sim.pause(sleeper, Duration::ZERO);
     sim.run_until(paused_at + secs(60));
     let about: Vec<_> = sim.events_about(sleeper).collect();
-    assert!(
-        about.iter().any(|s| matches!(s.event, Event::Suspect(_))),
-        "the pause was long enough to be suspected"
-    );
     assert!(
         !about.iter().any(|s| matches!(s.event, Event::Leave(..))),
         "nobody declared the paused node dead"
