@@ -454,11 +454,9 @@ impl Membership {
 
     /// Turns finished broadcasts someone waits for into completions.
     pub(super) fn flush_finished(&mut self) {
-        let tokens: Vec<u64> = self.broadcasts.drain_finished().collect();
-        for t in tokens {
-            self.completions
-                .push_back(Completion::Broadcast(NotifyToken(t)));
-        }
+        let finished = self.broadcasts.drain_finished();
+        self.completions
+            .extend(finished.map(|t| Completion::Broadcast(NotifyToken(t))));
     }
 
     // ---- driving the machine ------------------------------------------

@@ -565,20 +565,18 @@ impl Membership {
                     .filter_map(|n| n.socket_addr().map(|a| (Some(n.name.to_string()), a))),
             );
         }
-        if !self.seeds.is_empty() {
-            let live: Vec<SocketAddr> = self
-                .table
-                .iter()
-                .filter(|n| n.is_live())
-                .filter_map(|n| n.socket_addr())
-                .collect();
-            candidates.extend(
-                self.seeds
-                    .iter()
-                    .filter(|s| !live.contains(s))
-                    .map(|s| (None, *s)),
-            );
+        // Seeds no live member answers at: one pass over the table, ending
+        // as soon as every seed is accounted for.
+        let mut unanswered = self.seeds.clone();
+        for n in self.table.iter().filter(|n| n.is_live()) {
+            if unanswered.is_empty() {
+                break;
+            }
+            if let Some(addr) = n.socket_addr() {
+                unanswered.retain(|s| *s != addr);
+            }
         }
+        candidates.extend(unanswered.into_iter().map(|s| (None, s)));
         if candidates.is_empty() {
             return;
         }
