@@ -13,13 +13,13 @@
 use std::hash::BuildHasher;
 use std::net::SocketAddr;
 
-use hashbrown::{DefaultHashBuilder, HashTable};
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use rand::Rng;
 use smol_str::SmolStr;
 
 use super::time::Instant;
 use crate::node::{ip_from_wire, Node, NodeState};
-use crate::wire::Features;
+use crate::wire::{Features, PushNodeState};
 
 /// What this node knows about one member.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,6 +173,42 @@ impl NodeTable {
 
     pub(crate) fn get(&self, name: &str) -> Option<&NodeRecord> {
         self.position(name).map(|i| &self.nodes[i])
+    }
+
+    /// Which of a push/pull's `records` this table already holds unchanged:
+    /// alive, about a live member other than `local`, at the address the
+    /// table has and with no newer incarnation. Merging such a record
+    /// changes nothing (a record whose name comes twice is never counted).
+    ///
+    /// A periodic push/pull carries every member, and a lookup by name per
+    /// record costs cache misses in a large table: when the records are a
+    /// good share of the table, it is walked once in memory order against
+    /// a small index of the records instead. Otherwise none is reported,
+    /// and merging looks each up as it goes.
+    pub(crate) fn unchanged(&self, records: &[PushNodeState], local: &str) -> Vec<bool> {
+        let mut unchanged = vec![false; records.len()];
+        if records.len() * 4 < self.nodes.len() {
+            return unchanged;
+        }
+        let alive = NodeState::Alive.wire_value();
+        let mut by_name: HashMap<&str, Option<usize>> = HashMap::with_capacity(records.len());
+        for (i, r) in records.iter().enumerate() {
+            if r.state == alive && r.name != local {
+                by_name
+                    .entry(r.name.as_str())
+                    .and_modify(|twice| *twice = None)
+                    .or_insert(Some(i));
+            }
+        }
+        for known in self.nodes.iter().filter(|n| n.state == NodeState::Alive) {
+            if let Some(&Some(i)) = by_name.get(&*known.name) {
+                let r = &records[i];
+                unchanged[i] = *known.addr == *r.addr
+                    && known.port == r.port
+                    && r.incarnation <= known.incarnation;
+            }
+        }
+        unchanged
     }
 
     /// Where `name` stands in probe order.

@@ -655,7 +655,8 @@ impl Membership {
         // (a join); counted without a lookup per record.
         self.table
             .reserve(records.len().saturating_sub(self.table.len()));
-        for r in records {
+        let unchanged = self.table.unchanged(&records, &self.config.name);
+        for (r, _) in records.into_iter().zip(unchanged).filter(|(_, same)| !same) {
             match NodeState::from_wire(r.state) {
                 Some(NodeState::Alive) => {
                     let alive = Alive {
