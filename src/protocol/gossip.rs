@@ -64,10 +64,7 @@ impl Membership {
         // wake every interval for nothing (five times a second at `lan`
         // timings, in every member), the timer is parked until there is
         // news; Go's ticker fires regardless, to the same effect.
-        let idle = self.broadcasts.is_empty()
-            && self.user_broadcasts.is_empty()
-            && self.host_broadcasts.is_empty();
-        if idle && !self.queries.asks.broadcasts {
+        if self.nothing_queued() && !self.queries.asks.broadcasts {
             self.gossip_parked = Some(next);
             return;
         }
@@ -205,6 +202,13 @@ impl Membership {
             out.push(msg);
         }
         out
+    }
+
+    /// Whether no broadcast of any kind waits to be sent.
+    pub(super) fn nothing_queued(&self) -> bool {
+        self.broadcasts.is_empty()
+            && self.user_broadcasts.is_empty()
+            && self.host_broadcasts.is_empty()
     }
 
     /// Up to `k` distinct random nodes other than this one matching `keep`,

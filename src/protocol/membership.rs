@@ -175,6 +175,15 @@ impl PeerReads {
             features: record.map(|r| r.features),
         }
     }
+
+    /// For a reply to a packet that came with a CRC or without: whoever
+    /// sent one reads one.
+    pub(super) fn replying(request_crc: bool) -> Self {
+        PeerReads {
+            crc: request_crc,
+            features: None,
+        }
+    }
 }
 
 /// Who waits for an ack with a given sequence number.
@@ -598,7 +607,9 @@ impl Membership {
                 return;
             }
         };
+        let mut crc = false;
         for layer in &decoded.layers {
+            crc |= matches!(layer, crate::wire::Layer::Crc(_));
             *self.stats.layers_in.entry(layer_name(layer)).or_default() += 1;
         }
         let ages = decoded.news_ages.into_iter();
@@ -608,7 +619,7 @@ impl Membership {
                 Ok(m) => {
                     self.messages_in.add(m.message_type() as u8, size);
                     let origin = NewsOrigin::arrived(now, age);
-                    self.handle_message(now, from, m, origin);
+                    self.handle_message(now, from, m, origin, crc);
                 }
                 Err(e) => {
                     log::debug!("{}: dropping message from {from}: {e}", self.config.name);
@@ -619,16 +630,18 @@ impl Membership {
         self.flush_finished();
     }
 
-    /// Handles one message of a packet; `origin` says how old news is.
+    /// Handles one message of a packet; `origin` says how old news is,
+    /// `crc` whether the packet had a CRC.
     fn handle_message(
         &mut self,
         now: Instant,
         from: SocketAddr,
         message: Message,
         origin: NewsOrigin,
+        crc: bool,
     ) {
         match message {
-            Message::Ping(p) => self.handle_ping(now, from, p),
+            Message::Ping(p) => self.handle_ping(now, from, p, crc),
             Message::IndirectPing(p) => self.handle_indirect_ping(now, from, p),
             Message::Ack(a) => self.handle_ack(now, a),
             Message::Nack(n) => self.handle_nack(n.seq_no),

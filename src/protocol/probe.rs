@@ -266,7 +266,8 @@ impl Membership {
         }
     }
 
-    pub(super) fn handle_ping(&mut self, now: Instant, from: SocketAddr, p: Ping) {
+    /// Acks a ping that came in a packet with a CRC (`crc`) or without.
+    pub(super) fn handle_ping(&mut self, now: Instant, from: SocketAddr, p: Ping, crc: bool) {
         if !p.node.is_empty() && p.node != self.config.name {
             self.drop_for("ping for another node");
             return;
@@ -282,13 +283,25 @@ impl Membership {
         let to = reply_address(&p.source_addr, p.source_port).unwrap_or(from);
         let mut msg = Vec::new();
         Message::Ack(ack).encode(Context::Packet, &mut msg);
-        self.send_message(now, to, &p.source_node, msg, true);
+        // Every member answers a ping a second, and in a large table a
+        // lookup of the pinger costs cache misses: an ack alone is sealed
+        // as the ping came (a CRC if it had one); one carrying news, as the
+        // pinger's record says (which compression it reads).
+        let reads = if self.nothing_queued() {
+            PeerReads::replying(crc)
+        } else {
+            self.reads_of(&p.source_node)
+        };
+        self.send_message_reading(now, to, &p.source_node, reads, msg, true);
         // A node that pings is running: if it is held suspect or dead, it
-        // is told, so that it refutes now (see state.rs).
-        let accused = self
-            .table
-            .get(&p.source_node)
-            .is_some_and(|n| matches!(n.state, NodeState::Suspect | NodeState::Dead));
+        // is told, so that it refutes now (see state.rs). The counts say
+        // whether anyone is, without a lookup.
+        let [_, suspect, dead, _] = self.table.counts();
+        let accused = suspect + dead > 0
+            && self
+                .table
+                .get(&p.source_node)
+                .is_some_and(|n| matches!(n.state, NodeState::Suspect | NodeState::Dead));
         if accused {
             self.remind_accused(now, &p.source_node);
         }
