@@ -159,7 +159,7 @@ fn compound(c: &mut Criterion) {
     let mut parts: Vec<Vec<u8>> = vec![Vec::with_capacity(128); alives.len()];
     let mut body = Vec::with_capacity(1500);
     let mut datagram = Vec::with_capacity(1500);
-    let mut encode = |parts: &mut [Vec<u8>], body: &mut Vec<u8>, datagram: &mut Vec<u8>| {
+    let encode = |parts: &mut [Vec<u8>], body: &mut Vec<u8>, datagram: &mut Vec<u8>| {
         for (part, msg) in parts.iter_mut().zip(black_box(&alives)) {
             part.clear();
             msg.encode(Context::Packet, part);
