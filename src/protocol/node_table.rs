@@ -422,4 +422,51 @@ mod tests {
         let first: Vec<_> = t.iter().take(10).map(|n| n.name.to_string()).collect();
         assert_ne!(first, (0..10).map(|i| format!("n{i}")).collect::<Vec<_>>());
     }
+
+    fn pushed(name: &str, host: u8, incarnation: u32, state: NodeState) -> PushNodeState {
+        PushNodeState {
+            name: name.into(),
+            addr: vec![127, 0, 0, host],
+            port: 7946,
+            incarnation,
+            state: state.wire_value(),
+            vsn: vec![1, 5, 2, 0, 0, 0],
+            ..PushNodeState::default()
+        }
+    }
+
+    // Beyond Go: a push/pull's unchanged records are found by one walk of
+    // the table; anything merging would act on is left to it.
+    #[test]
+    fn unchanged_records_are_those_merging_would_ignore() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let mut t = NodeTable::default();
+        for name in ["me", "same", "older", "newer", "moved", "twice", "accused"] {
+            t.insert(record(name, NodeState::Alive, 0), &mut rng);
+        }
+        t.set_state("accused", NodeState::Suspect, Instant::from_nanos(0));
+        let records = [
+            pushed("me", 1, 1, NodeState::Alive),
+            pushed("same", 1, 1, NodeState::Alive),
+            pushed("older", 1, 0, NodeState::Alive),
+            pushed("newer", 1, 2, NodeState::Alive),
+            pushed("moved", 2, 1, NodeState::Alive),
+            pushed("twice", 1, 1, NodeState::Alive),
+            pushed("twice", 1, 1, NodeState::Alive),
+            pushed("accused", 1, 1, NodeState::Alive),
+            pushed("dead", 1, 1, NodeState::Dead),
+            pushed("stranger", 1, 1, NodeState::Alive),
+        ];
+        let unchanged = t.unchanged(&records, "me");
+        let names: Vec<&str> = records
+            .iter()
+            .zip(&unchanged)
+            .filter(|(_, &same)| same)
+            .map(|(r, _)| r.name.as_str())
+            .collect();
+        assert_eq!(names, ["same", "older"]);
+        // A few records against a large table: each is looked up as it is
+        // merged instead.
+        assert_eq!(t.unchanged(&records[1..2], "me"), [false]);
+    }
 }

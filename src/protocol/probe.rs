@@ -104,8 +104,8 @@ impl Membership {
         };
         let (state, incarnation) = (node.state, node.incarnation);
         let reads = PeerReads::of(Some(node));
-        let target = node.name.clone();
-        let target = &*target;
+        let name = node.name.clone();
+        let target = name.as_str();
         let seq = self.next_seq();
         let interval = self.awareness.scale_timeout(self.config.probe_interval);
         if interval > self.config.probe_interval {
@@ -120,7 +120,7 @@ impl Membership {
         ];
         self.probe = Some(Probe {
             seq,
-            target: target.into(),
+            target: name.clone(),
             sent: now,
             deadline,
             expected_nacks: 0,

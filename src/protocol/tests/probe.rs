@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::protocol::membership::AckHandler;
-use crate::wire::{Ack, IndirectPing, MessageType};
+use crate::wire::{seal_packet, Ack, IndirectPing, Layer, MessageType, Outbound, Ping};
 
 // TestMemberList_NextSeq
 #[test]
@@ -350,4 +350,51 @@ fn probe_node_fallback_tcp_old_protocol() {
     assert!(net.dialed.is_empty(), "no TCP ping to an old node");
     net.run_for(PROBE_TIME_MAX);
     assert!(net.m(2).seq() == 1 || net.m(3).seq() == 1);
+}
+
+/// The ack `m` sends to a ping from "test" (127.0.0.2), sealed with a CRC
+/// or not: whether the ack has one, and whether it carries more than the
+/// ack.
+fn ack_to_ping(m: &mut Membership, now: Instant, crc: bool) -> (bool, bool) {
+    let mut ping = Vec::new();
+    Message::Ping(Ping {
+        seq_no: 9,
+        node: "local".into(),
+        source_addr: vec![127, 0, 0, 2],
+        source_port: PORT,
+        source_node: "test".into(),
+    })
+    .encode(crate::wire::Context::Packet, &mut ping);
+    let outbound = Outbound {
+        crc,
+        ..Outbound::default()
+    };
+    let mut datagram = Vec::new();
+    seal_packet(&ping, &outbound, &mut datagram).unwrap();
+    m.handle_packet(now, addr(2), &datagram);
+    let sent = datagrams(m);
+    assert_eq!(sent.len(), 1, "one ack");
+    let decoded = decode_packet(&sent[0].1, &Inbound::default()).unwrap();
+    let has_crc = decoded.layers.iter().any(|l| matches!(l, Layer::Crc(_)));
+    let acked = decoded
+        .messages
+        .iter()
+        .any(|m| matches!(m, Ok(Message::Ack(a)) if a.seq_no == 9));
+    assert!(acked, "{decoded:?}");
+    (has_crc, decoded.messages.len() > 1)
+}
+
+// Beyond Go: an ack alone is sealed as its ping came, without a lookup of
+// the pinger (whose record says it reads a CRC); one carrying news is
+// sealed as that record says.
+#[test]
+fn an_ack_alone_is_sealed_as_its_ping_came() {
+    let mut m = standalone(test_config("local"));
+    m.alive_node(T0, alive("test", 2, PORT, 1, &vsn()), None, false);
+    quieten(&mut m);
+    assert_eq!(ack_to_ping(&mut m, T0, false), (false, false));
+    assert_eq!(ack_to_ping(&mut m, T0, true), (true, false));
+    m.alive_node(T0, alive("news", 3, PORT, 1, &vsn()), None, false);
+    discard_output(&mut m);
+    assert_eq!(ack_to_ping(&mut m, T0, false), (true, true));
 }
