@@ -181,13 +181,20 @@ impl NodeTable {
     /// changes nothing (a record whose name comes twice is never counted).
     ///
     /// A periodic push/pull carries every member, and a lookup by name per
-    /// record costs cache misses in a large table: when the records are a
-    /// good share of the table, it is walked once in memory order against
-    /// a small index of the records instead. Otherwise none is reported,
-    /// and merging looks each up as it goes.
+    /// record costs cache misses in a large table: when the records and
+    /// the table are of a size (within a factor of four), the table is
+    /// walked once in memory order against a small index of the records
+    /// instead. Otherwise none is reported, and merging looks each up as
+    /// it goes: a few records are cheaper to look up than a table to walk,
+    /// and a joiner's small table holds almost none of what it is sent.
     pub(crate) fn unchanged(&self, records: &[PushNodeState], local: &str) -> Vec<bool> {
         let mut unchanged = vec![false; records.len()];
-        if records.len() * 4 < self.nodes.len() {
+        let (fewer, more) = if records.len() < self.nodes.len() {
+            (records.len(), self.nodes.len())
+        } else {
+            (self.nodes.len(), records.len())
+        };
+        if fewer * 4 < more {
             return unchanged;
         }
         let alive = NodeState::Alive.wire_value();
@@ -465,8 +472,12 @@ mod tests {
             .map(|(r, _)| r.name.as_str())
             .collect();
         assert_eq!(names, ["same", "older"]);
-        // A few records against a large table: each is looked up as it is
-        // merged instead.
+        // A few records against a large table, or many against a joiner's
+        // small one: each is looked up as it is merged instead.
         assert_eq!(t.unchanged(&records[1..2], "me"), [false]);
+        let mut joiner = NodeTable::default();
+        joiner.insert(record("same", NodeState::Alive, 0), &mut rng);
+        let many: Vec<_> = records.iter().cycle().take(5).cloned().collect();
+        assert_eq!(joiner.unchanged(&many, "me"), [false; 5]);
     }
 }

@@ -19,6 +19,7 @@ use super::samples::Sample;
 use super::time::Instant;
 use super::timers::Timer;
 use crate::node::{ip_from_wire, ip_to_wire, NodeState};
+use crate::wire::packet::MIN_COMPRESSIBLE;
 use crate::wire::{Ack, Context, IndirectPing, Message, Nack, Ping, Suspect};
 
 impl Membership {
@@ -284,10 +285,11 @@ impl Membership {
         let mut msg = Vec::new();
         Message::Ack(ack).encode(Context::Packet, &mut msg);
         // Every member answers a ping a second, and in a large table a
-        // lookup of the pinger costs cache misses: an ack alone is sealed
-        // as the ping came (a CRC if it had one); one carrying news, as the
-        // pinger's record says (which compression it reads).
-        let reads = if self.nothing_queued() {
+        // lookup of the pinger costs cache misses: an ack alone and too
+        // short to compress is sealed as the ping came (a CRC if it had
+        // one); one carrying news or a long payload, as the pinger's record
+        // says (which compression it reads).
+        let reads = if self.nothing_queued() && msg.len() < MIN_COMPRESSIBLE {
             PeerReads::replying(crc)
         } else {
             self.reads_of(&p.source_node)
