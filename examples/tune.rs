@@ -40,7 +40,6 @@
 mod sim;
 // Thousands of nodes in one process churn millions of small buffers;
 // glibc's allocator spent a quarter of the run searching its free lists.
-// (Built without transparent huge pages: see Cargo.toml.)
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
