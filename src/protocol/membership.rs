@@ -159,7 +159,7 @@ pub(super) struct Probe {
 
 /// What a packet's destination can read, as its record says: sealing
 /// adds a CRC and picks the compression by it.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub(super) struct PeerReads {
     /// It speaks protocol 5, which reads a CRC.
     crc: bool,

@@ -93,6 +93,13 @@ impl NodeRecord {
         self.vsn[1]
     }
 
+    /// Whether an alive message saying `addr`:`port` at `incarnation` is
+    /// old news to this record: the same address, no newer incarnation.
+    /// Merging and gossip both ignore such news (see `apply_alive`).
+    pub(crate) fn holds_alive(&self, addr: &[u8], port: u16, incarnation: u32) -> bool {
+        *self.addr == *addr && self.port == port && incarnation <= self.incarnation
+    }
+
     pub(crate) fn is_live(&self) -> bool {
         matches!(self.state, NodeState::Alive | NodeState::Suspect)
     }
@@ -210,9 +217,7 @@ impl NodeTable {
         for known in self.nodes.iter().filter(|n| n.state == NodeState::Alive) {
             if let Some(&Some(i)) = by_name.get(&*known.name) {
                 let r = &records[i];
-                unchanged[i] = *known.addr == *r.addr
-                    && known.port == r.port
-                    && r.incarnation <= known.incarnation;
+                unchanged[i] = known.holds_alive(&r.addr, r.port, r.incarnation);
             }
         }
         unchanged

@@ -246,10 +246,7 @@ impl Membership {
         // still show it to its alive delegate.)
         if !is_local {
             if let Some(known) = self.table.get(&a.node) {
-                if known.addr == a.addr
-                    && known.port == a.port
-                    && a.incarnation <= known.incarnation
-                {
+                if known.holds_alive(&a.addr, a.port, a.incarnation) {
                     if known.state != NodeState::Alive {
                         self.remind_accused(now, &a.node);
                     }
