@@ -57,8 +57,12 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
         nodes.push(node);
     }
-    // News for `swimlist_news_age_seconds` to time: prom-0 announces itself
-    // again, as it would after changing its metadata.
+    // News for `swimlist_news_age_seconds` to time: once every node's view
+    // is complete (news that arrives in a state sync carries no age),
+    // prom-0 announces itself again, as after changing its metadata.
+    for node in &nodes {
+        node.wait_settled(Duration::from_secs(10))?;
+    }
     nodes[0].update_node(Duration::from_secs(1))?;
 
     let listener = TcpListener::bind(listen)?;
