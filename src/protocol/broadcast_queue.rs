@@ -42,7 +42,7 @@
 //! only when the queue is empty at the end of an operation.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 
 use hashbrown::HashMap;
 use smol_str::SmolStr;
@@ -111,9 +111,6 @@ pub struct BroadcastQueue {
     last_id: u64,
     /// Notify tokens of finished broadcasts, oldest first.
     finished: Vec<u64>,
-    /// Once-sends by when they were queued, oldest first, sent or not,
-    /// until [`BroadcastQueue::drop_once_queued_before`] passes them.
-    once: VecDeque<(Instant, QueueKey)>,
 }
 
 impl BroadcastQueue {
@@ -154,44 +151,9 @@ impl BroadcastQueue {
         );
     }
 
-    /// As [`BroadcastQueue::queue_named`], for a broadcast to send once,
-    /// after everything else: it waits behind every other broadcast, and
-    /// finishes when it first goes out, or unsent when
-    /// [`BroadcastQueue::drop_once_queued_before`] passes `now`. Dropped
-    /// at once, returning `false`, while `most` once-sends queued since
-    /// the last such drop are held (sent or not): so `most` bounds what
-    /// goes out between drops, and what waits.
-    pub fn queue_named_once(
-        &mut self,
-        name: impl AsRef<str>,
-        message: Vec<u8>,
-        now: Instant,
-        most: usize,
-    ) -> bool {
-        if self.once.len() >= most {
-            return false;
-        }
-        let invalidation = Invalidation::Named(SmolStr::new(name));
-        // One short of the most transmits there can be: the last in queue
-        // order, and at any transmit limit, finished by its next send.
-        let key = self.enqueue(invalidation, message, None, u32::MAX - 1, None);
-        self.once.push_back((now, key));
-        true
-    }
-
-    /// Finishes the once-sends queued before `cutoff` that have not gone
-    /// out yet, and stops counting them against the next ones' `most`.
-    pub fn drop_once_queued_before(&mut self, cutoff: Instant) {
-        while let Some(&(at, key)) = self.once.front() {
-            if at >= cutoff {
-                break;
-            }
-            self.once.pop_front();
-            // Sent or replaced, it is gone: keys are not reused while
-            // anything is queued, and `once` empties with the queue.
-            self.finish(key);
-        }
-        self.restart_ids_if_empty();
+    /// Whether a broadcast named `name` is queued.
+    pub fn holds_named(&self, name: &str) -> bool {
+        self.keys_by_name.contains_key(name)
     }
 
     /// Enqueues a `message` known to be unique: no queued broadcast is
@@ -368,7 +330,6 @@ impl BroadcastQueue {
             .extend(items.into_values().filter_map(|item| item.notify));
         self.keys_by_name.clear();
         self.plain_keys.clear();
-        self.once.clear();
         self.last_id = 0;
     }
 
@@ -471,7 +432,6 @@ impl BroadcastQueue {
     fn restart_ids_if_empty(&mut self) {
         if self.items.is_empty() {
             self.last_id = 0;
-            self.once.clear();
         }
     }
 }
@@ -565,40 +525,6 @@ mod tests {
         queue.queue_named("test", Vec::new(), None);
         assert_eq!(queue.len(), 3);
         assert_eq!(names(&reversed_view(&queue)), ["foo", "bar", "test"]);
-    }
-
-    /// Once-sends go out last, finish on their first send, are dropped
-    /// unsent once old, and at most `most` are held between drops.
-    #[test]
-    fn once_sends_are_bounded_and_dropped_when_stale() {
-        let mut queue = BroadcastQueue::new();
-        let t0 = Instant::ZERO;
-        let t1 = t0 + std::time::Duration::from_secs(1);
-        assert!(queue.queue_named_once("a", b"a: learned".to_vec(), t0, 2));
-        assert!(queue.queue_named_once("b", b"b: learned".to_vec(), t0, 2));
-        assert!(
-            !queue.queue_named_once("c", b"c: learned".to_vec(), t0, 2),
-            "full"
-        );
-        queue.queue_named("news", b"news".to_vec(), None);
-
-        // Room for the news and one learned record: the news first.
-        let sent = queue.get_broadcasts(0, 14, 4);
-        assert_eq!(sent, [b"news".to_vec(), b"b: learned".to_vec()]);
-        assert_eq!(
-            names(&reversed_view(&queue)),
-            ["a", "news"],
-            "b is finished"
-        );
-        // Sent, b still counts against the bound until dropped.
-        assert!(!queue.queue_named_once("c", b"c: learned".to_vec(), t1, 2));
-
-        // Nothing queued at t0 or later is dropped; what is older goes.
-        queue.drop_once_queued_before(t0);
-        assert_eq!(queue.len(), 2);
-        queue.drop_once_queued_before(t1);
-        assert_eq!(names(&reversed_view(&queue)), ["news"], "a dropped unsent");
-        assert!(queue.queue_named_once("c", b"c: learned".to_vec(), t1, 2));
     }
 
     /// Port of Go's `TestTransmitLimited_GetBroadcasts`.

@@ -32,9 +32,9 @@ use crate::wire::{Context, Features, Message};
 /// it holds no more than its gossip can carry in them. The records help
 /// while fresh: in a storm of restarts they carry refutations the seed
 /// had not finished spreading (4 s at `lan` timings; in the 500-node
-/// restart test, 10 rounds were too few for 2 of 4 seeds). Held until
-/// sent, they cost a joiner of a large cluster a queued message per
-/// member, and delayed the fresh news behind them.
+/// restart test, 10 rounds were too few for 2 of 4 seeds). Sent to the
+/// retransmit limit instead, as Go does, they delayed the fresh news
+/// behind them.
 pub(super) const SEEDED_NEWS_ROUNDS: u32 = 20;
 
 /// Bytes of an alive message as gossip packs it, about (a short name, an
@@ -59,7 +59,7 @@ impl Membership {
         self.user_broadcasts
             .prune(None, now, self.config.gossip_to_the_dead_time * 10);
         let fresh = self.config.gossip_interval * SEEDED_NEWS_ROUNDS;
-        self.broadcasts.drop_once_queued_before(now - fresh);
+        self.seeded.drop_queued_before(now - fresh);
         // A settled cluster has nothing to gossip most rounds. Rather than
         // wake every interval for nothing (five times a second at `lan`
         // timings, in every member), the timer is parked until there is
@@ -185,6 +185,7 @@ impl Membership {
             stamp_at,
         );
         out.extend(membership);
+        self.take_seeded(overhead, limit.saturating_sub(size(&out)), &mut out);
         let more = self
             .user_broadcasts
             .take_for(dest, overhead, limit - size(&out));
@@ -204,9 +205,35 @@ impl Membership {
         out
     }
 
+    /// Appends to `out` the records a joiner passes on that fit in `limit`
+    /// bytes, `overhead` extra each, encoded from the table as they are
+    /// now. A record with news of its own queued goes out with that news
+    /// instead; one no longer alive, not at all.
+    fn take_seeded(&mut self, overhead: usize, mut limit: usize, out: &mut Vec<Vec<u8>>) {
+        while let Some(name) = self.seeded.next() {
+            let record = self
+                .table
+                .get(name)
+                .filter(|r| r.state == NodeState::Alive && !self.broadcasts.holds_named(name));
+            let Some(record) = record else {
+                self.seeded.take();
+                continue;
+            };
+            let mut msg = Vec::new();
+            Message::Alive(record.to_alive()).encode(Context::Packet, &mut msg);
+            if msg.len() + overhead > limit {
+                break;
+            }
+            self.seeded.take();
+            limit -= msg.len() + overhead;
+            out.push(msg);
+        }
+    }
+
     /// Whether no broadcast of any kind waits to be sent.
     pub(super) fn nothing_queued(&self) -> bool {
         self.broadcasts.is_empty()
+            && self.seeded.waiting() == 0
             && self.user_broadcasts.is_empty()
             && self.host_broadcasts.is_empty()
     }

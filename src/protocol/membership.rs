@@ -30,6 +30,7 @@ use super::output::{Completion, DialId, JoinId, NotifyToken, StreamId, Transmit}
 use super::push_pull::HealContact;
 use super::readiness::Readiness;
 use super::samples::{Sample, Samples};
+use super::seeded_news::SeededNews;
 use super::state::NewsOrigin;
 use super::stats::{Stats, TrafficByType};
 use super::suspicion::SuspicionTimer;
@@ -241,6 +242,8 @@ pub struct Membership {
     pub(super) awareness: Awareness,
     /// alive/suspect/dead broadcasts.
     pub(super) broadcasts: BroadcastQueue,
+    /// Records a joiner passes on once, behind all other news.
+    pub(super) seeded: SeededNews,
     /// Application broadcasts, each until every member has it.
     pub(super) user_broadcasts: UserBroadcasts,
     pub(super) suspicions: HashMap<String, Suspicion>,
@@ -325,6 +328,7 @@ impl Membership {
             local_addr: advertise,
             table: NodeTable::default(),
             broadcasts: BroadcastQueue::new(),
+            seeded: SeededNews::default(),
             user_broadcasts: UserBroadcasts::default(),
             suspicions: HashMap::new(),
             timers: TimerQueue::default(),
@@ -1125,7 +1129,10 @@ impl Membership {
 
     /// Broadcasts waiting in the queues (membership, user).
     pub fn queued_broadcasts(&self) -> (usize, usize) {
-        (self.broadcasts.len(), self.user_broadcasts.len())
+        (
+            self.broadcasts.len() + self.seeded.waiting(),
+            self.user_broadcasts.len(),
+        )
     }
 
     /// The keyring, to add, use or remove keys while running.

@@ -17,6 +17,7 @@ mod probe;
 mod push_pull;
 mod readiness;
 mod samples;
+mod seeded_news;
 mod state;
 mod stats;
 mod suspicion;

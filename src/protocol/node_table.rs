@@ -19,7 +19,7 @@ use smol_str::SmolStr;
 
 use super::time::Instant;
 use crate::node::{ip_from_wire, Node, NodeState};
-use crate::wire::{Features, PushNodeState};
+use crate::wire::{Alive, Features, PushNodeState};
 
 /// What this node knows about one member.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +98,25 @@ impl NodeRecord {
     /// Merging and gossip both ignore such news (see `apply_alive`).
     pub(crate) fn holds_alive(&self, addr: &[u8], port: u16, incarnation: u32) -> bool {
         *self.addr == *addr && self.port == port && incarnation <= self.incarnation
+    }
+
+    /// The alive message that says what this record holds (its state
+    /// aside): as push/pull sends it, metadata empty as nil, and versions
+    /// never learned left out rather than sent as zeros (which receivers
+    /// refuse).
+    pub(crate) fn to_alive(&self) -> Alive {
+        Alive {
+            incarnation: self.incarnation,
+            node: self.name.to_string(),
+            addr: self.addr.to_vec(),
+            port: self.port,
+            meta: (!self.meta.is_empty()).then(|| self.meta.clone()),
+            vsn: match self.vsn {
+                [0, 0, 0, 0, 0, 0] => Vec::new(),
+                vsn => vsn.to_vec(),
+            },
+            features: self.features,
+        }
     }
 
     pub(crate) fn is_live(&self) -> bool {

@@ -177,16 +177,22 @@ impl Membership {
             NewsOrigin::Heard { born, .. } => {
                 self.broadcasts.queue_news(node, encoded, born, notify)
             }
-            NewsOrigin::Unstamped => self.broadcasts.queue_named(node, encoded, notify),
-            // Only merges make it, and they wait on no broadcast.
-            NewsOrigin::Seeded => {
-                let room = self.seeded_news_room();
-                if !self.broadcasts.queue_named_once(node, encoded, now, room) {
-                    return;
-                }
+            // Seeded news is alive news, which `queue_seeded` takes
+            // unencoded; any other is passed on in full.
+            NewsOrigin::Unstamped | NewsOrigin::Seeded => {
+                self.broadcasts.queue_named(node, encoded, notify)
             }
         }
         self.wake_gossip(now);
+    }
+
+    /// Queues a record a joiner learned, to pass on once (encoded as it
+    /// is when it goes out).
+    fn queue_seeded(&mut self, now: Instant, node: &str) {
+        let room = self.seeded_news_room();
+        if self.seeded.queue(node, now, room) {
+            self.wake_gossip(now);
+        }
     }
 
     /// Records how old news that changed this node's view was on arrival.
@@ -368,9 +374,14 @@ impl Membership {
             return;
         }
 
-        let mut encoded = Vec::new();
-        Message::Alive(a.clone()).encode(Context::Packet, &mut encoded);
-        self.queue_news(now, &a.node, encoded, origin, notify);
+        // Only merges make seeded news, and they wait on no broadcast.
+        if origin == NewsOrigin::Seeded {
+            self.queue_seeded(now, &a.node);
+        } else {
+            let mut encoded = Vec::new();
+            Message::Alive(a.clone()).encode(Context::Packet, &mut encoded);
+            self.queue_news(now, &a.node, encoded, origin, notify);
+        }
         self.record_news_age(News::Alive, origin);
         self.stats.alive_applied += 1;
 

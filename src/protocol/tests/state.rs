@@ -4,7 +4,7 @@
 use super::*;
 use crate::node::LeaveReason;
 use crate::protocol::INCARNATION_LEAP;
-use crate::wire::{MessageType, Ping};
+use crate::wire::{Context, MessageType, Ping};
 
 // TestMemberList_AliveNode_NewNode
 #[test]
@@ -411,16 +411,23 @@ fn a_joiner_sends_the_cluster_it_learned_once_and_last() {
     assert_eq!(state(&joiner, "test2").incarnation, 1);
     let events = go_events(&mut joiner);
     assert_eq!(joined_names(&events), ["test1", "test2"]);
-    // News made after goes first (and replaces the alive about test1).
+    assert!(queued_types(&joiner).is_empty(), "learned, not news");
+    // News made after goes first, and the alive about test1 no more.
     joiner.suspect_node(T0, suspect("test1", 2, "local"));
-    let limit = 100;
-    let first = joiner.broadcasts_mut().get_broadcasts(2, 1400, limit);
+    let first = joiner.take_broadcasts(T0, 2, 1400, "test2");
     let types: Vec<u8> = first.iter().map(|b| b[0]).collect();
     let (s, a) = (MessageType::Suspect as u8, MessageType::Alive as u8);
     assert_eq!(types, [s, a]);
-    let again = joiner.broadcasts_mut().get_broadcasts(2, 1400, limit);
+    // The learned record goes out as the table holds it.
+    let Ok(Message::Alive(learned)) = Message::decode(&first[1], Context::Packet) else {
+        panic!("an alive message: {:?}", first[1]);
+    };
+    assert_eq!((learned.node.as_str(), learned.incarnation), ("test2", 1));
+    assert!(learned.vsn.is_empty(), "versions never learned, left out");
+    let again = joiner.take_broadcasts(T0, 2, 1400, "test2");
     assert_eq!(again.iter().map(|b| b[0]).collect::<Vec<_>>(), [s]);
 
+    let limit = 100;
     let mut member = standalone(test_config("local"));
     member.alive_node(T0, alive("peer", 9, 0, 1, &vsn()), None, false);
     member.broadcasts_mut().reset();
