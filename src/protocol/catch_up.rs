@@ -56,9 +56,9 @@ impl Membership {
             return;
         }
         let peer = self.random_nodes(1, |n| n.state == NodeState::Alive);
-        if let Some((name, addr)) = peer.into_iter().next() {
+        if let Some(peer) = peer.into_iter().next() {
             self.catch_up.last = Some(now);
-            self.start_push_pull(now, addr, Some(&name), None);
+            self.start_push_pull(now, peer.addr, Some(&peer.name), None);
         }
     }
 }

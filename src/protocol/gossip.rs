@@ -19,13 +19,13 @@ use smol_str::SmolStr;
 
 use super::broadcast_queue::retransmit_limit;
 use super::host_query::{Parked, Query};
-use super::membership::Membership;
+use super::membership::{Membership, PeerReads};
 use super::node_table::NodeRecord;
 use super::time::Instant;
 use super::timers::Timer;
 use crate::node::NodeState;
 use crate::wire::packet::{COMPOUND_HEADER_OVERHEAD, COMPOUND_OVERHEAD_PER_PART};
-use crate::wire::{Context, Features, Message};
+use crate::wire::{Context, Message};
 
 /// Gossip rounds in which a joiner passes on the records it learned (see
 /// `NewsOrigin::Seeded`); what has not gone out by then is dropped, and
@@ -40,6 +40,17 @@ pub(super) const SEEDED_NEWS_ROUNDS: u32 = 20;
 /// Bytes of an alive message as gossip packs it, about (a short name, an
 /// IPv4 address, no metadata), to count what a packet carries.
 const TYPICAL_ALIVE_BYTES: usize = 64;
+
+/// A member picked at random, with what sending to it needs (read from its
+/// record when picked: a lookup by name costs cache misses per packet in a
+/// large table).
+pub(super) struct Peer {
+    pub(super) name: SmolStr,
+    pub(super) addr: SocketAddr,
+    pub(super) reads: PeerReads,
+    /// The highest protocol version it speaks.
+    pub(super) protocol_max: u8,
+}
 
 impl Membership {
     /// How many learned records a joiner holds to pass on at most: what
@@ -79,11 +90,11 @@ impl Membership {
         let anyone = !peers.is_empty();
         // Unlike Go, an empty result does not end the round: application
         // broadcasts are due per member.
-        for (name, addr) in peers {
-            let messages = self.take_broadcasts(now, COMPOUND_OVERHEAD_PER_PART, budget, &name);
+        for peer in peers {
+            let overhead = COMPOUND_OVERHEAD_PER_PART;
+            let messages = self.take_broadcasts(now, overhead, budget, &peer.name, peer.reads);
             if !messages.is_empty() {
-                let reads = self.reads_of(&name);
-                self.transmit_compounds(addr, reads, messages);
+                self.transmit_compounds(peer.addr, peer.reads, messages);
             }
         }
         if anyone
@@ -141,16 +152,18 @@ impl Membership {
             .saturating_sub(COMPOUND_HEADER_OVERHEAD + self.packet_overhead(true))
     }
 
-    /// Takes broadcasts for a packet to `dest` that fit in `limit` bytes,
-    /// `overhead` extra bytes each: application broadcasts due to `dest`
-    /// (up to half the budget while membership news waits too), membership
-    /// broadcasts, then whatever space is left to both and the host's.
+    /// Takes broadcasts for a packet to `dest` (which `reads` what its
+    /// record says) that fit in `limit` bytes, `overhead` extra bytes each:
+    /// application broadcasts due to `dest` (up to half the budget while
+    /// membership news waits too), membership broadcasts, then whatever
+    /// space is left to both and the host's.
     pub(super) fn take_broadcasts(
         &mut self,
         now: Instant,
         overhead: usize,
         limit: usize,
         dest: &str,
+        reads: PeerReads,
     ) -> Vec<Vec<u8>> {
         // A cluster still growing is larger than this node knows yet: news
         // is sent as often as the floor's cluster size needs (beyond Go).
@@ -169,14 +182,7 @@ impl Membership {
             limit / 2
         };
         let mut out = self.user_broadcasts.take_for(dest, overhead, user_share);
-        // Looked up only when there is news to stamp: this runs for every
-        // packet sent.
-        let stamp_at = (!self.broadcasts.is_empty()
-            && self
-                .table
-                .get(dest)
-                .is_some_and(|peer| peer.features.contains(Features::NEWS_AGE)))
-        .then_some(now);
+        let stamp_at = reads.asks_news_age().then_some(now);
         let membership = self.broadcasts.get_broadcasts_notifying(
             overhead,
             limit - size(&out),
@@ -238,21 +244,20 @@ impl Membership {
             && self.host_broadcasts.is_empty()
     }
 
-    /// Up to `k` distinct random nodes other than this one matching `keep`,
-    /// with addresses (Go's `kRandomNodes`, HEAD version: exhaustive for
-    /// small tables).
+    /// Up to `k` distinct random nodes other than this one matching `keep`
+    /// (Go's `kRandomNodes`, HEAD version: exhaustive for small tables).
     pub(super) fn random_nodes(
         &mut self,
         k: usize,
         keep: impl Fn(&NodeRecord) -> bool,
-    ) -> Vec<(SmolStr, SocketAddr)> {
+    ) -> Vec<Peer> {
         let n = self.table.len();
         // Positions, not names, identify picks: this runs several times a
         // second and comparing names would dominate it.
         let local = self.table.position(&self.config.name);
         let mut picked: Vec<usize> = Vec::with_capacity(k);
-        let mut chosen: Vec<(SmolStr, SocketAddr)> = Vec::with_capacity(k);
-        let mut consider = |i: usize, chosen: &mut Vec<(SmolStr, SocketAddr)>| {
+        let mut chosen: Vec<Peer> = Vec::with_capacity(k);
+        let mut consider = |i: usize, chosen: &mut Vec<Peer>| {
             if Some(i) == local || picked.contains(&i) {
                 return;
             }
@@ -261,7 +266,12 @@ impl Membership {
             };
             if let Some(addr) = node.socket_addr() {
                 picked.push(i);
-                chosen.push((node.name.clone(), addr));
+                chosen.push(Peer {
+                    name: node.name.clone(),
+                    addr,
+                    reads: PeerReads::of(Some(node)),
+                    protocol_max: node.protocol_max(),
+                });
             }
         };
         if n < 3 * k {
@@ -329,7 +339,8 @@ mod tests {
         m.queue_broadcast(Instant::ZERO, &news, None)
             .expect("fits a packet");
         let budget = 1400 - 2;
-        let first = m.take_broadcasts(Instant::ZERO, 2, budget, "node-0042");
+        let reads = m.reads_of("node-0042");
+        let first = m.take_broadcasts(Instant::ZERO, 2, budget, "node-0042", reads);
         let user: Vec<_> = first.iter().filter(|b| b[0] == 8).collect();
         assert_eq!(
             user.len(),

@@ -149,6 +149,9 @@ pub(super) struct Suspicion {
 pub(super) struct Probe {
     pub(super) seq: u32,
     pub(super) target: SmolStr,
+    /// Where the target's record was when the probe started: read there
+    /// again if it still is, without a lookup by name.
+    pub(super) position: usize,
     pub(super) sent: Instant,
     /// `sent` plus the awareness-scaled probe interval.
     pub(super) deadline: Instant,
@@ -175,6 +178,13 @@ impl PeerReads {
             crc: record.is_some_and(|r| r.protocol_max() >= 5),
             features: record.map(|r| r.features),
         }
+    }
+
+    /// Whether it asked for news to be stamped with its age (see
+    /// [`crate::wire::news_age`]).
+    pub(super) fn asks_news_age(&self) -> bool {
+        self.features
+            .is_some_and(|f| f.contains(Features::NEWS_AGE))
     }
 
     /// For a reply to a packet that came with a CRC or without: whoever
@@ -777,7 +787,7 @@ impl Membership {
             let budget = self.config.udp_buffer_size.saturating_sub(
                 msg.len() + 2 + self.packet_overhead(self.config.gossip_verify_outgoing),
             );
-            self.take_broadcasts(now, 2, budget, dest)
+            self.take_broadcasts(now, 2, budget, dest, reads)
         } else {
             Vec::new()
         };

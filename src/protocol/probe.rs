@@ -122,6 +122,7 @@ impl Membership {
         self.probe = Some(Probe {
             seq,
             target: name.clone(),
+            position: i,
             sent: now,
             deadline,
             expected_nacks: 0,
@@ -168,8 +169,8 @@ impl Membership {
             *n.name != *target && n.state == NodeState::Alive
         });
         let mut expected_nacks = 0;
-        for (name, addr) in helpers {
-            let nack = self.table.get(&name).is_some_and(|n| n.protocol_max() >= 4);
+        for helper in helpers {
+            let nack = helper.protocol_max >= 4;
             expected_nacks += usize::from(nack);
             let mut msg = Vec::new();
             Message::IndirectPing(IndirectPing {
@@ -183,7 +184,7 @@ impl Membership {
                 source_node: self.config.name.clone(),
             })
             .encode(Context::Packet, &mut msg);
-            self.send_message(now, addr, &name, msg, true);
+            self.send_message_reading(now, helper.addr, &helper.name, helper.reads, msg, true);
         }
         if let Some(p) = self.probe.as_mut() {
             p.expected_nacks = expected_nacks;
@@ -370,7 +371,11 @@ impl Membership {
                 // direct phase.
                 let rtt = now.saturating_duration_since(probe.sent);
                 if rtt <= self.config.probe_timeout {
-                    if let Some(node) = self.table.get(&probe.target).and_then(|n| n.to_node()) {
+                    let record = match self.table.at(probe.position) {
+                        Some(r) if r.name == probe.target => Some(r),
+                        _ => self.table.get(&probe.target),
+                    };
+                    if let Some(node) = record.and_then(|n| n.to_node()) {
                         let payload = ack.payload.unwrap_or_default();
                         self.notify(Notification::PingComplete { node, rtt, payload });
                     }

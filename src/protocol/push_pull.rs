@@ -121,8 +121,8 @@ impl Membership {
         let next = push_pull_scale(interval, self.table.estimate());
         self.timers.arm(now + next, Timer::PushPullTick);
         let peer = self.random_nodes(1, |n| n.state == NodeState::Alive);
-        if let Some((name, addr)) = peer.into_iter().next() {
-            self.start_push_pull(now, addr, Some(&name), None);
+        if let Some(peer) = peer.into_iter().next() {
+            self.start_push_pull(now, peer.addr, Some(&peer.name), None);
         }
     }
 

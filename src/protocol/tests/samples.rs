@@ -184,8 +184,8 @@ fn stamped_news_is_timed_and_relayed_older_to_those_who_ask() {
     // that asked.
     let later = arrived + ms(200);
     let budget = 1400;
-    let to_asking = m.take_broadcasts(later, 2, budget, "asking");
-    let to_plain = m.take_broadcasts(later, 2, budget, "plain");
+    let to_asking = m.take_broadcasts(later, 2, budget, "asking", m.reads_of("asking"));
+    let to_plain = m.take_broadcasts(later, 2, budget, "plain", m.reads_of("plain"));
     assert_eq!(to_asking.len(), 1);
     assert_eq!(news_age(&to_asking[0]), Some(ms(500)));
     assert_eq!(to_plain.len(), 1);

@@ -414,7 +414,7 @@ fn a_joiner_sends_the_cluster_it_learned_once_and_last() {
     assert!(queued_types(&joiner).is_empty(), "learned, not news");
     // News made after goes first, and the alive about test1 no more.
     joiner.suspect_node(T0, suspect("test1", 2, "local"));
-    let first = joiner.take_broadcasts(T0, 2, 1400, "test2");
+    let first = joiner.take_broadcasts(T0, 2, 1400, "test2", joiner.reads_of("test2"));
     let types: Vec<u8> = first.iter().map(|b| b[0]).collect();
     let (s, a) = (MessageType::Suspect as u8, MessageType::Alive as u8);
     assert_eq!(types, [s, a]);
@@ -424,7 +424,7 @@ fn a_joiner_sends_the_cluster_it_learned_once_and_last() {
     };
     assert_eq!((learned.node.as_str(), learned.incarnation), ("test2", 1));
     assert!(learned.vsn.is_empty(), "versions never learned, left out");
-    let again = joiner.take_broadcasts(T0, 2, 1400, "test2");
+    let again = joiner.take_broadcasts(T0, 2, 1400, "test2", joiner.reads_of("test2"));
     assert_eq!(again.iter().map(|b| b[0]).collect::<Vec<_>>(), [s]);
 
     let limit = 100;
