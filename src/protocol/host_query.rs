@@ -103,6 +103,11 @@ pub struct HostQueries {
     pub broadcasts: bool,
     /// [`Query::AckPayload`].
     pub ack_payload: bool,
+    /// Not a query: whether to make
+    /// [`Notification::PingComplete`](super::Notification::PingComplete)
+    /// (Go tells its ping delegate only when one is set). A host that
+    /// drops them saves a copy of the probed node per probe.
+    pub ping_complete: bool,
 }
 
 impl HostQueries {
@@ -120,6 +125,7 @@ impl HostQueries {
             alive: true,
             broadcasts: true,
             ack_payload: true,
+            ping_complete: true,
         }
     }
 }

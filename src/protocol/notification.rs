@@ -37,6 +37,8 @@ pub enum Notification {
     },
     /// A probe's direct ack arrived in time:
     /// [`Delegate::notify_ping_complete`](crate::Delegate::notify_ping_complete).
+    /// Made only for a host that asks
+    /// ([`HostQueries::ping_complete`](super::HostQueries::ping_complete)).
     PingComplete {
         /// The probed node.
         node: Node,

@@ -370,7 +370,7 @@ impl Membership {
                 // Go reports the round trip only for an ack within the
                 // direct phase.
                 let rtt = now.saturating_duration_since(probe.sent);
-                if rtt <= self.config.probe_timeout {
+                if rtt <= self.config.probe_timeout && self.queries.asks.ping_complete {
                     let record = match self.table.at(probe.position) {
                         Some(r) if r.name == probe.target => Some(r),
                         _ => self.table.get(&probe.target),

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::protocol::membership::AckHandler;
+use crate::protocol::Notification;
 use crate::wire::{seal_packet, Ack, IndirectPing, Layer, MessageType, Outbound, Ping};
 
 // TestMemberList_NextSeq
@@ -121,6 +122,39 @@ fn invoke_ack_handler_channel_ack() {
         "wrong ack delivery"
     );
     assert!(!m.acks().contains_key(&1), "non-reaped handler");
+}
+
+// Beyond Go's delegate-less check: a host that does not ask for ping
+// notifications gets none.
+#[test]
+fn ping_notifications_only_when_asked() {
+    let mut m = standalone(test_config("local"));
+    m.alive_node(T0, alive("test", 2, 0, 1, &vsn()), None, false);
+    discard_output(&mut m);
+    m.probe_node(T0, "test");
+    discard_output(&mut m);
+    m.handle_ack(
+        T0 + ms(1),
+        Ack {
+            seq_no: 1,
+            payload: None,
+        },
+    );
+    assert!(m.probe().is_none(), "probe should be complete");
+    assert!(m.poll_notification().is_none());
+
+    let mut m = probing(&crate::NoDelegate);
+    m.handle_ack(
+        T0 + ms(1),
+        Ack {
+            seq_no: 1,
+            payload: None,
+        },
+    );
+    assert!(matches!(
+        m.poll_notification(),
+        Some(Notification::PingComplete { node, .. }) if node.name == "test"
+    ));
 }
 
 // TestMemberList_invokeAckHandler_Channel_Nack
