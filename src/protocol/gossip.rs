@@ -252,18 +252,23 @@ impl Membership {
         keep: impl Fn(&NodeRecord) -> bool,
     ) -> Vec<Peer> {
         let n = self.table.len();
-        // Positions, not names, identify picks: this runs several times a
-        // second and comparing names would dominate it.
-        let local = self.table.position(&self.config.name);
+        // Positions identify picks: this runs several times a second and
+        // comparing names would dominate it. This node is told by name
+        // from the record in hand, not looked up (cache misses in a large
+        // table).
+        let local = self.config.name.as_str();
         let mut picked: Vec<usize> = Vec::with_capacity(k);
         let mut chosen: Vec<Peer> = Vec::with_capacity(k);
         let mut consider = |i: usize, chosen: &mut Vec<Peer>| {
-            if Some(i) == local || picked.contains(&i) {
+            if picked.contains(&i) {
                 return;
             }
             let Some(node) = self.table.at(i).filter(|node| keep(node)) else {
                 return;
             };
+            if *node.name == *local {
+                return;
+            }
             if let Some(addr) = node.socket_addr() {
                 picked.push(i);
                 chosen.push(Peer {

@@ -189,7 +189,17 @@ impl NodeTable {
         now: Instant,
     ) -> Option<&NodeRecord> {
         let i = self.position(name)?;
-        let record = &mut self.nodes[i];
+        self.set_state_at(i, state, now)
+    }
+
+    /// As [`NodeTable::set_state`], for the entry at position `i`.
+    pub(crate) fn set_state_at(
+        &mut self,
+        i: usize,
+        state: NodeState,
+        now: Instant,
+    ) -> Option<&NodeRecord> {
+        let record = self.nodes.get_mut(i)?;
         self.counts[state_slot(record.state)] -= 1;
         self.counts[state_slot(state)] += 1;
         record.state = state;
@@ -258,11 +268,16 @@ impl NodeTable {
         self.nodes.get(i)
     }
 
+    /// The entry at position `i`, to change anything but its state (see
+    /// [`NodeTable::set_state_at`]) or name.
+    pub(crate) fn at_mut(&mut self, i: usize) -> Option<&mut NodeRecord> {
+        self.nodes.get_mut(i)
+    }
+
     pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = &NodeRecord> {
         self.nodes.iter()
     }
 
-    /// Adds a node at a uniformly random position.
     /// Makes room for `additional` more entries at once, so that learning
     /// a whole cluster from one push/pull grows the table once instead of
     /// by repeated doubling (each step leaving a freed block behind).
@@ -275,7 +290,8 @@ impl NodeTable {
             .reserve(additional, |&i| hasher.hash_one(&*nodes[i as usize].name));
     }
 
-    pub(crate) fn insert(&mut self, record: NodeRecord, rng: &mut impl Rng) {
+    /// Adds a node at a uniformly random position, and returns it.
+    pub(crate) fn insert(&mut self, record: NodeRecord, rng: &mut impl Rng) -> usize {
         let last = self.nodes.len();
         if last == self.nodes.capacity() {
             // Grown by an eighth, not doubled: a table that has reached a
@@ -289,6 +305,7 @@ impl NodeTable {
         let j = rng.random_range(0..=last);
         self.swap(j, last);
         self.estimate += 1;
+        j
     }
 
     /// Indexes the entry at `i` (not indexed yet).

@@ -249,9 +249,12 @@ impl Membership {
         // Gossip repeats every alive several times: news already applied
         // (same address, no newer incarnation) is ignored by the rules below
         // anyway, so drop it before asking the host anything. (Go would
-        // still show it to its alive delegate.)
+        // still show it to its alive delegate.) The record is looked up by
+        // name once, then read at its position, which only inserting and
+        // reaping change.
+        let mut position = self.table.position(&a.node);
         if !is_local {
-            if let Some(known) = self.table.get(&a.node) {
+            if let Some(known) = position.and_then(|i| self.table.at(i)) {
                 if known.holds_alive(&a.addr, a.port, a.incarnation) {
                     if known.state != NodeState::Alive {
                         self.remind_accused(now, &a.node);
@@ -281,7 +284,7 @@ impl Membership {
         }
 
         let mut reclaim = false;
-        match self.table.get(&a.node) {
+        match position.and_then(|i| self.table.at(i)) {
             None => {
                 if !is_local && !self.addr_allowed(&a.addr) {
                     self.drop_for("address not allowed");
@@ -298,7 +301,7 @@ impl Membership {
                     vsn: versions(&a.vsn).unwrap_or_default(),
                     features: a.features,
                 };
-                self.table.insert(record, &mut self.rng);
+                position = Some(self.table.insert(record, &mut self.rng));
             }
             Some(existing) if existing.addr != a.addr || existing.port != a.port => {
                 if !self.addr_allowed(&a.addr) {
@@ -353,7 +356,10 @@ impl Membership {
             Some(_) => {}
         }
 
-        let Some(state) = self.table.get(&a.node) else {
+        let Some(i) = position else {
+            return;
+        };
+        let Some(state) = self.table.at(i) else {
             return;
         };
         if !is_local && !reclaim && a.incarnation <= state.incarnation {
@@ -385,7 +391,7 @@ impl Membership {
         self.record_news_age(News::Alive, origin);
         self.stats.alive_applied += 1;
 
-        let Some(state) = self.table.get_mut(&a.node) else {
+        let Some(state) = self.table.at_mut(i) else {
             return;
         };
         let old_state = state.state;
@@ -405,9 +411,9 @@ impl Membership {
             state.features = a.features;
         }
         if old_state != NodeState::Alive {
-            self.table.set_state(&a.node, NodeState::Alive, now);
+            self.table.set_state_at(i, NodeState::Alive, now);
         }
-        let Some(record) = self.table.get(&a.node).cloned() else {
+        let Some(record) = self.table.at(i).cloned() else {
             return;
         };
         match old_state {
