@@ -216,10 +216,13 @@ impl Membership {
     /// now. A record with news of its own queued goes out with that news
     /// instead; one no longer alive, not at all.
     fn take_seeded(&mut self, overhead: usize, mut limit: usize, out: &mut Vec<Vec<u8>>) {
-        while let Some(name) = self.seeded.next() {
-            let record = self
-                .table
-                .get(name)
+        while let Some(seeded) = self.seeded.next() {
+            let name = &seeded.name;
+            let record = match self.table.at(seeded.position) {
+                Some(r) if r.name == *name => Some(r),
+                _ => self.table.get(name),
+            };
+            let record = record
                 .filter(|r| r.state == NodeState::Alive && !self.broadcasts.holds_named(name));
             let Some(record) = record else {
                 self.seeded.take();

@@ -186,11 +186,11 @@ impl Membership {
         self.wake_gossip(now);
     }
 
-    /// Queues a record a joiner learned, to pass on once (encoded as it
-    /// is when it goes out).
-    fn queue_seeded(&mut self, now: Instant, node: &str) {
+    /// Queues a record a joiner learned, held at `position`, to pass on
+    /// once (encoded as it is when it goes out).
+    fn queue_seeded(&mut self, now: Instant, node: &str, position: usize) {
         let room = self.seeded_news_room();
-        if self.seeded.queue(node, now, room) {
+        if self.seeded.queue(node, position, now, room) {
             self.wake_gossip(now);
         }
     }
@@ -382,7 +382,7 @@ impl Membership {
 
         // Only merges make seeded news, and they wait on no broadcast.
         if origin == NewsOrigin::Seeded {
-            self.queue_seeded(now, &a.node);
+            self.queue_seeded(now, &a.node, i);
         } else {
             let mut encoded = Vec::new();
             Message::Alive(a.clone()).encode(Context::Packet, &mut encoded);
@@ -705,6 +705,12 @@ impl Membership {
                 }
                 None => {}
             }
+        }
+        // Each insert moved a record: where the learned ones stand now,
+        // asked while the table is still in cache.
+        if origin.is_some() {
+            let table = &self.table;
+            self.seeded.relocate(|name| table.position(name));
         }
     }
 }
