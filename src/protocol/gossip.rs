@@ -231,6 +231,11 @@ impl Membership {
             let mut msg = Vec::new();
             Message::Alive(record.to_alive()).encode(Context::Packet, &mut msg);
             if msg.len() + overhead > limit {
+                // Left for the next packet, unless it fits no gossip packet.
+                if msg.len() + overhead > self.gossip_budget() {
+                    self.seeded.take();
+                    continue;
+                }
                 break;
             }
             self.seeded.take();

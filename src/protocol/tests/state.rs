@@ -438,6 +438,29 @@ fn a_joiner_sends_the_cluster_it_learned_once_and_last() {
     assert_eq!(queued_types(&member), [MessageType::Alive as u8; 2]);
 }
 
+// A learned record too large for any gossip packet is skipped, and does
+// not hold back the ones learned after it.
+#[test]
+fn a_learned_record_no_packet_holds_is_skipped() {
+    let mut config = test_config("local");
+    config.udp_buffer_size = 300;
+    let mut joiner = standalone(config);
+    let mut large = record("large", 1, 1, NodeState::Alive);
+    large.meta = Some(vec![b'm'; 400]);
+    joiner.merge_state(T0, vec![large, record("small", 2, 1, NodeState::Alive)]);
+    let budget = joiner.gossip_budget();
+    let reads = joiner.reads_of("small");
+    let sent = joiner.take_broadcasts(T0, 2, budget, "small", reads);
+    let names: Vec<String> = sent
+        .iter()
+        .filter_map(|m| match Message::decode(m, Context::Packet) {
+            Ok(Message::Alive(a)) => Some(a.node),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(names, ["small"]);
+}
+
 // Not in Go (hashicorp/memberlist#358): one accusation at an incarnation no
 // node could have reached evicts a live node for good there.
 #[test]
