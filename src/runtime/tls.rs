@@ -153,13 +153,19 @@ impl TlsStream {
         let mut got = 0;
         let mut eof = false;
         loop {
-            match self.0.read_tls(socket) {
-                Ok(0) => eof = true,
-                Ok(_) => {}
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+            // Readiness is edge-triggered: a socket left with bytes in it
+            // is never reported readable again, so it is read until it
+            // would block, even when what came was handshake alone.
+            let drained = match self.0.read_tls(socket) {
+                Ok(0) => {
+                    eof = true;
+                    true
+                }
+                Ok(_) => false,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => true,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
-            }
+            };
             let state = self
                 .0
                 .process_new_packets()
@@ -175,7 +181,7 @@ impl TlsStream {
                 eof = true;
             }
             self.flush(socket)?;
-            if eof || !self.0.wants_read() || plain == 0 || out.len() > limit {
+            if eof || drained || !self.0.wants_read() || out.len() > limit {
                 return Ok((got, eof));
             }
         }
@@ -220,3 +226,106 @@ impl TlsStream {
 pub(crate) trait ReadWrite: Read + Write {}
 
 impl<T: Read + Write> ReadWrite for T {}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+
+    /// One end of an in-memory connection: reads what the other end wrote,
+    /// at most `chunk` bytes a call, and would block when nothing is left.
+    struct End<'a> {
+        input: &'a mut VecDeque<u8>,
+        output: &'a mut VecDeque<u8>,
+        chunk: usize,
+    }
+
+    impl Read for End<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.input.is_empty() {
+                return Err(ErrorKind::WouldBlock.into());
+            }
+            let n = buf.len().min(self.chunk).min(self.input.len());
+            for (slot, byte) in buf.iter_mut().zip(self.input.drain(..n)) {
+                *slot = byte;
+            }
+            Ok(n)
+        }
+    }
+
+    impl Write for End<'_> {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.output.extend(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn test_tls() -> DskitTls {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = ca.self_signed(&ca_key).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+            .unwrap()
+            .signed_by(&key, &ca, &ca_key)
+            .unwrap();
+        let key = PrivateKeyDer::try_from(key.serialize_der()).unwrap();
+        DskitTls::new(vec![ca.der().clone()], vec![cert.der().clone()], key).unwrap()
+    }
+
+    // Readiness is edge-triggered: a read that returned with bytes still
+    // in the socket (a record that came in pieces, say) would never be
+    // woken for them again, and the connection would stall until its
+    // deadline.
+    #[test]
+    fn a_read_empties_the_socket_even_when_records_come_in_pieces() {
+        let tls = test_tls();
+        let mut client = tls.dial("127.0.0.1:7946".parse().unwrap()).unwrap();
+        let mut server = tls.accept().unwrap();
+        let (mut to_server, mut to_client) = (VecDeque::new(), VecDeque::new());
+        let mut ignored = Vec::new();
+        for _ in 0..8 {
+            let mut c = End {
+                input: &mut to_client,
+                output: &mut to_server,
+                chunk: usize::MAX,
+            };
+            client.read(&mut c, &mut ignored, 0).unwrap();
+            client.flush(&mut c).unwrap();
+            let mut s = End {
+                input: &mut to_server,
+                output: &mut to_client,
+                chunk: usize::MAX,
+            };
+            server.read(&mut s, &mut ignored, 0).unwrap();
+            if !client.is_handshaking() && !server.is_handshaking() {
+                break;
+            }
+        }
+        assert!(!client.is_handshaking() && !server.is_handshaking());
+        assert!(ignored.is_empty());
+
+        let mut c = End {
+            input: &mut to_client,
+            output: &mut to_server,
+            chunk: usize::MAX,
+        };
+        client.write(&mut c, b"sealed stream").unwrap();
+        let mut s = End {
+            input: &mut to_server,
+            output: &mut to_client,
+            chunk: 16,
+        };
+        let mut got = Vec::new();
+        let (n, eof) = server.read(&mut s, &mut got, 1 << 20).unwrap();
+        assert_eq!((n, eof), (13, false));
+        assert_eq!(got, b"sealed stream");
+        assert!(to_server.is_empty(), "bytes left unread in the socket");
+    }
+}
