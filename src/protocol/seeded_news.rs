@@ -19,7 +19,10 @@ use super::time::Instant;
 /// A learned record to pass on: its name, and where its record stood.
 #[derive(Debug, Clone)]
 pub struct Seeded {
+    /// The member's name.
     pub name: SmolStr,
+    /// Its record's position in the node table when last asked; a hint,
+    /// checked against the name before use.
     pub position: usize,
 }
 
