@@ -143,7 +143,10 @@ impl TlsStream {
     /// Reads what the socket has, appending the plaintext to `out` until it
     /// holds more than `limit` bytes; returns how many plaintext bytes came
     /// and whether the peer has finished (close_notify or end of stream).
-    /// Handshake replies are sent on the way.
+    /// Handshake replies are sent on the way. It reads until the socket
+    /// would block; a peer cannot keep it going with records that carry no
+    /// data, which rustls refuses past a few (empty fragments, key updates,
+    /// warning alerts).
     pub(crate) fn read(
         &mut self,
         socket: &mut impl ReadWrite,
@@ -279,28 +282,26 @@ mod tests {
         DskitTls::new(vec![ca.der().clone()], vec![cert.der().clone()], key).unwrap()
     }
 
-    // Readiness is edge-triggered: a read that returned with bytes still
-    // in the socket (a record that came in pieces, say) would never be
-    // woken for them again, and the connection would stall until its
-    // deadline.
-    #[test]
-    fn a_read_empties_the_socket_even_when_records_come_in_pieces() {
+    /// A client and a server session, handshaken over in-memory sockets.
+    fn handshaken(
+        to_server: &mut VecDeque<u8>,
+        to_client: &mut VecDeque<u8>,
+    ) -> (TlsStream, TlsStream) {
         let tls = test_tls();
         let mut client = tls.dial("127.0.0.1:7946".parse().unwrap()).unwrap();
         let mut server = tls.accept().unwrap();
-        let (mut to_server, mut to_client) = (VecDeque::new(), VecDeque::new());
         let mut ignored = Vec::new();
         for _ in 0..8 {
             let mut c = End {
-                input: &mut to_client,
-                output: &mut to_server,
+                input: to_client,
+                output: to_server,
                 chunk: usize::MAX,
             };
             client.read(&mut c, &mut ignored, 0).unwrap();
             client.flush(&mut c).unwrap();
             let mut s = End {
-                input: &mut to_server,
-                output: &mut to_client,
+                input: to_server,
+                output: to_client,
                 chunk: usize::MAX,
             };
             server.read(&mut s, &mut ignored, 0).unwrap();
@@ -310,7 +311,48 @@ mod tests {
         }
         assert!(!client.is_handshaking() && !server.is_handshaking());
         assert!(ignored.is_empty());
+        (client, server)
+    }
 
+    // Reading until the socket would block must not let a peer keep the
+    // read (and the event loop) going with records that carry no data:
+    // rustls refuses a run of key updates.
+    #[test]
+    fn a_read_refuses_endless_records_without_data() {
+        let (mut to_server, mut to_client) = (VecDeque::new(), VecDeque::new());
+        let (mut client, mut server) = handshaken(&mut to_server, &mut to_client);
+        let Connection::Client(session) = &mut client.0 else {
+            unreachable!("dialled");
+        };
+        for _ in 0..8_000 {
+            session.refresh_traffic_keys().unwrap();
+        }
+        let mut c = End {
+            input: &mut to_client,
+            output: &mut to_server,
+            chunk: usize::MAX,
+        };
+        client.flush(&mut c).unwrap();
+        assert!(to_server.len() > 64 * 1024);
+        let mut s = End {
+            input: &mut to_server,
+            output: &mut to_client,
+            chunk: usize::MAX,
+        };
+        let mut got = Vec::new();
+        let err = server.read(&mut s, &mut got, 1 << 20).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidData);
+        assert!(got.is_empty());
+    }
+
+    // Readiness is edge-triggered: a read that returned with bytes still
+    // in the socket (a record that came in pieces, say) would never be
+    // woken for them again, and the connection would stall until its
+    // deadline.
+    #[test]
+    fn a_read_empties_the_socket_even_when_records_come_in_pieces() {
+        let (mut to_server, mut to_client) = (VecDeque::new(), VecDeque::new());
+        let (mut client, mut server) = handshaken(&mut to_server, &mut to_client);
         let mut c = End {
             input: &mut to_client,
             output: &mut to_server,
