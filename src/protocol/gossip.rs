@@ -218,11 +218,9 @@ impl Membership {
     fn take_seeded(&mut self, overhead: usize, mut limit: usize, out: &mut Vec<Vec<u8>>) {
         while let Some(seeded) = self.seeded.next() {
             let name = &seeded.name;
-            let record = match self.table.at(seeded.position) {
-                Some(r) if r.name == *name => Some(r),
-                _ => self.table.get(name),
-            };
-            let record = record
+            let record = self
+                .table
+                .get_hinted(name, seeded.position)
                 .filter(|r| r.state == NodeState::Alive && !self.broadcasts.holds_named(name));
             let Some(record) = record else {
                 self.seeded.take();

@@ -371,10 +371,7 @@ impl Membership {
                 // direct phase.
                 let rtt = now.saturating_duration_since(probe.sent);
                 if rtt <= self.config.probe_timeout && self.queries.asks.ping_complete {
-                    let record = match self.table.at(probe.position) {
-                        Some(r) if r.name == probe.target => Some(r),
-                        _ => self.table.get(&probe.target),
-                    };
+                    let record = self.table.get_hinted(&probe.target, probe.position);
                     if let Some(node) = record.and_then(|n| n.to_node()) {
                         let payload = ack.payload.unwrap_or_default();
                         self.notify(Notification::PingComplete { node, rtt, payload });
