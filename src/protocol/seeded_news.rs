@@ -73,9 +73,16 @@ impl SeededNews {
         self.queued.get(self.taken).map(|(_, seeded)| seeded)
     }
 
-    /// Marks the name [`SeededNews::next`] returned as gone out.
+    /// Marks the name [`SeededNews::next`] returned as gone out. Once all
+    /// have, the queue empties: gossip parks when nothing waits, and would
+    /// otherwise not drop them, holding the names and refusing a later
+    /// join's.
     pub fn take(&mut self) {
         self.taken = (self.taken + 1).min(self.queued.len());
+        if self.taken == self.queued.len() {
+            self.queued.clear();
+            self.taken = 0;
+        }
     }
 
     /// How many names wait to go out.
@@ -111,5 +118,20 @@ mod tests {
         assert!(seeded.next().is_none());
         assert!(seeded.queue("c", 2, t1, 2));
         assert_eq!(seeded.next().map(|s| s.name.as_str()), Some("c"));
+    }
+
+    #[test]
+    fn a_queue_all_gone_out_holds_nothing() {
+        let t0 = Instant::ZERO;
+        let mut seeded = SeededNews::default();
+        assert!(seeded.queue("a", 0, t0, 2));
+        assert!(seeded.queue("b", 1, t0, 2));
+        seeded.take();
+        seeded.take();
+        assert_eq!(seeded.waiting(), 0);
+        // No drop came (gossip parks when nothing waits): a later join's
+        // records are still taken.
+        assert!(seeded.queue("c", 2, t0, 2));
+        assert!(seeded.queue("d", 3, t0, 2));
     }
 }
